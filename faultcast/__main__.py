@@ -1,0 +1,5 @@
+"""``python -m faultcast`` runs the command line."""
+
+from faultcast.cli import main
+
+main()

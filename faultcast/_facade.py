@@ -1,0 +1,179 @@
+"""The facade: ``faultcast.connect()`` returns a :class:`FaultCast` over one store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from faultcast.ingest import IngestReport, Ingestor, Limits, Redactor, Store
+from faultcast.ingest.errors import FaultcastError
+from faultcast.ingest.schema import EVENT_COLUMNS
+
+_EVENT_FILTERS = ("service", "host", "component", "level", "category", "error_type", "template_id", "session_key")
+
+
+class FaultCast:
+    """A connection to a faultcast store.
+
+    Examples
+    --------
+    >>> import faultcast
+    >>> fc = faultcast.connect(":memory:")
+    >>> fc.events().empty
+    True
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = "faultcast.duckdb",
+        *,
+        redact_patterns: Sequence[str | tuple[str, str]] = (),
+        lock_timeout: float = 30.0,
+        memory_limit: str | None = "1GB",
+        limits: Limits = Limits(),
+    ) -> None:
+        self.store = Store(path, lock_timeout=lock_timeout, memory_limit=memory_limit)
+        self.redactor = Redactor(redact_patterns)
+        self.limits = limits
+
+    @property
+    def path(self) -> str:
+        return self.store.path
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> FaultCast:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"faultcast.connect({self.store.path!r})"
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(
+        self,
+        source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        format: str = "auto",
+        log_format: str | None = None,
+        session_key: str | None = None,
+        service: str | None = None,
+        *,
+        follow: bool = False,
+        from_start: bool = False,
+        **options: Any,
+    ) -> IngestReport:
+        """Ingest files (``"-"`` for stdin) and return a report with read/stored/duplicates/quarantined.
+
+        ``session_key`` names the JSON field holding the session key; ``service`` names the
+        service of events that carry none.  Re-ingesting the same input stores nothing twice.
+        """
+        if log_format is not None or format == "text":
+            raise FaultcastError(
+                "text logs (format='text' with log_format) are not supported yet; ingest JSON lines"
+            )
+        paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+        ingestor = Ingestor(self.store, redactor=self.redactor, limits=self.limits)
+        return ingestor.run(
+            paths,
+            format=format,  # type: ignore[arg-type]
+            service=service,
+            session_key=session_key,
+            follow=follow,
+            from_start=from_start,
+            **options,
+        )
+
+    # ------------------------------------------------------------------ reads
+    def events(
+        self,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int | None = None,
+        **filters: str | Sequence[str] | None,
+    ) -> pd.DataFrame:
+        """Stored events, oldest first, filtered by time and by any of
+        service, host, component, level, category, error_type, template_id, session_key
+        (a value or a list of values)."""
+        unknown = set(filters) - set(_EVENT_FILTERS)
+        if unknown:
+            raise TypeError(f"events() got unknown filters {sorted(unknown)}; use {list(_EVENT_FILTERS)}")
+        where, params = ["TRUE"], []
+        if since is not None:
+            where.append("ts >= ?::TIMESTAMPTZ")
+            params.append(since)
+        if until is not None:
+            where.append("ts < ?::TIMESTAMPTZ")
+            params.append(until)
+        for column, value in filters.items():
+            if value is None:
+                continue
+            values = [value] if isinstance(value, str) else list(value)
+            where.append(f"{column} IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(values)
+        sql = f"SELECT * FROM store.events WHERE {' AND '.join(where)} ORDER BY ts, source, source_offset"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        if not self.store.exists():
+            return pd.DataFrame({name: pd.Series(dtype="object") for name, _ in EVENT_COLUMNS})
+        return self.store.query_df(sql, params)
+
+    def quarantine(self, *, source: str | None = None, limit: int | None = None) -> pd.DataFrame:
+        """Quarantined input: source, source_offset, raw (redacted), reason, ingested_at."""
+        sql = "SELECT * FROM store.quarantine"
+        params: list[Any] = []
+        if source is not None:
+            sql += " WHERE source = ?"
+            params.append(source)
+        sql += " ORDER BY source, source_offset"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return self.store.query_df(sql, params)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts of the whole store: events, quarantined, services, levels, categories, time span."""
+        with self.store.reading() as con:
+            row = con.execute(
+                "SELECT count(*), count(DISTINCT service), min(ts), max(ts), "
+                "count(*) FILTER (WHERE failure), count(DISTINCT template_id) FROM store.events"
+            ).fetchall()[0]
+            levels = dict(con.execute("SELECT level, count(*) FROM store.events GROUP BY ALL ORDER BY 2 DESC").fetchall())
+            cats = dict(
+                con.execute(
+                    "SELECT category, count(*) FROM store.events WHERE category IS NOT NULL "
+                    "GROUP BY ALL ORDER BY 2 DESC"
+                ).fetchall()
+            )
+            quarantined = con.execute("SELECT count(*) FROM store.quarantine").fetchall()[0][0]
+        return {
+            "events": int(row[0]),
+            "services": int(row[1]),
+            "first": row[2].isoformat() if row[2] else None,
+            "last": row[3].isoformat() if row[3] else None,
+            "failures": int(row[4]),
+            "templates": int(row[5]),
+            "levels": {k: int(v) for k, v in levels.items()},
+            "categories": {k: int(v) for k, v in cats.items()},
+            "quarantined": int(quarantined),
+        }
+
+
+def connect(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "faultcast.duckdb", **options: Any) -> FaultCast:
+    """Open (creating on first write) the faultcast store at ``path``; ``":memory:"`` works."""
+    if not isinstance(path, (str, os.PathLike)):
+        paths = list(path)
+        if len(paths) != 1:
+            raise FaultcastError(
+                "reading several shards as one is not supported yet; connect to one store"
+            )
+        path = paths[0]
+    return FaultCast(path, **options)

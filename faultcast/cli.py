@@ -1,0 +1,342 @@
+"""The ``faultcast`` command line.
+
+Every command takes ``--db PATH`` (default ``./faultcast.duckdb``); commands that report take
+``--json`` and then print exactly one JSON object on stdout (logs and progress go to stderr).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import structlog
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+from rich.table import Table
+
+from faultcast._facade import connect
+from faultcast.ingest.errors import FaultcastError
+
+app = typer.Typer(
+    name="faultcast",
+    help="Predictive error analytics: ingest error events into DuckDB, mine their patterns, "
+    "learn which precede failures and which recoveries work.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+err = Console(stderr=True)
+out = Console()
+
+DbOption = Annotated[
+    Path, typer.Option("--db", help="The faultcast store (a DuckDB file).", envvar="FAULTCAST_DB")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")]
+
+
+def _configure_logging(verbose: bool) -> None:
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.dev.ConsoleRenderer(colors=err.is_terminal),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO if verbose else logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def _emit(payload: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(payload, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _fail(error: Exception) -> None:
+    err.print(f"[bold red]error:[/] {error}", highlight=False)
+    raise typer.Exit(1)
+
+
+def _progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=not enabled,
+        transient=True,
+    )
+
+
+def _report_table(report: dict[str, Any]) -> Table:
+    table = Table(title="ingest", show_header=False, title_justify="left")
+    for key in ("read", "stored", "duplicates", "quarantined"):
+        table.add_row(key, f"{report[key]:,}")
+    table.add_row("seconds", f"{report['seconds']:.2f}")
+    table.add_row("events/s", f"{report['events_per_second']:,.0f}")
+    for reason, count in report["quarantine_reasons"].items():
+        table.add_row(f"  quarantined: {reason}", f"{count:,}")
+    for rule, count in report["redactions"].items():
+        table.add_row(f"  redacted: {rule}", f"{count:,}")
+    return table
+
+
+@app.command()
+def ingest(
+    files: Annotated[list[str], typer.Argument(help="JSON-lines files (plain or .gz); - for stdin.")],
+    db: DbOption = Path("faultcast.duckdb"),
+    format: Annotated[str, typer.Option("--format", help="auto or json.")] = "auto",
+    service: Annotated[
+        str | None, typer.Option("--service", help="Service name for events that carry none.")
+    ] = None,
+    session_key: Annotated[
+        str | None, typer.Option("--session-key", help="JSON field holding the session key.")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep tailing the files (survives rotation); Ctrl-C stops.")
+    ] = False,
+    from_start: Annotated[
+        bool, typer.Option("--from-start", help="Ignore checkpoints and re-read from line 1 (stores nothing twice).")
+    ] = False,
+    redact: Annotated[
+        list[str] | None,
+        typer.Option("--redact", help="Extra regex to redact (repeatable); a group named 'secret' limits it."),
+    ] = None,
+    poll: Annotated[float, typer.Option("--poll", help="Seconds between checks in --follow.")] = 0.5,
+    json_out: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Ingest JSON-lines error events (structlog or any JSON objects) into the store.
+
+    Each line is stored once, however often you run this: a checkpoint per file resumes where the
+    last run stopped, and event ids skip what is stored already.  Lines that cannot be stored go
+    to the quarantine with their reason; secrets are redacted before anything is stored.
+    """
+    _configure_logging(verbose)
+    try:
+        fc = connect(db, redact_patterns=list(redact or ()))
+    except FaultcastError as e:
+        _fail(e)
+    show = not json_out and err.is_terminal and not follow
+    try:
+        with _progress(show) as progress:
+            task = progress.add_task("ingest", total=None)
+
+            def on_progress(done: int, total: int | None) -> None:
+                progress.update(task, completed=done, total=total)
+
+            if follow and not json_out:
+                err.print(f"following {', '.join(files)} into {fc.path} (Ctrl-C stops)")
+            report = fc.ingest(
+                files if len(files) > 1 else files[0],
+                format=format,
+                service=service,
+                session_key=session_key,
+                follow=follow,
+                from_start=from_start,
+                poll_interval=poll,
+                progress=on_progress,
+            )
+    except FaultcastError as e:
+        _fail(e)
+    finally:
+        fc.close()
+    payload = report.to_dict()
+    payload["db"] = fc.path
+    if json_out:
+        _emit(payload)
+    else:
+        out.print(_report_table(payload))
+
+
+@app.command()
+def simulate(
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the JSON lines (.gz compresses; - for stdout).")],
+    services: Annotated[int, typer.Option(help="Number of services.")] = 8,
+    hours: Annotated[float, typer.Option(help="Hours of event time.")] = 24.0,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same output).")] = 0,
+    start: Annotated[str | None, typer.Option(help="Start time, ISO 8601 (default 2026-01-01T00:00:00Z).")] = None,
+    rate: Annotated[float, typer.Option(help="Mean events per service per minute.")] = 20.0,
+    json_out: JsonOption = False,
+) -> None:
+    """Write a believable multi-service error stream, with a ground-truth side file."""
+    from faultcast.simulate import simulate as run_simulation
+
+    show = not json_out and err.is_terminal and str(out_path) != "-"
+    target: Any = sys.stdout.buffer if str(out_path) == "-" else out_path
+    started = time.monotonic()
+    with _progress(show) as progress:
+        task = progress.add_task("simulate", total=None)
+        try:
+            summary = run_simulation(
+                target,
+                services=services,
+                hours=hours,
+                seed=seed,
+                start=start,
+                rate=rate,
+                progress=lambda n: progress.update(task, completed=n),
+            )
+        except (ValueError, OSError) as e:
+            _fail(e)
+    payload = {k: v for k, v in vars(summary).items()}
+    payload["seconds"] = round(time.monotonic() - started, 3)
+    if json_out:
+        _emit(payload)
+    elif str(out_path) != "-":
+        err.print(
+            f"wrote {summary.events:,} events ({summary.failures} failures) to {summary.path}"
+            + (f"; ground truth in {summary.truth_path}" if summary.truth_path else "")
+        )
+
+
+@app.command()
+def events(
+    db: DbOption = Path("faultcast.duckdb"),
+    service: Annotated[list[str] | None, typer.Option(help="Only these services (repeatable).")] = None,
+    level: Annotated[list[str] | None, typer.Option(help="Only these levels (repeatable).")] = None,
+    category: Annotated[list[str] | None, typer.Option(help="Only these categories (repeatable).")] = None,
+    since: Annotated[str | None, typer.Option(help="From this time (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (the oldest first).")] = 20,
+    json_out: JsonOption = False,
+) -> None:
+    """Show stored events."""
+    try:
+        with connect(db) as fc:
+            fc.store.counts()  # a clear error when there is no store at --db
+            df = fc.events(service=service, level=level, category=category, since=since, until=until, limit=limit)
+    except FaultcastError as e:
+        _fail(e)
+    if json_out:
+        _emit({"events": json.loads(df.to_json(orient="records", date_format="iso")), "count": len(df)})
+        return
+    table = Table(show_lines=False)
+    for column in ("ts", "service", "level", "category", "error_type", "message"):
+        table.add_column(column, overflow="fold")
+    for row in df.itertuples():
+        table.add_row(
+            str(row.ts), row.service or "", row.level or "", row.category or "", row.error_type or "", row.message or ""
+        )
+    out.print(table)
+
+
+@app.command()
+def quarantine(
+    db: DbOption = Path("faultcast.duckdb"),
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 20,
+    json_out: JsonOption = False,
+) -> None:
+    """Show quarantined input: where it came from, the (redacted) raw line and why."""
+    try:
+        with connect(db) as fc:
+            df = fc.quarantine(limit=limit)
+    except FaultcastError as e:
+        _fail(e)
+    if json_out:
+        _emit({"quarantine": json.loads(df.to_json(orient="records", date_format="iso")), "count": len(df)})
+        return
+    table = Table()
+    for column in ("source", "line", "reason", "raw"):
+        table.add_column(column, overflow="fold")
+    for row in df.itertuples():
+        table.add_row(row.source, str(row.source_offset), row.reason, (row.raw or "")[:120])
+    out.print(table)
+
+
+@app.command()
+def demo(
+    db: DbOption = Path("faultcast-demo/faultcast.duckdb"),
+    services: Annotated[int, typer.Option(help="Number of services.")] = 8,
+    hours: Annotated[float, typer.Option(help="Hours of event time.")] = 24.0,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    json_out: JsonOption = False,
+) -> None:
+    """Simulate a day of events for 8 services, ingest them and print a summary."""
+    from faultcast.simulate import simulate as run_simulation
+
+    _configure_logging(False)
+    db = db.expanduser()
+    db.parent.mkdir(parents=True, exist_ok=True)
+    events_path = db.parent / "events.jsonl"
+    show = not json_out and err.is_terminal
+    started = time.monotonic()
+    with _progress(show) as progress:
+        task = progress.add_task("simulate", total=None)
+        sim = run_simulation(
+            events_path, services=services, hours=hours, seed=seed, progress=lambda n: progress.update(task, completed=n)
+        )
+    try:
+        with connect(db) as fc:
+            with _progress(show) as progress:
+                task = progress.add_task("ingest", total=None)
+                report = fc.ingest(
+                    events_path, progress=lambda done, total: progress.update(task, completed=done, total=total)
+                )
+            summary = fc.summary()
+    except FaultcastError as e:
+        _fail(e)
+    payload = {
+        "db": str(db.resolve()),
+        "events_file": str(events_path.resolve()),
+        "truth_file": sim.truth_path,
+        "simulated": sim.events,
+        "ingest": report.to_dict(),
+        "store": summary,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    if json_out:
+        _emit(payload)
+        return
+    out.print(f"[bold]faultcast demo[/] — {sim.events:,} simulated events for {services} services over {hours:g} h")
+    out.print(_report_table(payload["ingest"]))
+    table = Table(title="store", show_header=False, title_justify="left")
+    table.add_row("events", f"{summary['events']:,}")
+    table.add_row("services", str(summary["services"]))
+    table.add_row("time span", f"{summary['first']} .. {summary['last']}")
+    table.add_row("failures", f"{summary['failures']:,}")
+    table.add_row("templates", f"{summary['templates']:,}")
+    table.add_row("levels", ", ".join(f"{k} {v:,}" for k, v in summary["levels"].items()))
+    table.add_row("categories", ", ".join(f"{k} {v:,}" for k, v in summary["categories"].items()))
+    table.add_row("quarantined", f"{summary['quarantined']:,}")
+    out.print(table)
+    out.print(f"store: {payload['db']}   try: faultcast events --db {db} --level error")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from faultcast import __version__
+
+        out.print(f"faultcast {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Predictive error analytics."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        err.print("interrupted")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+

@@ -1,0 +1,173 @@
+"""Split a byte stream into numbered lines as Arrow arrays, in bounded chunks, without a Python loop.
+
+Newlines are found with NumPy; the line endings (``\\n`` or ``\\r\\n``) are dropped from one copy
+of the chunk's bytes, over which the lines are an Arrow array built from offsets.  Lines that are not valid UTF-8 or that
+hold NUL bytes are taken out here, with the reason, for the quarantine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO
+
+import numpy as np
+import pyarrow as pa
+
+DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+
+
+@dataclass
+class BadLine:
+    line_no: int
+    raw: str
+    reason: str
+
+
+@dataclass
+class LineChunk:
+    """Complete lines ``first_line .. first_line + len(lines) - 1`` ending at byte ``end_byte``."""
+
+    first_line: int
+    end_byte: int
+    lines: pa.LargeStringArray
+    line_numbers: pa.Int64Array
+    bad: list[BadLine] = field(default_factory=list)
+    #: True when the last line had no newline and was taken because the input ended.
+    unterminated_tail: bool = False
+
+    def __len__(self) -> int:
+        return len(self.lines) + len(self.bad)
+
+
+def _escape(raw: bytes) -> str:
+    text = raw.decode("utf-8", errors="backslashreplace")
+    return text.replace("\x00", "\\x00")
+
+
+def _utf8_error(raw: bytes) -> str | None:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"invalid UTF-8 at byte {e.start + 1} of the line ({raw[e.start:e.start + 4]!r})"
+    return None
+
+
+def split_lines(data: bytes, first_line: int, start_byte: int, final: bool) -> tuple[LineChunk, int]:
+    """Split ``data`` (which begins at a line start) into a chunk of complete lines.
+
+    Returns the chunk and the number of bytes consumed; the unconsumed tail is an unfinished
+    line (kept for the next call), unless ``final``, when it is taken as the last line.
+    """
+    buf = np.frombuffer(data, dtype=np.uint8)
+    newlines = np.flatnonzero(buf == 10)
+    consumed = int(newlines[-1]) + 1 if len(newlines) else 0
+    unterminated = False
+    ends = newlines
+    if final and consumed < len(data):
+        ends = np.append(newlines, len(data))
+        consumed = len(data)
+        unterminated = True
+    n = len(ends)
+    # Line i is data[starts[i]:ends[i]] without its "\n" (and a "\r" before it).  Drop the
+    # terminators from a copy of the bytes so the Arrow values are the bare lines.
+    starts = np.empty(n, dtype=np.int64)
+    starts[:1] = 0
+    starts[1:] = newlines[: n - 1] + 1
+    crlf = np.zeros(n, dtype=bool)
+    terminated = newlines if not unterminated else newlines[: n - 1]
+    if len(terminated):
+        crlf[: len(terminated)] = (terminated > starts[: len(terminated)]) & (buf[np.maximum(terminated - 1, 0)] == 13)
+    keep = np.ones(consumed, dtype=bool)
+    keep[terminated] = False
+    keep[terminated[crlf[: len(terminated)]] - 1] = False
+    removed_before = np.zeros(n + 1, dtype=np.int64)
+    removed_before[1:] = np.cumsum(1 + crlf.astype(np.int64))
+    if unterminated:
+        removed_before[-1] -= 1  # the last line has no terminator
+    offsets = np.empty(n + 1, dtype=np.int64)
+    offsets[:n] = starts
+    offsets[n] = consumed
+    offsets -= removed_before
+    clean = buf[:consumed][keep].tobytes() if n else b""
+    numbers = np.arange(first_line, first_line + n, dtype=np.int64)
+    binary = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(clean)]
+    )
+    bad_index: dict[int, str] = {}
+    nul = np.flatnonzero(buf[:consumed] == 0)
+    if len(nul):
+        rows = np.searchsorted(starts, nul, side="right") - 1
+        for row, pos in zip(rows.tolist(), nul.tolist(), strict=True):
+            if row not in bad_index:
+                bad_index[row] = f"NUL byte at column {pos - int(starts[row]) + 1}"
+    try:
+        lines = binary.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        lines = None
+    if lines is None:
+        # Rare path: find the lines that are not UTF-8 (one decode per line of this chunk only).
+        for i in range(n):
+            raw = clean[offsets[i] : offsets[i + 1]]
+            err = _utf8_error(raw)
+            if err is not None and i not in bad_index:
+                bad_index[i] = err
+    bad: list[BadLine] = []
+    if bad_index:
+        keep = np.ones(n, dtype=bool)
+        rows = sorted(bad_index)
+        keep[rows] = False
+        for i in rows:
+            raw = clean[offsets[i] : offsets[i + 1]]
+            bad.append(BadLine(first_line + i, _escape(raw), bad_index[i]))
+        mask = pa.array(keep)
+        binary = binary.filter(mask)
+        numbers = numbers[keep]
+        lines = binary.cast(pa.large_string())
+    assert lines is not None
+    chunk = LineChunk(
+        first_line=first_line,
+        end_byte=start_byte + consumed,
+        lines=lines,
+        line_numbers=pa.array(numbers, pa.int64()),
+        bad=bad,
+        unterminated_tail=unterminated,
+    )
+    return chunk, consumed
+
+
+def iter_chunks(
+    stream: IO[bytes],
+    *,
+    first_line: int = 1,
+    start_byte: int = 0,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    final: bool = True,
+) -> Iterator[LineChunk]:
+    """Read ``stream`` to its end in chunks of about ``chunk_bytes``.
+
+    With ``final=False`` an unfinished last line is not returned (a follower waits for it);
+    the last chunk's ``end_byte`` then stops before it.
+    """
+    pending = b""
+    line = first_line
+    byte = start_byte
+    while True:
+        block = stream.read(chunk_bytes)
+        eof = not block
+        data = pending + block if pending else block
+        if not data:
+            return
+        if eof and not final:
+            return
+        if not eof and data.rfind(b"\n") < 0:
+            pending = data  # a line longer than the chunk: keep reading
+            continue
+        chunk, consumed = split_lines(data, line, byte, final=eof and final)
+        pending = data[consumed:]
+        if len(chunk):
+            yield chunk
+        line += len(chunk)
+        byte += consumed
+        if eof:
+            return

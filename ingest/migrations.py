@@ -1,0 +1,64 @@
+"""Numbered schema migrations, each applied in its own transaction and recorded in ``schema_version``.
+
+Never edit a migration that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+from typing import Final, NamedTuple
+
+from faultcast.ingest.schema import EVENT_COLUMNS
+
+
+class Migration(NamedTuple):
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+_EVENT_COLUMNS_SQL = ",\n    ".join(f"{name} {dtype}" for name, dtype in EVENT_COLUMNS)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(
+        1,
+        "events and quarantine",
+        (
+            f"CREATE TABLE events (\n    {_EVENT_COLUMNS_SQL}\n)",
+            """CREATE TABLE quarantine (
+    source VARCHAR,
+    source_offset BIGINT,
+    raw VARCHAR,
+    reason VARCHAR,
+    ingested_at TIMESTAMPTZ
+)""",
+        ),
+    ),
+    Migration(
+        2,
+        "ingest checkpoints and run history",
+        (
+            """CREATE TABLE ingest_checkpoints (
+    source VARCHAR PRIMARY KEY,
+    file_id VARCHAR,
+    prefix_len BIGINT,
+    prefix_md5 VARCHAR,
+    byte_offset BIGINT,
+    line_no BIGINT,
+    updated_at TIMESTAMPTZ
+)""",
+            """CREATE TABLE ingest_runs (
+    run_id VARCHAR,
+    source VARCHAR,
+    started_at TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ,
+    read BIGINT,
+    stored BIGINT,
+    duplicates BIGINT,
+    quarantined BIGINT,
+    redactions JSON
+)""",
+        ),
+    ),
+)
+
+LATEST_VERSION: Final[int] = MIGRATIONS[-1].version

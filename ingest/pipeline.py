@@ -1,0 +1,579 @@
+"""Ingest runs: read sources in chunks → redact → parse (SQL) → store, exactly once per line.
+
+Each chunk is committed in one transaction together with its source's checkpoint (path, file
+identity, byte offset, line number), so a run killed at any instant and started again resumes
+where the last commit ended; event ids (given, or a hash of source, line number and line) make
+re-reading a line a no-op.  Every line read ends up counted once as stored, duplicate or
+quarantined.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import structlog
+
+from faultcast.ingest._lines import DEFAULT_CHUNK_BYTES, BadLine, LineChunk, iter_chunks
+from faultcast.ingest.errors import IngestError
+from faultcast.ingest.jsonl import Limits, build_fast_sql, build_parse_sql
+from faultcast.ingest.redact import Redactor
+from faultcast.ingest.store import Store
+
+log = structlog.get_logger(__name__)
+
+Format = Literal["auto", "json"]
+STDIN = "-"
+ProgressFn = Callable[[int, int | None], None]
+
+_REASON_KIND = re.compile(r"(, got |: | \(| at byte | at column ).*$", re.DOTALL)
+
+
+def reason_kind(reason: str) -> str:
+    """The kind of a quarantine reason, for counting: its text before the specifics.
+
+    >>> reason_kind("field \\"retry_count\\" must be a whole number >= 0, got text 'x'")
+    'field "retry_count" must be a whole number >= 0'
+    >>> reason_kind("line too long: 2000000 bytes; the limit is 1048576")
+    'line too long'
+    >>> reason_kind("invalid UTF-8 at byte 3 of the line (b'\\\\xff')")
+    'invalid UTF-8'
+    """
+    return _REASON_KIND.sub("", reason)
+
+
+@dataclass
+class SourceReport:
+    source: str
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    resumed_at_line: int = 1
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did.  Always ``read == stored + duplicates + quarantined``."""
+
+    read: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    redactions: Counter[str] = field(default_factory=Counter)
+    sources: list[SourceReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.stored + self.duplicates + self.quarantined
+
+    @property
+    def events_per_second(self) -> float:
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "read": self.read,
+            "stored": self.stored,
+            "duplicates": self.duplicates,
+            "quarantined": self.quarantined,
+            "quarantine_reasons": dict(self.reasons.most_common()),
+            "redactions": dict(self.redactions.most_common()),
+            "seconds": round(self.seconds, 3),
+            "events_per_second": round(self.events_per_second, 1),
+            "sources": [vars(s) for s in self.sources],
+        }
+
+
+# ---------------------------------------------------------------------- sources
+@dataclass
+class _Opened:
+    source: str  # absolute path, or "<stdin>"
+    stream: IO[bytes]
+    file_id: str | None  # device:inode for regular files
+    size: int | None
+    is_regular: bool
+
+
+def _source_name(path: str) -> str:
+    return "<stdin>" if path == STDIN else str(Path(path).expanduser().resolve())
+
+
+def _open(path: str) -> _Opened:
+    if path == STDIN:
+        return _Opened("<stdin>", sys.stdin.buffer, None, None, False)
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise IngestError(f"no such file: {path}")
+    if p.is_dir():
+        raise IngestError(f"{path} is a directory; pass the log files in it (e.g. {path}/*.jsonl)")
+    try:
+        raw = p.open("rb")
+    except OSError as e:
+        raise IngestError(f"cannot read {path}: {e.strerror}") from e
+    st = os.fstat(raw.fileno())
+    stream: IO[bytes] = raw
+    if path.endswith(".gz"):
+        stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
+    return _Opened(str(p.resolve()), stream, f"{st.st_dev}:{st.st_ino}", st.st_size, True)
+
+
+def _prefix_md5(path: str, length: int) -> str:
+    with open(path, "rb") as f:
+        return hashlib.md5(f.read(length)).hexdigest()
+
+
+def _sniff_json(path: str) -> None:
+    """Refuse, with a clear message, an input that is plainly not JSON lines."""
+    if path == STDIN:
+        return
+    opener: Callable[..., IO[bytes]] = gzip.open if path.endswith(".gz") else open  # type: ignore[assignment]
+    with opener(path, "rb") as f:
+        head = f.read(64 * 1024)
+    for raw in head.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith(b"{") or line.startswith(b"["):
+            return
+        try:
+            shown = line[:80].decode("utf-8", errors="replace")
+        except Exception:  # pragma: no cover
+            shown = repr(line[:80])
+        raise IngestError(
+            f"{path} does not look like JSON lines (its first line is {shown!r}). "
+            "Pass --format json to ingest it anyway (each bad line is quarantined); plain "
+            "text logs need --format text with --log-format, which is not available yet."
+        )
+
+
+# ---------------------------------------------------------------------- engine
+class Ingestor:
+    """Runs ingests into one store.  Reusable; not thread-safe (one run at a time)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        redactor: Redactor | None = None,
+        limits: Limits = Limits(),
+        chunk_bytes: int | None = None,
+    ) -> None:
+        self.store = store
+        self.redactor = redactor or Redactor()
+        self.limits = limits
+        # FAULTCAST_CHUNK_BYTES: smaller chunks commit more often (tests use it to crash mid-run).
+        self.chunk_bytes = chunk_bytes or int(os.environ.get("FAULTCAST_CHUNK_BYTES", DEFAULT_CHUNK_BYTES))
+
+    # -- one chunk --------------------------------------------------------
+    def _redact_lines(self, lines: pa.LargeStringArray, report: IngestReport) -> pa.LargeStringArray:
+        if len(lines) == 0:
+            return lines
+        mask = pc.match_substring_regex(lines, self.redactor.prefilter)
+        hits = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+        if len(hits) == 0:
+            return lines
+        originals = lines.take(pa.array(hits)).to_pylist()
+        fixed: list[str] = []
+        changed = np.zeros(len(lines), dtype=bool)
+        for i, text in zip(hits.tolist(), originals, strict=True):
+            new, counts = self.redactor.redact(text)
+            if counts:
+                report.redactions.update(counts)
+                changed[i] = True
+                fixed.append(new)
+        if not fixed:
+            return lines
+        return pc.replace_with_mask(lines, pa.array(changed), pa.array(fixed, pa.large_string()))
+
+    def _redact_bad(self, bad: list[BadLine], report: IngestReport) -> list[BadLine]:
+        out = []
+        for b in bad:
+            text, counts = self.redactor.redact(b.raw)
+            report.redactions.update(counts)
+            out.append(BadLine(b.line_no, text, b.reason))
+        return out
+
+    def _parse(self, chunk: LineChunk, source: str, opts: dict[str, Any], report: IngestReport) -> None:
+        lines = self._redact_lines(chunk.lines, report)
+        # Several record batches, so DuckDB scans them in parallel.
+        batch = pa.Table.from_batches(
+            pa.table({"line_no": chunk.line_numbers, "line": lines}).to_batches(max_chunksize=16384)
+        )
+        con = self.store.scratch
+        con.register("batch", batch)
+        kwargs = {
+            "session_key_field": opts.get("session_key"),
+            "default_service": opts.get("service"),
+            "limits": self.limits,
+        }
+        try:
+            # Plainly good lines take the fast path; the rest get the full checks.
+            con.execute(build_fast_sql(**kwargs), {"source": source})
+            fast = con.execute("SELECT count(*) FROM parsed").fetchall()[0][0]
+            if fast < len(batch):
+                con.execute(
+                    "CREATE OR REPLACE TEMP TABLE slow_batch AS "
+                    "SELECT b.line_no, b.line FROM batch b ANTI JOIN parsed p USING (line_no)"
+                )
+                con.execute(build_parse_sql(batch="slow_batch", target="parsed_slow", **kwargs), {"source": source})
+                con.execute("INSERT INTO parsed SELECT * FROM parsed_slow")
+        finally:
+            con.unregister("batch")
+        self._explain_invalid_json(con)
+
+    def _explain_invalid_json(self, con: Any) -> None:
+        rows = con.execute("SELECT line_no, raw FROM parsed WHERE reason = 'invalid JSON'").fetchall()
+        if not rows:
+            return
+        details = []
+        for line_no, raw in rows:
+            try:
+                json.loads(raw)
+                detail = "invalid JSON"
+            except json.JSONDecodeError as e:
+                detail = f"invalid JSON: {e.msg} at column {e.colno}"
+            except RecursionError:
+                detail = "invalid JSON: nested too deeply"
+            details.append(detail)
+        fix = pa.table({"line_no": [r[0] for r in rows], "detail": details})
+        con.register("json_detail", fix)
+        try:
+            con.execute(
+                "UPDATE parsed SET reason = d.detail FROM json_detail d WHERE parsed.line_no = d.line_no"
+            )
+        finally:
+            con.unregister("json_detail")
+
+    def _commit(
+        self,
+        chunk: LineChunk,
+        bad: list[BadLine],
+        source: str,
+        checkpoint: tuple[str, int, str, int, int] | None,
+        report: IngestReport,
+        src_report: SourceReport,
+    ) -> None:
+        con = self.store.scratch
+        bad_table = pa.table(
+            {
+                "line_no": pa.array([b.line_no for b in bad], pa.int64()),
+                "raw": pa.array([b.raw for b in bad], pa.string()),
+                "reason": pa.array([b.reason for b in bad], pa.string()),
+            }
+        )
+        con.register("bad_lines", bad_table)
+        try:
+            stats = con.execute(
+                "SELECT count(*) FILTER (WHERE reason IS NULL), "
+                "count(*) FILTER (WHERE reason IS NULL AND event_id IS NOT NULL), "
+                "min(ts) FILTER (WHERE reason IS NULL), max(ts) FILTER (WHERE reason IS NULL), "
+                "count(*) FILTER (WHERE reason IS NULL AND given_id) FROM parsed"
+            ).fetchall()[0]
+            good, _, lo, hi, given_ids = int(stats[0]), stats[1], stats[2], stats[3], int(stats[4])
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE qrows AS "
+                "SELECT line_no, raw, reason FROM parsed WHERE reason IS NOT NULL "
+                "UNION ALL SELECT line_no, raw, reason FROM bad_lines"
+            )
+            with self.store.writing() as w:
+                new_reasons = w.execute(
+                    """
+                    INSERT INTO store.quarantine
+                    SELECT $source, line_no, raw, reason, now() FROM qrows b
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM store.quarantine q
+                        WHERE q.source = $source AND q.source_offset = b.line_no AND q.raw = b.raw
+                    )
+                    RETURNING reason
+                    """,
+                    {"source": source},
+                ).fetchall()
+                q_inserted = len(new_reasons)
+                # Duplicates: hashed ids repeat only with the same line, so the same ts: prune by
+                # the batch's time range.  Producer-given ids are checked against everything.
+                if given_ids:
+                    existing = "SELECT event_id FROM store.events"
+                    dedupe = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY line_no) = 1"
+                    params: dict[str, Any] = {"source": source}
+                else:
+                    existing = "SELECT event_id FROM store.events WHERE ts BETWEEN $lo AND $hi"
+                    dedupe = ""
+                    params = {"source": source, "lo": lo, "hi": hi}
+                inserted = 0
+                if good:
+                    inserted = w.execute(
+                        f"""
+                        INSERT INTO store.events
+                        SELECT event_id, ts, service, host, component, level, category, error_type,
+                               message, template_id, template, session_key, failure,
+                               recovery_action, recovery_outcome, retry_count, recovery_ms, attrs,
+                               $source, line_no, now()
+                        FROM parsed p
+                        WHERE reason IS NULL AND event_id NOT IN ({existing})
+                        {dedupe}
+                        """,
+                        params,
+                    ).fetchall()[0][0]
+                if checkpoint is not None:
+                    file_id, prefix_len, prefix_md5, byte_offset, next_line = checkpoint
+                    w.execute(
+                        "INSERT OR REPLACE INTO store.ingest_checkpoints VALUES (?, ?, ?, ?, ?, ?, now())",
+                        [source, file_id, prefix_len, prefix_md5, byte_offset, next_line],
+                    )
+            for (reason,) in new_reasons:
+                report.reasons[reason_kind(reason)] += 1
+        finally:
+            con.unregister("bad_lines")
+        n_read = len(chunk)
+        n_bad = n_read - good
+        q_dupes = n_bad - int(q_inserted)
+        for r in (report, src_report):
+            r.read += n_read
+            r.stored += int(inserted)
+            r.quarantined += int(q_inserted)
+            r.duplicates += (good - int(inserted)) + q_dupes
+
+    # -- one source -------------------------------------------------------
+    def _checkpoint_for(self, source: str) -> tuple[str, int, str, int, int] | None:
+        if not self.store.exists() or self.store.schema_version() < 2:
+            return None
+        with self.store.reading() as con:
+            rows = con.execute(
+                "SELECT file_id, prefix_len, prefix_md5, byte_offset, line_no "
+                "FROM store.ingest_checkpoints WHERE source = ?",
+                [source],
+            ).fetchall()
+        if not rows:
+            return None
+        r = rows[0]
+        return (str(r[0]), int(r[1]), str(r[2]), int(r[3]), int(r[4]))
+
+    def _resume_point(self, opened: _Opened, from_start: bool) -> tuple[int, int]:
+        """(byte offset, next line number) to start reading this source at."""
+        if from_start or not opened.is_regular:
+            return 0, 1
+        cp = self._checkpoint_for(opened.source)
+        if cp is None:
+            return 0, 1
+        file_id, prefix_len, prefix_md5, byte_offset, next_line = cp
+        size_ok = opened.size is not None and (opened.source.endswith(".gz") or opened.size >= byte_offset)
+        same = (
+            file_id == opened.file_id
+            and size_ok
+            and _prefix_md5(opened.source, prefix_len) == prefix_md5
+        )
+        if not same:
+            log.info("ingest.source_replaced", source=opened.source)
+            return 0, 1
+        return byte_offset, next_line
+
+    def _run_stream(
+        self,
+        opened: _Opened,
+        start_byte: int,
+        start_line: int,
+        opts: dict[str, Any],
+        report: IngestReport,
+        src_report: SourceReport,
+        final: bool,
+        progress: ProgressFn | None,
+    ) -> tuple[int, int]:
+        if opened.is_regular and not opened.source.endswith(".gz"):
+            opened.stream.seek(start_byte)
+        elif start_byte:
+            remaining = start_byte  # gzip: decompress and skip what was stored already
+            while remaining:
+                got = opened.stream.read(min(remaining, self.chunk_bytes))
+                if not got:
+                    break
+                remaining -= len(got)
+        byte, line = start_byte, start_line
+        prefix_len = 0
+        prefix_md5 = ""
+        for chunk in iter_chunks(
+            opened.stream, first_line=line, start_byte=byte, chunk_bytes=self.chunk_bytes, final=final
+        ):
+            bad = self._redact_bad(chunk.bad, report)
+            self._parse(chunk, opened.source, opts, report)
+            checkpoint = None
+            if opened.is_regular:
+                assert opened.file_id is not None
+                if prefix_len < 1024:
+                    # Identify the file by its first KiB (the compressed bytes of a .gz).
+                    is_gz = opened.source.endswith(".gz")
+                    prefix_len = min(1024, (opened.size or 0) if is_gz else chunk.end_byte)
+                    prefix_md5 = _prefix_md5(opened.source, prefix_len)
+                checkpoint = (opened.file_id, prefix_len, prefix_md5, chunk.end_byte, line + len(chunk))
+            self._commit(chunk, bad, opened.source, checkpoint, report, src_report)
+            byte = chunk.end_byte
+            line += len(chunk)
+            if progress is not None:
+                progress(byte, opened.size)
+        return byte, line
+
+    # -- public -----------------------------------------------------------
+    def run(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        format: Format = "auto",
+        service: str | None = None,
+        session_key: str | None = None,
+        from_start: bool = False,
+        follow: bool = False,
+        poll_interval: float = 0.5,
+        stop: threading.Event | None = None,
+        progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        """Ingest every path (``"-"`` is stdin) and return the report of this run."""
+        if format not in ("auto", "json"):
+            raise IngestError(
+                f"unknown format {format!r}: use 'json' (JSON lines) or 'auto'; plain text logs "
+                "(--format text) are not available yet"
+            )
+        paths = [os.fspath(p) for p in paths]
+        if not paths:
+            raise IngestError("nothing to ingest: give at least one file, or - for stdin")
+        for p in paths:
+            if p != STDIN and not Path(p).expanduser().exists():
+                raise IngestError(f"no such file: {p}")
+            if p != STDIN and Path(p).expanduser().is_dir():
+                raise IngestError(f"{p} is a directory; pass the log files in it (e.g. {p}/*.jsonl)")
+            if format == "auto":
+                _sniff_json(p)
+        opts = {"service": service, "session_key": session_key}
+        report = IngestReport()
+        started = time.monotonic()
+        run_id = uuid.uuid4().hex
+        try:
+            if follow:
+                self._follow(paths, opts, report, from_start, poll_interval, stop, progress)
+            else:
+                for p in paths:
+                    opened = _open(p)
+                    src_report = SourceReport(opened.source)
+                    report.sources.append(src_report)
+                    try:
+                        byte, line = self._resume_point(opened, from_start)
+                        src_report.resumed_at_line = line
+                        self._run_stream(opened, byte, line, opts, report, src_report, True, progress)
+                    finally:
+                        if opened.is_regular:
+                            opened.stream.close()
+        finally:
+            report.seconds = time.monotonic() - started
+            self._record_run(run_id, report)
+        log.info("ingest.done", **{k: v for k, v in report.to_dict().items() if k != "sources"})
+        return report
+
+    def _record_run(self, run_id: str, report: IngestReport) -> None:
+        if not report.sources or report.read == 0:
+            return
+        rows = pa.table(
+            {
+                "source": [s.source for s in report.sources],
+                "read": [s.read for s in report.sources],
+                "stored": [s.stored for s in report.sources],
+                "duplicates": [s.duplicates for s in report.sources],
+                "quarantined": [s.quarantined for s in report.sources],
+            }
+        )
+        con = self.store.scratch
+        con.register("run_rows", rows)
+        try:
+            with self.store.writing() as w:
+                w.execute(
+                    "INSERT INTO store.ingest_runs SELECT ?, source, now() - to_microseconds(?::BIGINT), "
+                    "now(), read, stored, duplicates, quarantined, ?::JSON FROM run_rows",
+                    [run_id, int(report.seconds * 1e6), json.dumps(dict(report.redactions))],
+                )
+        finally:
+            con.unregister("run_rows")
+
+    # -- follow -----------------------------------------------------------
+    def _follow(
+        self,
+        paths: list[str],
+        opts: dict[str, Any],
+        report: IngestReport,
+        from_start: bool,
+        poll_interval: float,
+        stop: threading.Event | None,
+        progress: ProgressFn | None,
+    ) -> None:
+        if STDIN in paths or any(p.endswith(".gz") for p in paths):
+            raise IngestError(
+                "--follow tails plain files that grow; stdin and .gz files are read to their end "
+                "without it"
+            )
+        states: dict[str, dict[str, Any]] = {}
+        for p in paths:
+            opened = _open(p)
+            byte, line = self._resume_point(opened, from_start)
+            src_report = SourceReport(opened.source, resumed_at_line=line)
+            report.sources.append(src_report)
+            states[p] = {"opened": opened, "byte": byte, "line": line, "report": src_report}
+        stop = stop or threading.Event()
+        try:
+            while not stop.is_set():
+                for p, st in states.items():
+                    opened: _Opened = st["opened"]
+                    # Read what has been appended (complete lines only).
+                    st["byte"], st["line"] = self._run_stream(
+                        opened, st["byte"], st["line"], opts, report, st["report"], False, progress
+                    )
+                    # Rotation: the path now names another file, or the file was truncated.
+                    try:
+                        now = os.stat(opened.source)
+                    except FileNotFoundError:
+                        continue  # rotated away, the new file not created yet
+                    ident = f"{now.st_dev}:{now.st_ino}"
+                    if ident != opened.file_id or now.st_size < st["byte"]:
+                        if ident != opened.file_id:
+                            # Finish the old file, its last line included.
+                            self._run_stream(
+                                opened, st["byte"], st["line"], opts, report, st["report"], True, progress
+                            )
+                        opened.stream.close()
+                        st["opened"] = _open(p)
+                        st["byte"], st["line"] = 0, 1
+                        log.info("ingest.rotated", source=opened.source)
+                stop.wait(poll_interval)
+        except KeyboardInterrupt:
+            log.info("ingest.follow_stopped")
+        finally:
+            for st in states.values():
+                st["opened"].stream.close()
+
+
+def ingest(
+    store: Store,
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    **kwargs: Any,
+) -> IngestReport:
+    """Ingest one path or several into ``store``; see :meth:`Ingestor.run` for the options."""
+    redactor = kwargs.pop("redactor", None)
+    limits = kwargs.pop("limits", Limits())
+    chunk_bytes = kwargs.pop("chunk_bytes", None)
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    return Ingestor(store, redactor=redactor, limits=limits, chunk_bytes=chunk_bytes).run(paths, **kwargs)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    return tmp_path / "store.duckdb"
+
+
+@pytest.fixture
+def write_lines(tmp_path: Path) -> Callable[..., Path]:
+    """Write lines (dicts become JSON, str/bytes are written as given) to a file."""
+
+    def write(lines: list[Any], name: str = "events.jsonl", mode: str = "wb") -> Path:
+        path = tmp_path / name
+        with open(path, mode) as f:
+            for line in lines:
+                if isinstance(line, dict):
+                    f.write(json.dumps(line).encode() + b"\n")
+                elif isinstance(line, str):
+                    f.write(line.encode() + b"\n")
+                else:
+                    f.write(line + b"\n")
+        return path
+
+    return write
+
+
+def event(i: int, **extra: Any) -> dict[str, Any]:
+    """A good structlog-style event, distinct per i."""
+    d: dict[str, Any] = {
+        "event": f"request {i} to db-{i % 3}:5432 timed out after {100 + i} ms",
+        "level": "error",
+        "timestamp": f"2026-01-01T00:{(i // 60) % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z",
+        "service": f"svc-{i % 4}",
+        "error_type": "TimeoutError",
+    }
+    d.update(extra)
+    return d
+
+
+def run_cli(*args: str, input: bytes | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "faultcast", *args], input=input, capture_output=True, env=full_env, timeout=timeout
+    )
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[bytes]]:
+    return run_cli
+
+
+@pytest.fixture
+def no_shared_data() -> Iterator[None]:
+    if not SHARED_DATA.exists():
+        pytest.skip(f"{SHARED_DATA} is absent: the labelled loghub data is not checked out beside this repo")
+    yield

@@ -1,0 +1,64 @@
+"""The command line: --help, --json prints exactly one JSON object, errors say what and where."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import event
+
+
+def test_help_lists_the_commands(cli) -> None:
+    result = cli("--help")
+    assert result.returncode == 0
+    for command in ("ingest", "simulate", "demo", "events", "quarantine"):
+        assert command in result.stdout.decode()
+    assert "--follow" in cli("ingest", "--help").stdout.decode()
+
+
+def test_ingest_json_prints_exactly_one_object(cli, write_lines, tmp_path: Path) -> None:
+    path = write_lines([event(i) for i in range(30)] + ["{bad"])
+    result = cli("ingest", str(path), "--db", str(tmp_path / "s.duckdb"), "--json")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.decode().strip().splitlines()
+    assert len(lines) == 1
+    report = json.loads(lines[0])
+    assert (report["read"], report["stored"], report["quarantined"]) == (31, 30, 1)
+    assert report["quarantine_reasons"] == {"invalid JSON": 1}
+
+
+def test_missing_file_is_a_clear_error(cli, tmp_path: Path) -> None:
+    result = cli("ingest", str(tmp_path / "nope.jsonl"), "--db", str(tmp_path / "s.duckdb"))
+    assert result.returncode == 1
+    assert "no such file" in result.stderr.decode()
+    assert "Traceback" not in result.stderr.decode()
+
+
+def test_events_and_quarantine_commands(cli, write_lines, tmp_path: Path) -> None:
+    db = str(tmp_path / "s.duckdb")
+    cli("ingest", str(write_lines([event(i) for i in range(5)] + ["[]"])), "--db", db)
+    shown = json.loads(cli("events", "--db", db, "--service", "svc-1", "--json").stdout)
+    assert shown["count"] == 1 and shown["events"][0]["service"] == "svc-1"
+    q = json.loads(cli("quarantine", "--db", db, "--json").stdout)
+    assert q["count"] == 1 and q["quarantine"][0]["reason"].startswith("a JSON array")
+    assert "svc-" in cli("events", "--db", db).stdout.decode()
+
+
+def test_events_on_a_missing_store_says_how_to_start(cli, tmp_path: Path) -> None:
+    result = cli("events", "--db", str(tmp_path / "none.duckdb"))
+    assert result.returncode == 1 and "ingest some events first" in result.stderr.decode()
+
+
+def test_simulate_then_ingest_then_demo(cli, tmp_path: Path) -> None:
+    out = tmp_path / "sim.jsonl"
+    sim = cli("simulate", "--out", str(out), "--services", "3", "--hours", "1", "--seed", "5", "--json")
+    assert sim.returncode == 0, sim.stderr
+    summary = json.loads(sim.stdout)
+    assert summary["events"] == sum(1 for _ in out.open())
+    report = json.loads(cli("ingest", str(out), "--db", str(tmp_path / "s.duckdb"), "--json").stdout)
+    assert report["stored"] + report["quarantined"] == summary["events"]
+    assert report["quarantined"] == 0
+    demo = cli("demo", "--db", str(tmp_path / "demo" / "d.duckdb"), "--services", "2", "--hours", "1", "--json")
+    assert demo.returncode == 0, demo.stderr
+    payload = json.loads(demo.stdout)
+    assert payload["store"]["events"] == payload["simulated"] and payload["store"]["services"] == 2
