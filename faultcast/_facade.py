@@ -9,11 +9,21 @@ from typing import Any
 
 import pandas as pd
 
-from faultcast.ingest import IngestReport, Ingestor, Limits, Redactor, Store
+from faultcast.ingest import Ingestor, IngestReport, Limits, Redactor, Store
 from faultcast.ingest.errors import FaultcastError
+from faultcast.ingest.jsonl import DEFAULT_LIMITS
 from faultcast.ingest.schema import EVENT_COLUMNS
 
-_EVENT_FILTERS = ("service", "host", "component", "level", "category", "error_type", "template_id", "session_key")
+_EVENT_FILTERS = (
+    "service",
+    "host",
+    "component",
+    "level",
+    "category",
+    "error_type",
+    "template_id",
+    "session_key",
+)
 
 
 class FaultCast:
@@ -34,7 +44,7 @@ class FaultCast:
         redact_patterns: Sequence[str | tuple[str, str]] = (),
         lock_timeout: float = 30.0,
         memory_limit: str | None = "1GB",
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.store = Store(path, lock_timeout=lock_timeout, memory_limit=memory_limit)
         self.redactor = Redactor(redact_patterns)
@@ -42,7 +52,7 @@ class FaultCast:
 
     @property
     def path(self) -> str:
-        return self.store.path
+        return str(self.store.path)
 
     def close(self) -> None:
         self.store.close()
@@ -82,7 +92,7 @@ class FaultCast:
         ingestor = Ingestor(self.store, redactor=self.redactor, limits=self.limits)
         return ingestor.run(
             paths,
-            format=format,  # type: ignore[arg-type]
+            format=format,
             service=service,
             session_key=session_key,
             follow=follow,
@@ -104,8 +114,11 @@ class FaultCast:
         (a value or a list of values)."""
         unknown = set(filters) - set(_EVENT_FILTERS)
         if unknown:
-            raise TypeError(f"events() got unknown filters {sorted(unknown)}; use {list(_EVENT_FILTERS)}")
-        where, params = ["TRUE"], []
+            raise TypeError(
+                f"events() got unknown filters {sorted(unknown)}; use {list(_EVENT_FILTERS)}"
+            )
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
         if since is not None:
             where.append("ts >= ?::TIMESTAMPTZ")
             params.append(since)
@@ -146,7 +159,11 @@ class FaultCast:
                 "SELECT count(*), count(DISTINCT service), min(ts), max(ts), "
                 "count(*) FILTER (WHERE failure), count(DISTINCT template_id) FROM store.events"
             ).fetchall()[0]
-            levels = dict(con.execute("SELECT level, count(*) FROM store.events GROUP BY ALL ORDER BY 2 DESC").fetchall())
+            levels = dict(
+                con.execute(
+                    "SELECT level, count(*) FROM store.events GROUP BY ALL ORDER BY 2 DESC"
+                ).fetchall()
+            )
             cats = dict(
                 con.execute(
                     "SELECT category, count(*) FROM store.events WHERE category IS NOT NULL "
@@ -167,7 +184,10 @@ class FaultCast:
         }
 
 
-def connect(path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "faultcast.duckdb", **options: Any) -> FaultCast:
+def connect(
+    path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "faultcast.duckdb",
+    **options: Any,
+) -> FaultCast:
     """Open (creating on first write) the faultcast store at ``path``; ``":memory:"`` works."""
     if not isinstance(path, (str, os.PathLike)):
         paths = list(path)

@@ -48,7 +48,9 @@ def _configure_logging(verbose: bool) -> None:
             structlog.processors.TimeStamper(fmt="iso"),
             structlog.dev.ConsoleRenderer(colors=err.is_terminal),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO if verbose else logging.WARNING),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.INFO if verbose else logging.WARNING
+        ),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
@@ -91,7 +93,9 @@ def _report_table(report: dict[str, Any]) -> Table:
 
 @app.command()
 def ingest(
-    files: Annotated[list[str], typer.Argument(help="JSON-lines files (plain or .gz); - for stdin.")],
+    files: Annotated[
+        list[str], typer.Argument(help="JSON-lines files (plain or .gz); - for stdin.")
+    ],
     db: DbOption = Path("faultcast.duckdb"),
     format: Annotated[str, typer.Option("--format", help="auto or json.")] = "auto",
     service: Annotated[
@@ -101,16 +105,27 @@ def ingest(
         str | None, typer.Option("--session-key", help="JSON field holding the session key.")
     ] = None,
     follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Keep tailing the files (survives rotation); Ctrl-C stops.")
+        bool,
+        typer.Option(
+            "--follow", "-f", help="Keep tailing the files (survives rotation); Ctrl-C stops."
+        ),
     ] = False,
     from_start: Annotated[
-        bool, typer.Option("--from-start", help="Ignore checkpoints and re-read from line 1 (stores nothing twice).")
+        bool,
+        typer.Option(
+            "--from-start",
+            help="Ignore checkpoints and re-read from line 1 (stores nothing twice).",
+        ),
     ] = False,
     redact: Annotated[
         list[str] | None,
-        typer.Option("--redact", help="Extra regex to redact (repeatable); a group named 'secret' limits it."),
+        typer.Option(
+            "--redact", help="Extra regex to redact (repeatable); a group named 'secret' limits it."
+        ),
     ] = None,
-    poll: Annotated[float, typer.Option("--poll", help="Seconds between checks in --follow.")] = 0.5,
+    poll: Annotated[
+        float, typer.Option("--poll", help="Seconds between checks in --follow.")
+    ] = 0.5,
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -159,11 +174,16 @@ def ingest(
 
 @app.command()
 def simulate(
-    out_path: Annotated[Path, typer.Option("--out", help="Where to write the JSON lines (.gz compresses; - for stdout).")],
+    out_path: Annotated[
+        Path,
+        typer.Option("--out", help="Where to write the JSON lines (.gz compresses; - for stdout)."),
+    ],
     services: Annotated[int, typer.Option(help="Number of services.")] = 8,
     hours: Annotated[float, typer.Option(help="Hours of event time.")] = 24.0,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same output).")] = 0,
-    start: Annotated[str | None, typer.Option(help="Start time, ISO 8601 (default 2026-01-01T00:00:00Z).")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Start time, ISO 8601 (default 2026-01-01T00:00:00Z).")
+    ] = None,
     rate: Annotated[float, typer.Option(help="Mean events per service per minute.")] = 20.0,
     json_out: JsonOption = False,
 ) -> None:
@@ -201,9 +221,13 @@ def simulate(
 @app.command()
 def events(
     db: DbOption = Path("faultcast.duckdb"),
-    service: Annotated[list[str] | None, typer.Option(help="Only these services (repeatable).")] = None,
+    service: Annotated[
+        list[str] | None, typer.Option(help="Only these services (repeatable).")
+    ] = None,
     level: Annotated[list[str] | None, typer.Option(help="Only these levels (repeatable).")] = None,
-    category: Annotated[list[str] | None, typer.Option(help="Only these categories (repeatable).")] = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="Only these categories (repeatable).")
+    ] = None,
     since: Annotated[str | None, typer.Option(help="From this time (ISO 8601).")] = None,
     until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")] = None,
     limit: Annotated[int, typer.Option(help="At most this many (the oldest first).")] = 20,
@@ -213,18 +237,35 @@ def events(
     try:
         with connect(db) as fc:
             fc.store.counts()  # a clear error when there is no store at --db
-            df = fc.events(service=service, level=level, category=category, since=since, until=until, limit=limit)
+            df = fc.events(
+                service=service,
+                level=level,
+                category=category,
+                since=since,
+                until=until,
+                limit=limit,
+            )
     except FaultcastError as e:
         _fail(e)
     if json_out:
-        _emit({"events": json.loads(df.to_json(orient="records", date_format="iso")), "count": len(df)})
+        _emit(
+            {
+                "events": json.loads(df.to_json(orient="records", date_format="iso")),
+                "count": len(df),
+            }
+        )
         return
     table = Table(show_lines=False)
     for column in ("ts", "service", "level", "category", "error_type", "message"):
         table.add_column(column, overflow="fold")
     for row in df.itertuples():
         table.add_row(
-            str(row.ts), row.service or "", row.level or "", row.category or "", row.error_type or "", row.message or ""
+            str(row.ts),
+            row.service or "",
+            row.level or "",
+            row.category or "",
+            row.error_type or "",
+            row.message or "",
         )
     out.print(table)
 
@@ -242,7 +283,12 @@ def quarantine(
     except FaultcastError as e:
         _fail(e)
     if json_out:
-        _emit({"quarantine": json.loads(df.to_json(orient="records", date_format="iso")), "count": len(df)})
+        _emit(
+            {
+                "quarantine": json.loads(df.to_json(orient="records", date_format="iso")),
+                "count": len(df),
+            }
+        )
         return
     table = Table()
     for column in ("source", "line", "reason", "raw"):
@@ -272,14 +318,19 @@ def demo(
     with _progress(show) as progress:
         task = progress.add_task("simulate", total=None)
         sim = run_simulation(
-            events_path, services=services, hours=hours, seed=seed, progress=lambda n: progress.update(task, completed=n)
+            events_path,
+            services=services,
+            hours=hours,
+            seed=seed,
+            progress=lambda n: progress.update(task, completed=n),
         )
     try:
         with connect(db) as fc:
             with _progress(show) as progress:
                 task = progress.add_task("ingest", total=None)
                 report = fc.ingest(
-                    events_path, progress=lambda done, total: progress.update(task, completed=done, total=total)
+                    events_path,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total),
                 )
             summary = fc.summary()
     except FaultcastError as e:
@@ -296,7 +347,9 @@ def demo(
     if json_out:
         _emit(payload)
         return
-    out.print(f"[bold]faultcast demo[/] — {sim.events:,} simulated events for {services} services over {hours:g} h")
+    out.print(
+        f"[bold]faultcast demo[/] — {sim.events:,} simulated events for {services} services over {hours:g} h"
+    )
     out.print(_report_table(payload["ingest"]))
     table = Table(title="store", show_header=False, title_justify="left")
     table.add_row("events", f"{summary['events']:,}")
@@ -339,4 +392,3 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-

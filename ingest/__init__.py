@@ -8,7 +8,7 @@ from __future__ import annotations
 from faultcast.ingest.errors import FaultcastError, IngestError, StorageError, StoreLockedError
 from faultcast.ingest.fingerprint import template_of
 from faultcast.ingest.jsonl import Limits
-from faultcast.ingest.pipeline import IngestReport, Ingestor, SourceReport, ingest, reason_kind
+from faultcast.ingest.pipeline import Ingestor, IngestReport, SourceReport, ingest, reason_kind
 from faultcast.ingest.redact import Redactor
 from faultcast.ingest.schema import CATEGORIES, EVENT_COLUMNS, LEVELS, category_of, normalise_level
 from faultcast.ingest.store import Store

@@ -49,11 +49,13 @@ def _utf8_error(raw: bytes) -> str | None:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        return f"invalid UTF-8 at byte {e.start + 1} of the line ({raw[e.start:e.start + 4]!r})"
+        return f"invalid UTF-8 at byte {e.start + 1} of the line ({raw[e.start : e.start + 4]!r})"
     return None
 
 
-def split_lines(data: bytes, first_line: int, start_byte: int, final: bool) -> tuple[LineChunk, int]:
+def split_lines(
+    data: bytes, first_line: int, start_byte: int, final: bool
+) -> tuple[LineChunk, int]:
     """Split ``data`` (which begins at a line start) into a chunk of complete lines.
 
     Returns the chunk and the number of bytes consumed; the unconsumed tail is an unfinished
@@ -77,7 +79,9 @@ def split_lines(data: bytes, first_line: int, start_byte: int, final: bool) -> t
     crlf = np.zeros(n, dtype=bool)
     terminated = newlines if not unterminated else newlines[: n - 1]
     if len(terminated):
-        crlf[: len(terminated)] = (terminated > starts[: len(terminated)]) & (buf[np.maximum(terminated - 1, 0)] == 13)
+        crlf[: len(terminated)] = (terminated > starts[: len(terminated)]) & (
+            buf[np.maximum(terminated - 1, 0)] == 13
+        )
     keep = np.ones(consumed, dtype=bool)
     keep[terminated] = False
     keep[terminated[crlf[: len(terminated)]] - 1] = False
@@ -115,9 +119,9 @@ def split_lines(data: bytes, first_line: int, start_byte: int, final: bool) -> t
     bad: list[BadLine] = []
     if bad_index:
         keep = np.ones(n, dtype=bool)
-        rows = sorted(bad_index)
-        keep[rows] = False
-        for i in rows:
+        bad_rows = sorted(bad_index)
+        keep[bad_rows] = False
+        for i in bad_rows:
             raw = clean[offsets[i] : offsets[i + 1]]
             bad.append(BadLine(first_line + i, _escape(raw), bad_index[i]))
         mask = pa.array(keep)

@@ -34,7 +34,6 @@ event_id            event_id (else a hash of source, line number and line)
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -62,7 +61,11 @@ FIELDS: Final[tuple[Field, ...]] = (
     Field("error_type", ("error_type", "exc_type", "exception_type"), "text"),
     Field("exception", ("exception", "exc_info"), "exception", consumed=False),
     Field("category", ("category",), "category"),
-    Field("session_key", ("session_key", "session_id", "request_id", "trace_id", "correlation_id"), "text"),
+    Field(
+        "session_key",
+        ("session_key", "session_id", "request_id", "trace_id", "correlation_id"),
+        "text",
+    ),
     Field("failure", ("failure",), "bool"),
     Field("recovery_action", ("recovery_action",), "text"),
     Field("recovery_outcome", ("recovery_outcome",), "outcome"),
@@ -111,6 +114,9 @@ class Limits:
     max_field_chars: int = 1024
 
 
+DEFAULT_LIMITS: Final[Limits] = Limits()
+
+
 def _q(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -145,7 +151,7 @@ def build_fast_sql(
     target: str = "parsed",
     session_key_field: str | None = None,
     default_service: str | None = None,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> str:
     """The fast path: parses the lines that are plainly good events into temp table ``target``.
 
@@ -170,9 +176,14 @@ def build_fast_sql(
     def v(column: str) -> str:
         return f"v_{column}_raw"
 
-    texts = [f.column for f in fields if f.kind in ("text", "level", "time", "outcome", "category", "bool")]
+    texts = [
+        f.column
+        for f in fields
+        if f.kind in ("text", "level", "time", "outcome", "category", "bool")
+    ]
     no_objects = " AND ".join(
-        f"({v(c)} IS NULL OR NOT (starts_with({v(c)}, '{{') OR starts_with({v(c)}, '[')))" for c in texts
+        f"({v(c)} IS NULL OR NOT (starts_with({v(c)}, '{{') OR starts_with({v(c)}, '[')))"
+        for c in texts
     )
     lengths = " AND ".join(
         f"coalesce(length({v(f.column)}), 0) <= "
@@ -188,7 +199,9 @@ def build_fast_sql(
         f"coalesce(nullif(trim({v('error_type')}), ''), CASE WHEN {exc} IS NOT NULL THEN "
         f"nullif(list_last(regexp_extract_all({exc}, '(?m)^([A-Za-z_][A-Za-z0-9_.]*)(?::|$)', 1)), '') END)"
     )
-    service = f"coalesce({v('service')}, {_q(default_service)})" if default_service else v("service")
+    service = (
+        f"coalesce({v('service')}, {_q(default_service)})" if default_service else v("service")
+    )
     return f"""
 CREATE OR REPLACE TEMP TABLE {target} AS
 WITH extracted AS MATERIALIZED (
@@ -205,34 +218,34 @@ WITH extracted AS MATERIALIZED (
     WHERE NOT ({ambiguous})
 ), converted AS MATERIALIZED (
     SELECT *,
-        {v('message')} AS message,
-        {level_sql(v('level'))} AS v_level,
-        TRY_CAST({v('ts')} AS TIMESTAMPTZ) AS v_ts,
+        {v("message")} AS message,
+        {level_sql(v("level"))} AS v_level,
+        TRY_CAST({v("ts")} AS TIMESTAMPTZ) AS v_ts,
         {error_type} AS error_type,
-        TRY_CAST({v('retry_count')} AS INTEGER) AS v_retry_count,
-        TRY_CAST({v('recovery_ms')} AS DOUBLE) AS v_recovery_ms,
-        CASE lower({v('failure')}) WHEN 'true' THEN true WHEN 'false' THEN false END AS v_failure,
-        (CASE lower(trim({v('recovery_outcome')})) {outcome_cases} END) AS v_recovery_outcome,
-        lower(trim({v('category')})) AS v_category
+        TRY_CAST({v("retry_count")} AS INTEGER) AS v_retry_count,
+        TRY_CAST({v("recovery_ms")} AS DOUBLE) AS v_recovery_ms,
+        CASE lower({v("failure")}) WHEN 'true' THEN true WHEN 'false' THEN false END AS v_failure,
+        (CASE lower(trim({v("recovery_outcome")})) {outcome_cases} END) AS v_recovery_outcome,
+        lower(trim({v("category")})) AS v_category
     FROM unique_keys
 ), classified AS (
     SELECT line_no, NULL::VARCHAR AS raw, NULL::VARCHAR AS reason, id_hash,
-        {v('event_id')} AS v_event_id, v_ts, {service} AS v_service2, {v('host')} AS v_host,
-        {v('component')} AS v_component,
+        {v("event_id")} AS v_event_id, v_ts, {service} AS v_service2, {v("host")} AS v_host,
+        {v("component")} AS v_component,
         coalesce(v_level, CASE WHEN error_type IS NOT NULL THEN 'error' ELSE 'info' END) AS level,
-        error_type, message, v_category, {v('session_key')} AS v_session_key, v_failure,
-        {v('recovery_action')} AS v_recovery_action, v_recovery_outcome, v_retry_count, v_recovery_ms,
+        error_type, message, v_category, {v("session_key")} AS v_session_key, v_failure,
+        {v("recovery_action")} AS v_recovery_action, v_recovery_outcome, v_retry_count, v_recovery_ms,
         attrs
     FROM converted
     WHERE message IS NOT NULL
         AND v_ts BETWEEN TIMESTAMPTZ '1970-01-01' AND TIMESTAMPTZ '2200-01-01'
-        AND ({v('level')} IS NULL OR v_level IS NOT NULL)
-        AND ({v('retry_count')} IS NULL OR v_retry_count >= 0)
-        AND ({v('recovery_ms')} IS NULL OR (isfinite(v_recovery_ms) AND v_recovery_ms >= 0))
-        AND ({v('failure')} IS NULL OR v_failure IS NOT NULL)
-        AND ({v('recovery_outcome')} IS NULL OR v_recovery_outcome IS NOT NULL)
-        AND ({v('category')} IS NULL OR list_contains({allowed}, v_category))
-        AND ({v('exception')} IS NULL OR starts_with({v('exception')}, 'Traceback') OR {v('error_type')} IS NOT NULL)
+        AND ({v("level")} IS NULL OR v_level IS NOT NULL)
+        AND ({v("retry_count")} IS NULL OR v_retry_count >= 0)
+        AND ({v("recovery_ms")} IS NULL OR (isfinite(v_recovery_ms) AND v_recovery_ms >= 0))
+        AND ({v("failure")} IS NULL OR v_failure IS NOT NULL)
+        AND ({v("recovery_outcome")} IS NULL OR v_recovery_outcome IS NOT NULL)
+        AND ({v("category")} IS NULL OR list_contains({allowed}, v_category))
+        AND ({v("exception")} IS NULL OR starts_with({v("exception")}, 'Traceback') OR {v("error_type")} IS NOT NULL)
         AND (line_bytes <= 1024 OR ({lengths}))
         AND {no_objects}
 {_finish_sql()}
@@ -245,7 +258,7 @@ def build_parse_sql(
     target: str = "parsed",
     session_key_field: str | None = None,
     default_service: str | None = None,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> str:
     """The statement that parses ``batch(line_no, line)`` into temp table ``target``.
 
@@ -272,7 +285,9 @@ def build_parse_sql(
             )
             present += [f"nullif(a_{f.column}[{n}], 'null')" for n in range(1, len(f.keys))]
         frag_cols.append(f"coalesce({', '.join(present)}) AS f_{f.column}")
-        whens = " ".join(f"WHEN {p} IS NOT NULL THEN {_q(k)}" for p, k in zip(present, f.keys, strict=True))
+        whens = " ".join(
+            f"WHEN {p} IS NOT NULL THEN {_q(k)}" for p, k in zip(present, f.keys, strict=True)
+        )
         win_cols.append(f"CASE {whens} END AS k_{f.column}")
 
     typ_cols = [f"json_type(f_{f.column}) AS t_{f.column}" for f in fields]
@@ -342,9 +357,7 @@ def build_parse_sql(
                 f"true or false, got ' || {got}"
             )
         elif f.kind == "int":
-            val = (
-                f"CASE WHEN {typ} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST({frag} AS INTEGER) END"
-            )
+            val = f"CASE WHEN {typ} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST({frag} AS INTEGER) END"
             values[c] = val
             reasons.append(
                 f"WHEN {frag} IS NOT NULL AND (v_{c} IS NULL OR v_{c} < 0) THEN 'field \"' || {key} "
@@ -386,7 +399,11 @@ def build_parse_sql(
     for f in fields:
         if not f.consumed:
             continue
-        key = "CASE WHEN v_category IS NOT NULL THEN k_category END" if f.kind == "category" else f"k_{f.column}"
+        key = (
+            "CASE WHEN v_category IS NOT NULL THEN k_category END"
+            if f.kind == "category"
+            else f"k_{f.column}"
+        )
         consumed.append(f"'\"' || {key} || '\":null'")
     patch = "'{' || concat_ws(',', " + ", ".join(consumed) + ") || '}'"
 
@@ -394,13 +411,9 @@ def build_parse_sql(
     reason_case = "CASE " + " ".join(reasons) + " END"
 
     error_type = "coalesce(nullif(trim(v_error_type), ''), nullif(v_exception, ''))"
-    level = (
-        f"coalesce(v_level, CASE WHEN {error_type} IS NOT NULL THEN 'error' ELSE 'info' END)"
-    )
+    level = f"coalesce(v_level, CASE WHEN {error_type} IS NOT NULL THEN 'error' ELSE 'info' END)"
     message = "coalesce(v_message, '')"
     service = f"coalesce(v_service, {_q(default_service)})" if default_service else "v_service"
-    tpl = template_sql("message")
-
     return f"""
 CREATE OR REPLACE TEMP TABLE {target} AS
 WITH checked AS (

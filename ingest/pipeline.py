@@ -9,6 +9,7 @@ quarantined.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -19,20 +20,19 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from queue import Empty, Full, Queue
+from typing import IO, Any, Literal, TypeVar
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import structlog
-
 from faultcast.ingest._lines import DEFAULT_CHUNK_BYTES, BadLine, LineChunk, iter_chunks
 from faultcast.ingest.errors import IngestError
-from faultcast.ingest.jsonl import Limits, build_fast_sql, build_parse_sql
+from faultcast.ingest.jsonl import DEFAULT_LIMITS, Limits, build_fast_sql, build_parse_sql
 from faultcast.ingest.redact import Redactor
 from faultcast.ingest.store import Store
 
@@ -165,6 +165,47 @@ def _sniff_json(path: str) -> None:
         )
 
 
+T = TypeVar("T")
+
+
+def _prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+    """Produce ``items`` on a background thread, at most ``depth`` ahead (bounded memory)."""
+    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put(("item", item), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(("done", None))
+        except BaseException as e:  # handed to the consumer
+            queue.put(("error", e))
+
+    thread = threading.Thread(target=produce, name="faultcast-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = queue.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        while thread.is_alive():
+            with contextlib.suppress(Empty):
+                queue.get_nowait()
+            thread.join(timeout=0.05)
+
+
 # ---------------------------------------------------------------------- engine
 class Ingestor:
     """Runs ingests into one store.  Reusable; not thread-safe (one run at a time)."""
@@ -174,17 +215,22 @@ class Ingestor:
         store: Store,
         *,
         redactor: Redactor | None = None,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
         chunk_bytes: int | None = None,
     ) -> None:
         self.store = store
         self.redactor = redactor or Redactor()
         self.limits = limits
         # FAULTCAST_CHUNK_BYTES: smaller chunks commit more often (tests use it to crash mid-run).
-        self.chunk_bytes = chunk_bytes or int(os.environ.get("FAULTCAST_CHUNK_BYTES", DEFAULT_CHUNK_BYTES))
+        self.chunk_bytes = chunk_bytes or int(
+            os.environ.get("FAULTCAST_CHUNK_BYTES", DEFAULT_CHUNK_BYTES)
+        )
 
     # -- one chunk --------------------------------------------------------
-    def _redact_lines(self, lines: pa.LargeStringArray, report: IngestReport) -> pa.LargeStringArray:
+    def _redact_lines(
+        self, lines: pa.LargeStringArray, counts: Counter[str]
+    ) -> pa.LargeStringArray:
+        """Redact secrets in place of the lines the prefilter flags (few); the rest pass untouched."""
         if len(lines) == 0:
             return lines
         mask = pc.match_substring_regex(lines, self.redactor.prefilter)
@@ -195,25 +241,28 @@ class Ingestor:
         fixed: list[str] = []
         changed = np.zeros(len(lines), dtype=bool)
         for i, text in zip(hits.tolist(), originals, strict=True):
-            new, counts = self.redactor.redact(text)
-            if counts:
-                report.redactions.update(counts)
+            new, found = self.redactor.redact(text)
+            if found:
+                counts.update(found)
                 changed[i] = True
                 fixed.append(new)
         if not fixed:
             return lines
         return pc.replace_with_mask(lines, pa.array(changed), pa.array(fixed, pa.large_string()))
 
-    def _redact_bad(self, bad: list[BadLine], report: IngestReport) -> list[BadLine]:
-        out = []
-        for b in bad:
-            text, counts = self.redactor.redact(b.raw)
-            report.redactions.update(counts)
-            out.append(BadLine(b.line_no, text, b.reason))
-        return out
+    def _prepare(self, chunk: LineChunk) -> tuple[LineChunk, list[BadLine], Counter[str]]:
+        """Redaction, off the main thread: nothing unredacted goes further than this."""
+        counts: Counter[str] = Counter()
+        chunk.lines = self._redact_lines(chunk.lines, counts)
+        bad = []
+        for b in chunk.bad:
+            text, found = self.redactor.redact(b.raw)
+            counts.update(found)
+            bad.append(BadLine(b.line_no, text, b.reason))
+        return chunk, bad, counts
 
-    def _parse(self, chunk: LineChunk, source: str, opts: dict[str, Any], report: IngestReport) -> None:
-        lines = self._redact_lines(chunk.lines, report)
+    def _parse(self, chunk: LineChunk, source: str, opts: dict[str, Any]) -> None:
+        lines = chunk.lines
         # Several record batches, so DuckDB scans them in parallel.
         batch = pa.Table.from_batches(
             pa.table({"line_no": chunk.line_numbers, "line": lines}).to_batches(max_chunksize=16384)
@@ -234,18 +283,23 @@ class Ingestor:
                     "CREATE OR REPLACE TEMP TABLE slow_batch AS "
                     "SELECT b.line_no, b.line FROM batch b ANTI JOIN parsed p USING (line_no)"
                 )
-                con.execute(build_parse_sql(batch="slow_batch", target="parsed_slow", **kwargs), {"source": source})
+                con.execute(
+                    build_parse_sql(batch="slow_batch", target="parsed_slow", **kwargs),
+                    {"source": source},
+                )
                 con.execute("INSERT INTO parsed SELECT * FROM parsed_slow")
         finally:
             con.unregister("batch")
         self._explain_invalid_json(con)
 
     def _explain_invalid_json(self, con: Any) -> None:
-        rows = con.execute("SELECT line_no, raw FROM parsed WHERE reason = 'invalid JSON'").fetchall()
+        rows = con.execute(
+            "SELECT line_no, raw FROM parsed WHERE reason = 'invalid JSON'"
+        ).fetchall()
         if not rows:
             return
         details = []
-        for line_no, raw in rows:
+        for _, raw in rows:
             try:
                 json.loads(raw)
                 detail = "invalid JSON"
@@ -312,7 +366,9 @@ class Ingestor:
                 # the batch's time range.  Producer-given ids are checked against everything.
                 if given_ids:
                     existing = "SELECT event_id FROM store.events"
-                    dedupe = "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY line_no) = 1"
+                    dedupe = (
+                        "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY line_no) = 1"
+                    )
                     params: dict[str, Any] = {"source": source}
                 else:
                     existing = "SELECT event_id FROM store.events WHERE ts BETWEEN $lo AND $hi"
@@ -375,7 +431,9 @@ class Ingestor:
         if cp is None:
             return 0, 1
         file_id, prefix_len, prefix_md5, byte_offset, next_line = cp
-        size_ok = opened.size is not None and (opened.source.endswith(".gz") or opened.size >= byte_offset)
+        size_ok = opened.size is not None and (
+            opened.source.endswith(".gz") or opened.size >= byte_offset
+        )
         same = (
             file_id == opened.file_id
             and size_ok
@@ -409,11 +467,17 @@ class Ingestor:
         byte, line = start_byte, start_line
         prefix_len = 0
         prefix_md5 = ""
-        for chunk in iter_chunks(
-            opened.stream, first_line=line, start_byte=byte, chunk_bytes=self.chunk_bytes, final=final
-        ):
-            bad = self._redact_bad(chunk.bad, report)
-            self._parse(chunk, opened.source, opts, report)
+        chunks = iter_chunks(
+            opened.stream,
+            first_line=line,
+            start_byte=byte,
+            chunk_bytes=self.chunk_bytes,
+            final=final,
+        )
+        # Reading, splitting and redacting the next chunk overlaps parsing and storing this one.
+        for chunk, bad, redactions in _prefetch(map(self._prepare, chunks)):
+            report.redactions.update(redactions)
+            self._parse(chunk, opened.source, opts)
             checkpoint = None
             if opened.is_regular:
                 assert opened.file_id is not None
@@ -422,7 +486,13 @@ class Ingestor:
                     is_gz = opened.source.endswith(".gz")
                     prefix_len = min(1024, (opened.size or 0) if is_gz else chunk.end_byte)
                     prefix_md5 = _prefix_md5(opened.source, prefix_len)
-                checkpoint = (opened.file_id, prefix_len, prefix_md5, chunk.end_byte, line + len(chunk))
+                checkpoint = (
+                    opened.file_id,
+                    prefix_len,
+                    prefix_md5,
+                    chunk.end_byte,
+                    line + len(chunk),
+                )
             self._commit(chunk, bad, opened.source, checkpoint, report, src_report)
             byte = chunk.end_byte
             line += len(chunk)
@@ -450,14 +520,16 @@ class Ingestor:
                 f"unknown format {format!r}: use 'json' (JSON lines) or 'auto'; plain text logs "
                 "(--format text) are not available yet"
             )
-        paths = [os.fspath(p) for p in paths]
-        if not paths:
+        names: list[str] = [os.fspath(p) for p in paths]
+        if not names:
             raise IngestError("nothing to ingest: give at least one file, or - for stdin")
-        for p in paths:
+        for p in names:
             if p != STDIN and not Path(p).expanduser().exists():
                 raise IngestError(f"no such file: {p}")
             if p != STDIN and Path(p).expanduser().is_dir():
-                raise IngestError(f"{p} is a directory; pass the log files in it (e.g. {p}/*.jsonl)")
+                raise IngestError(
+                    f"{p} is a directory; pass the log files in it (e.g. {p}/*.jsonl)"
+                )
             if format == "auto":
                 _sniff_json(p)
         opts = {"service": service, "session_key": session_key}
@@ -466,16 +538,18 @@ class Ingestor:
         run_id = uuid.uuid4().hex
         try:
             if follow:
-                self._follow(paths, opts, report, from_start, poll_interval, stop, progress)
+                self._follow(names, opts, report, from_start, poll_interval, stop, progress)
             else:
-                for p in paths:
+                for p in names:
                     opened = _open(p)
                     src_report = SourceReport(opened.source)
                     report.sources.append(src_report)
                     try:
                         byte, line = self._resume_point(opened, from_start)
                         src_report.resumed_at_line = line
-                        self._run_stream(opened, byte, line, opts, report, src_report, True, progress)
+                        self._run_stream(
+                            opened, byte, line, opts, report, src_report, True, progress
+                        )
                     finally:
                         if opened.is_regular:
                             opened.stream.close()
@@ -527,11 +601,11 @@ class Ingestor:
             )
         states: dict[str, dict[str, Any]] = {}
         for p in paths:
-            opened = _open(p)
-            byte, line = self._resume_point(opened, from_start)
-            src_report = SourceReport(opened.source, resumed_at_line=line)
+            first = _open(p)
+            byte, line = self._resume_point(first, from_start)
+            src_report = SourceReport(first.source, resumed_at_line=line)
             report.sources.append(src_report)
-            states[p] = {"opened": opened, "byte": byte, "line": line, "report": src_report}
+            states[p] = {"opened": first, "byte": byte, "line": line, "report": src_report}
         stop = stop or threading.Event()
         try:
             while not stop.is_set():
@@ -551,7 +625,14 @@ class Ingestor:
                         if ident != opened.file_id:
                             # Finish the old file, its last line included.
                             self._run_stream(
-                                opened, st["byte"], st["line"], opts, report, st["report"], True, progress
+                                opened,
+                                st["byte"],
+                                st["line"],
+                                opts,
+                                report,
+                                st["report"],
+                                True,
+                                progress,
                             )
                         opened.stream.close()
                         st["opened"] = _open(p)
@@ -572,8 +653,10 @@ def ingest(
 ) -> IngestReport:
     """Ingest one path or several into ``store``; see :meth:`Ingestor.run` for the options."""
     redactor = kwargs.pop("redactor", None)
-    limits = kwargs.pop("limits", Limits())
+    limits = kwargs.pop("limits", DEFAULT_LIMITS)
     chunk_bytes = kwargs.pop("chunk_bytes", None)
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    return Ingestor(store, redactor=redactor, limits=limits, chunk_bytes=chunk_bytes).run(paths, **kwargs)
+    return Ingestor(store, redactor=redactor, limits=limits, chunk_bytes=chunk_bytes).run(
+        paths, **kwargs
+    )

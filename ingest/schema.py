@@ -73,7 +73,13 @@ LEVEL_SYNONYMS: Final[dict[str, str]] = {
 }
 
 #: Python logging's numeric levels (and syslog's are not numeric here on purpose).
-NUMERIC_LEVELS: Final[dict[int, str]] = {10: "debug", 20: "info", 30: "warning", 40: "error", 50: "critical"}
+NUMERIC_LEVELS: Final[dict[int, str]] = {
+    10: "debug",
+    20: "info",
+    30: "warning",
+    40: "error",
+    50: "critical",
+}
 
 CATEGORIES: Final[tuple[str, ...]] = (
     "streaming",
@@ -87,21 +93,42 @@ CATEGORIES: Final[tuple[str, ...]] = (
 
 #: Ordered rules: the first whose expression matches the error type wins.  Case-insensitive.
 ERROR_TYPE_RULES: Final[tuple[tuple[str, str], ...]] = (
-    ("security", r"security|permission|unauthori[sz]|forbidden|auth(entication|orization|orisation)?(error|failure|failed|exception)|accessdenied|access_denied|credential|csrf|tokenexpired|invalidtoken|lockout"),
-    ("budget", r"budget|quota|ratelimit|rate_limit|throttl|toomanyrequests|too_many_requests|limitexceeded|costexceeded|billing"),
-    ("streaming", r"stream|kafka|consumer|producer|backpressure|offset(out|error)|partition|brokenbuffer|bufferoverflow"),
+    (
+        "security",
+        r"security|permission|unauthori[sz]|forbidden|auth(entication|orization|orisation)?(error|failure|failed|exception)|accessdenied|access_denied|credential|csrf|tokenexpired|invalidtoken|lockout",
+    ),
+    (
+        "budget",
+        r"budget|quota|ratelimit|rate_limit|throttl|toomanyrequests|too_many_requests|limitexceeded|costexceeded|billing",
+    ),
+    (
+        "streaming",
+        r"stream|kafka|consumer|producer|backpressure|offset(out|error)|partition|brokenbuffer|bufferoverflow",
+    ),
     ("memory", r"memory|outofmem|oom|heap|allocation|recursionerror|buffererror"),
-    ("communication", r"timeout|timedout|connection|communication|brokenpipe|network|socket|http|dns|gaierror|herror|unreachable|refused|reset|sslerror|grpc|rpc|unavailable|eoferror|interruptederror|childprocesserror"),
-    ("data", r"value|typeerror|keyerror|indexerror|lookuperror|attributeerror|data|decode|encode|unicode|json|parse|schema|validation|integrity|serializ|format|overflow|zerodivision|arithmetic|assertion|notfound|filenotfound|isadirectory|notadirectory|fileexists"),
+    (
+        "communication",
+        r"timeout|timedout|connection|communication|brokenpipe|network|socket|http|dns|gaierror|herror|unreachable|refused|reset|sslerror|grpc|rpc|unavailable|eoferror|interruptederror|childprocesserror",
+    ),
+    (
+        "data",
+        r"value|typeerror|keyerror|indexerror|lookuperror|attributeerror|data|decode|encode|unicode|json|parse|schema|validation|integrity|serializ|format|overflow|zerodivision|arithmetic|assertion|notfound|filenotfound|isadirectory|notadirectory|fileexists",
+    ),
 )
 
 #: When an event has no error type, these phrases in its message classify it.
 MESSAGE_RULES: Final[tuple[tuple[str, str], ...]] = (
-    ("security", r"authenticat\w* fail|login fail|invalid (password|credentials|token)|unauthori[sz]ed|forbidden|permission denied|access denied|authori[sz]ation (violation|denied|failed)|brute.?force"),
+    (
+        "security",
+        r"authenticat\w* fail|login fail|invalid (password|credentials|token)|unauthori[sz]ed|forbidden|permission denied|access denied|authori[sz]ation (violation|denied|failed)|brute.?force",
+    ),
     ("budget", r"budget|quota|rate.?limit|throttl|too many requests"),
     ("streaming", r"stream|consumer lag|backpressure|partition|offset commit|rebalanc"),
     ("memory", r"out of memory|oom|memory (pressure|usage|exhausted)|heap|gc overhead|swap"),
-    ("communication", r"time[sd]? ?out|connection (refused|reset|closed|lost)|unreachable|broken pipe|dns|network|socket|bad gateway|service unavailable"),
+    (
+        "communication",
+        r"time[sd]? ?out|connection (refused|reset|closed|lost)|unreachable|broken pipe|dns|network|socket|bad gateway|service unavailable",
+    ),
     ("data", r"invalid|malformed|corrupt|parse error|decode|schema|validation|checksum"),
 )
 
@@ -126,7 +153,9 @@ def normalise_level(level: str | int | None) -> str | None:
     return LEVEL_SYNONYMS.get(level.strip().lower())
 
 
-def category_of(error_type: str | None, message: str | None = None, level: str | None = None) -> str | None:
+def category_of(
+    error_type: str | None, message: str | None = None, level: str | None = None
+) -> str | None:
     """The category of an error: from its type, else (for warnings and worse) from its message.
 
     Events below ``warning`` without an error type have no category (they are not errors);
@@ -164,10 +193,12 @@ def category_sql(error_type: str, message: str, level: str) -> str:
     """A DuckDB expression computing :func:`category_of` over three column expressions."""
     et = f"regexp_extract({error_type}, '([^.]*)$', 1)"
     type_cases = " ".join(
-        f"WHEN regexp_matches({et}, {_sql_string('(?i)' + rx)}) THEN '{cat}'" for cat, rx in ERROR_TYPE_RULES
+        f"WHEN regexp_matches({et}, {_sql_string('(?i)' + rx)}) THEN '{cat}'"
+        for cat, rx in ERROR_TYPE_RULES
     )
     msg_cases = " ".join(
-        f"WHEN regexp_matches({message}, {_sql_string('(?i)' + rx)}) THEN '{cat}'" for cat, rx in MESSAGE_RULES
+        f"WHEN regexp_matches({message}, {_sql_string('(?i)' + rx)}) THEN '{cat}'"
+        for cat, rx in MESSAGE_RULES
     )
     return (
         f"CASE WHEN coalesce({error_type}, '') <> '' THEN (CASE {type_cases} ELSE 'unknown' END) "
@@ -178,6 +209,8 @@ def category_sql(error_type: str, message: str, level: str) -> str:
 
 def level_sql(raw_level: str) -> str:
     """A DuckDB expression normalising a raw level (text or number) to :data:`LEVELS`, or NULL."""
-    names = " ".join(f"WHEN {_sql_string(k)} THEN {_sql_string(v)}" for k, v in LEVEL_SYNONYMS.items())
+    names = " ".join(
+        f"WHEN {_sql_string(k)} THEN {_sql_string(v)}" for k, v in LEVEL_SYNONYMS.items()
+    )
     nums = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in NUMERIC_LEVELS.items())
     return f"(CASE lower(trim({raw_level})) {names} {nums} END)"

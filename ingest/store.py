@@ -8,6 +8,7 @@ reader or writer that finds the file locked retries with backoff for ``lock_time
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -20,7 +21,6 @@ from typing import Any
 import duckdb
 import pandas as pd
 import structlog
-
 from faultcast.ingest.errors import StorageError, StoreLockedError
 from faultcast.ingest.migrations import LATEST_VERSION, MIGRATIONS
 
@@ -76,12 +76,10 @@ class Store:
             self._con = duckdb.connect(MEMORY, config=config)
         except duckdb.Error as e:  # pragma: no cover - a broken DuckDB install
             raise StorageError(f"could not start DuckDB: {e}") from e
-        try:
-            # Naive timestamps are read as UTC.  Without the ICU extension (it cannot always be
-            # loaded offline) DuckDB has no time zones and works in UTC anyway.
+        # Naive timestamps are read as UTC.  Without the ICU extension (it cannot always be
+        # loaded offline) DuckDB has no time zones and works in UTC anyway.
+        with contextlib.suppress(duckdb.Error):
             self._con.execute("SET TimeZone = 'UTC'")
-        except duckdb.Error:
-            pass
         self._attached = False
         self._read_only_attach = False
         if self.is_memory:
@@ -161,7 +159,9 @@ class Store:
         ).fetchall()[0][0]
         if not has:
             return 0
-        row = self._con.execute("SELECT coalesce(max(version), 0) FROM store.schema_version").fetchall()
+        row = self._con.execute(
+            "SELECT coalesce(max(version), 0) FROM store.schema_version"
+        ).fetchall()
         return int(row[0][0])
 
     def _migrate(self) -> None:
@@ -197,7 +197,9 @@ class Store:
                     raise StorageError(
                         f"migration {migration.version} ({migration.name}) failed on {self.path}: {e}"
                     ) from e
-                log.info("store.migrated", path=self.path, version=migration.version, name=migration.name)
+                log.info(
+                    "store.migrated", path=self.path, version=migration.version, name=migration.name
+                )
         finally:
             con.execute("USE memory")
 
@@ -256,7 +258,9 @@ class Store:
             finally:
                 self._detach()
 
-    def query_df(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+    def query_df(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         """Run one read query (tables as ``store.<name>``) and return a DataFrame."""
         with self.reading() as con:
             return con.execute(sql, params or []).df()

@@ -51,11 +51,17 @@ def event(i: int, **extra: Any) -> dict[str, Any]:
     return d
 
 
-def run_cli(*args: str, input: bytes | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
+def run_cli(
+    *args: str, input: bytes | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "faultcast", *args], input=input, capture_output=True, env=full_env, timeout=timeout
+        [sys.executable, "-m", "faultcast", *args],
+        input=input,
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
     )
 
 
@@ -67,5 +73,7 @@ def cli() -> Callable[..., subprocess.CompletedProcess[bytes]]:
 @pytest.fixture
 def no_shared_data() -> Iterator[None]:
     if not SHARED_DATA.exists():
-        pytest.skip(f"{SHARED_DATA} is absent: the labelled loghub data is not checked out beside this repo")
+        pytest.skip(
+            f"{SHARED_DATA} is absent: the labelled loghub data is not checked out beside this repo"
+        )
     yield

@@ -51,14 +51,27 @@ def test_events_on_a_missing_store_says_how_to_start(cli, tmp_path: Path) -> Non
 
 def test_simulate_then_ingest_then_demo(cli, tmp_path: Path) -> None:
     out = tmp_path / "sim.jsonl"
-    sim = cli("simulate", "--out", str(out), "--services", "3", "--hours", "1", "--seed", "5", "--json")
+    sim = cli(
+        "simulate", "--out", str(out), "--services", "3", "--hours", "1", "--seed", "5", "--json"
+    )
     assert sim.returncode == 0, sim.stderr
     summary = json.loads(sim.stdout)
     assert summary["events"] == sum(1 for _ in out.open())
-    report = json.loads(cli("ingest", str(out), "--db", str(tmp_path / "s.duckdb"), "--json").stdout)
+    report = json.loads(
+        cli("ingest", str(out), "--db", str(tmp_path / "s.duckdb"), "--json").stdout
+    )
     assert report["stored"] + report["quarantined"] == summary["events"]
     assert report["quarantined"] == 0
-    demo = cli("demo", "--db", str(tmp_path / "demo" / "d.duckdb"), "--services", "2", "--hours", "1", "--json")
+    demo = cli(
+        "demo",
+        "--db",
+        str(tmp_path / "demo" / "d.duckdb"),
+        "--services",
+        "2",
+        "--hours",
+        "1",
+        "--json",
+    )
     assert demo.returncode == 0, demo.stderr
     payload = json.loads(demo.stdout)
     assert payload["store"]["events"] == payload["simulated"] and payload["store"]["services"] == 2

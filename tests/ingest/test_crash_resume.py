@@ -50,7 +50,9 @@ def test_kill_9_at_random_moments_then_resume_stores_each_line_exactly_once(tmp_
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.communicate(timeout=60)
-    assert kills >= 10, f"only {kills} kills landed mid-run; the input is too small for this machine"
+    assert kills >= 10, (
+        f"only {kills} kills landed mid-run; the input is too small for this machine"
+    )
     done = subprocess.run(cmd, env=env, capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr.decode()
     last = json.loads(done.stdout)

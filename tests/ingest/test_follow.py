@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from faultcast.ingest import Store
+
 from tests.conftest import event
 
 pytestmark = pytest.mark.slow
@@ -44,8 +44,21 @@ def test_follow_picks_up_appends_and_rotation_and_stops_on_ctrl_c(tmp_path: Path
     db = tmp_path / "store.duckdb"
     _append(log, 0, 5)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "faultcast", "ingest", str(log), "--db", str(db), "--follow", "--poll", "0.1", "--json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "faultcast",
+            "ingest",
+            str(log),
+            "--db",
+            str(db),
+            "--follow",
+            "--poll",
+            "0.1",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         assert _wait_for(db, 5) == 5

@@ -14,12 +14,30 @@ from tests.conftest import event
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=10,
 )
 
-FIELD_KEYS = ["event", "message", "level", "timestamp", "ts", "service", "host", "error_type", "exception",
-              "category", "failure", "retry_count", "recovery_ms", "recovery_outcome", "request_id", "attrs"]
+FIELD_KEYS = [
+    "event",
+    "message",
+    "level",
+    "timestamp",
+    "ts",
+    "service",
+    "host",
+    "error_type",
+    "exception",
+    "category",
+    "failure",
+    "retry_count",
+    "recovery_ms",
+    "recovery_outcome",
+    "request_id",
+    "attrs",
+]
 
 
 @st.composite
@@ -39,7 +57,11 @@ def mutated_event(draw: st.DrawFn) -> bytes:
         raw = raw[:pos] + b"\x00" + raw[pos:]
     elif how == "bad_utf8":
         pos = draw(st.integers(0, len(raw)))
-        raw = raw[:pos] + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80"])) + raw[pos:]
+        raw = (
+            raw[:pos]
+            + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf8\x88\x80\x80\x80"]))
+            + raw[pos:]
+        )
     elif how == "cr":
         pos = draw(st.integers(0, len(raw)))
         raw = raw[:pos] + b"\r" + raw[pos:]
@@ -79,10 +101,19 @@ def _check(tmp_path: Path, lines: list[bytes]) -> None:
     fc.close()
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 @given(lines=lines_strategy)
-def test_fuzzed_lines_are_stored_or_quarantined_never_lost(tmp_path: Path, lines: list[bytes]) -> None:
+def test_fuzzed_lines_are_stored_or_quarantined_never_lost(
+    tmp_path: Path, lines: list[bytes]
+) -> None:
     _check(tmp_path, lines)
 
 

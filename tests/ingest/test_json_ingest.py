@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import structlog
+from faultcast.ingest import IngestError
 
 import faultcast
-from faultcast.ingest import IngestError
 from tests.conftest import event
 
 
@@ -36,8 +36,14 @@ def _structlog_lines(processors_extra: list[object]) -> list[str]:
     try:
         raise TimeoutError("db did not answer")
     except TimeoutError:
-        log.exception("query failed", service="orders", retry_count=2, recovery_action="retry_with_backoff",
-                      recovery_outcome="succeeded", recovery_ms=120.5)
+        log.exception(
+            "query failed",
+            service="orders",
+            retry_count=2,
+            recovery_action="retry_with_backoff",
+            recovery_outcome="succeeded",
+            recovery_ms=120.5,
+        )
     log.critical("orders is down", service="orders", host="orders-1")
     structlog.reset_defaults()
     return buf.getvalue().splitlines()
@@ -66,7 +72,10 @@ def test_structlog_output_maps_onto_the_schema(tmp_path: Path, processor: object
     assert failed["level"] == "error"
     assert failed["error_type"] == "TimeoutError" and failed["category"] == "communication"
     assert failed["retry_count"] == 2 and failed["recovery_ms"] == 120.5
-    assert failed["recovery_action"] == "retry_with_backoff" and failed["recovery_outcome"] == "succeeded"
+    assert (
+        failed["recovery_action"] == "retry_with_backoff"
+        and failed["recovery_outcome"] == "succeeded"
+    )
     assert "exception" in json.loads(failed["attrs"])  # the traceback is kept
     assert not failed["failure"]
     down = ev.loc["orders is down"]
@@ -76,8 +85,17 @@ def test_structlog_output_maps_onto_the_schema(tmp_path: Path, processor: object
 
 @pytest.mark.parametrize(
     ("raw", "level"),
-    [("WARN", "warning"), ("Fatal", "critical"), ("SEVERE", "critical"), ("err", "error"), ("TRACE", "debug"),
-     ("notice", "info"), (40, "error"), (50, "critical"), ("  Warning ", "warning")],
+    [
+        ("WARN", "warning"),
+        ("Fatal", "critical"),
+        ("SEVERE", "critical"),
+        ("err", "error"),
+        ("TRACE", "debug"),
+        ("notice", "info"),
+        (40, "error"),
+        (50, "critical"),
+        ("  Warning ", "warning"),
+    ],
 )
 def test_levels_are_normalised(write_lines, tmp_path: Path, raw: object, level: str) -> None:
     path = write_lines([event(1, level=raw)])
@@ -88,12 +106,23 @@ def test_levels_are_normalised(write_lines, tmp_path: Path, raw: object, level: 
 
 @pytest.mark.parametrize(
     ("error_type", "category"),
-    [("StreamingError", "streaming"), ("BudgetError", "budget"), ("SecurityViolationError", "security"),
-     ("MemoryError", "memory"), ("MemoryPressureError", "memory"), ("TimeoutError", "communication"),
-     ("ConnectionResetError", "communication"), ("PermissionError", "security"), ("ValueError", "data"),
-     ("requests.exceptions.ConnectTimeout", "communication"), ("WeirdThing", "unknown")],
+    [
+        ("StreamingError", "streaming"),
+        ("BudgetError", "budget"),
+        ("SecurityViolationError", "security"),
+        ("MemoryError", "memory"),
+        ("MemoryPressureError", "memory"),
+        ("TimeoutError", "communication"),
+        ("ConnectionResetError", "communication"),
+        ("PermissionError", "security"),
+        ("ValueError", "data"),
+        ("requests.exceptions.ConnectTimeout", "communication"),
+        ("WeirdThing", "unknown"),
+    ],
 )
-def test_category_comes_from_the_error_type(write_lines, tmp_path: Path, error_type: str, category: str) -> None:
+def test_category_comes_from_the_error_type(
+    write_lines, tmp_path: Path, error_type: str, category: str
+) -> None:
     fc = faultcast.connect(tmp_path / "s.duckdb")
     fc.ingest(write_lines([event(1, error_type=error_type)]))
     assert fc.events()["category"].tolist() == [category]
@@ -101,9 +130,21 @@ def test_category_comes_from_the_error_type(write_lines, tmp_path: Path, error_t
 
 def test_generic_json_keys_and_epoch_timestamps(write_lines, tmp_path: Path) -> None:
     lines = [
-        {"message": "disk full on /var", "levelname": "ERROR", "time": 1767225600, "hostname": "h1",
-         "logger": "storage", "trace_id": "t-9", "extra": {"a": 1}},
-        {"msg": "slow", "severity": "warning", "@timestamp": "2026-01-01T00:00:01+02:00", "app": "web"},
+        {
+            "message": "disk full on /var",
+            "levelname": "ERROR",
+            "time": 1767225600,
+            "hostname": "h1",
+            "logger": "storage",
+            "trace_id": "t-9",
+            "extra": {"a": 1},
+        },
+        {
+            "msg": "slow",
+            "severity": "warning",
+            "@timestamp": "2026-01-01T00:00:01+02:00",
+            "app": "web",
+        },
         {"event": "ms epoch", "timestamp": 1767225600123},
         {"event": "text time", "timestamp": "2026-01-01 00:00:02,500"},
         {"event": "both keys", "message": "kept in attrs", "timestamp": "2026-01-01T00:00:03Z"},
@@ -113,7 +154,12 @@ def test_generic_json_keys_and_epoch_timestamps(write_lines, tmp_path: Path) -> 
     assert report.stored == 5, fc.quarantine()
     ev = fc.events().set_index("message")
     first = ev.loc["disk full on /var"]
-    assert (first["level"], first["host"], first["component"], first["session_key"]) == ("error", "h1", "storage", "t-9")
+    assert (first["level"], first["host"], first["component"], first["session_key"]) == (
+        "error",
+        "h1",
+        "storage",
+        "t-9",
+    )
     assert first["ts"] == pd.Timestamp("2026-01-01T00:00:00Z")
     assert json.loads(first["attrs"]) == {"extra": {"a": 1}}
     assert ev.loc["slow"]["service"] == "web"
@@ -124,11 +170,15 @@ def test_generic_json_keys_and_epoch_timestamps(write_lines, tmp_path: Path) -> 
     assert ev.loc["ms epoch"]["level"] == "info"
 
 
-def test_service_option_fills_missing_service_and_session_key_names_a_field(write_lines, tmp_path: Path) -> None:
-    path = write_lines([
-        {"event": "a", "timestamp": "2026-01-01T00:00:00Z", "job": "j-1"},
-        {"event": "b", "timestamp": "2026-01-01T00:00:01Z", "service": "own", "job": "j-2"},
-    ])
+def test_service_option_fills_missing_service_and_session_key_names_a_field(
+    write_lines, tmp_path: Path
+) -> None:
+    path = write_lines(
+        [
+            {"event": "a", "timestamp": "2026-01-01T00:00:00Z", "job": "j-1"},
+            {"event": "b", "timestamp": "2026-01-01T00:00:01Z", "service": "own", "job": "j-2"},
+        ]
+    )
     fc = faultcast.connect(tmp_path / "s.duckdb")
     fc.ingest(path, service="batch", session_key="job")
     ev = fc.events()
@@ -175,7 +225,10 @@ def test_a_replaced_file_is_read_from_its_start(write_lines, tmp_path: Path) -> 
 
 def test_producer_event_ids_dedupe_across_files(write_lines, tmp_path: Path) -> None:
     a = write_lines([event(i, event_id=f"id-{i}") for i in range(5)], name="a.jsonl")
-    b = write_lines([event(i, event_id=f"id-{i}") for i in range(3, 8)] + [event(9, event_id="id-9")] * 2, name="b.jsonl")
+    b = write_lines(
+        [event(i, event_id=f"id-{i}") for i in range(3, 8)] + [event(9, event_id="id-9")] * 2,
+        name="b.jsonl",
+    )
     fc = faultcast.connect(tmp_path / "s.duckdb")
     fc.ingest(a)
     report = fc.ingest(b)
@@ -207,22 +260,48 @@ BAD_LINES: list[tuple[bytes, str]] = [
     (b"", "empty line"),
     (b"   ", "empty line"),
     (b'{"event": "no time"}', "no timestamp"),
-    (b'{"event": "x", "timestamp": "yesterday-ish"}', 'field "timestamp" is not a timestamp I can read'),
+    (
+        b'{"event": "x", "timestamp": "yesterday-ish"}',
+        'field "timestamp" is not a timestamp I can read',
+    ),
     (b'{"event": "x", "timestamp": {"a": 1}}', 'field "timestamp" is not a timestamp I can read'),
     (b'{"event": "x", "timestamp": 1e300}', 'field "timestamp" is not a timestamp I can read'),
-    (b'{"event": {"nested": true}, "timestamp": "2026-01-01T00:00:00Z"}', 'field "event" must be text'),
-    (b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "level": "chatty"}', 'field "level" is not a level'),
-    (b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "retry_count": "three"}',
-     'field "retry_count" must be a whole number >= 0'),
-    (b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "retry_count": -1}',
-     'field "retry_count" must be a whole number >= 0'),
-    (b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "recovery_ms": "fast"}',
-     'field "recovery_ms" must be a number >= 0'),
-    (b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "failure": "maybe"}', 'field "failure" must be true or false'),
-    (b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "recovery_outcome": "meh"}',
-     'field "recovery_outcome" must be succeeded or failed'),
-    (b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "service": ["a"]}', 'field "service" must be text'),
-    (b'{"event": "' + b"x" * 70000 + b'", "timestamp": "2026-01-01T00:00:00Z"}', 'field "event" too long'),
+    (
+        b'{"event": {"nested": true}, "timestamp": "2026-01-01T00:00:00Z"}',
+        'field "event" must be text',
+    ),
+    (
+        b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "level": "chatty"}',
+        'field "level" is not a level',
+    ),
+    (
+        b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "retry_count": "three"}',
+        'field "retry_count" must be a whole number >= 0',
+    ),
+    (
+        b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "retry_count": -1}',
+        'field "retry_count" must be a whole number >= 0',
+    ),
+    (
+        b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "recovery_ms": "fast"}',
+        'field "recovery_ms" must be a number >= 0',
+    ),
+    (
+        b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "failure": "maybe"}',
+        'field "failure" must be true or false',
+    ),
+    (
+        b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "recovery_outcome": "meh"}',
+        'field "recovery_outcome" must be succeeded or failed',
+    ),
+    (
+        b'{"event": "x", "timestamp": "2026-01-01T00:00:00Z", "service": ["a"]}',
+        'field "service" must be text',
+    ),
+    (
+        b'{"event": "' + b"x" * 70000 + b'", "timestamp": "2026-01-01T00:00:00Z"}',
+        'field "event" too long',
+    ),
     (b'{"event": "ok \xff\xfe", "timestamp": "2026-01-01T00:00:00Z"}', "invalid UTF-8"),
     (b'{"event": "nul\x00byte", "timestamp": "2026-01-01T00:00:00Z"}', "NUL byte"),
 ]
@@ -234,7 +313,11 @@ def test_every_kind_of_bad_line_is_quarantined_with_its_reason(tmp_path: Path) -
     path.write_bytes(b"\n".join([good[0], *[b for b, _ in BAD_LINES], good[1], good[2]]) + b"\n")
     fc = faultcast.connect(tmp_path / "s.duckdb")
     report = fc.ingest(path, format="json")
-    assert (report.read, report.stored, report.quarantined) == (len(BAD_LINES) + 3, 3, len(BAD_LINES))
+    assert (report.read, report.stored, report.quarantined) == (
+        len(BAD_LINES) + 3,
+        3,
+        len(BAD_LINES),
+    )
     q = fc.quarantine().set_index("source_offset")
     for offset, (raw, reason) in enumerate(BAD_LINES, start=2):
         row = q.loc[offset]
@@ -249,7 +332,9 @@ def test_every_kind_of_bad_line_is_quarantined_with_its_reason(tmp_path: Path) -
 
 def test_overlong_line_is_quarantined_whole(tmp_path: Path) -> None:
     path = tmp_path / "long.jsonl"
-    line = json.dumps({"event": "big", "timestamp": "2026-01-01T00:00:00Z", "blob": "y" * 2_000_000})
+    line = json.dumps(
+        {"event": "big", "timestamp": "2026-01-01T00:00:00Z", "blob": "y" * 2_000_000}
+    )
     path.write_text(line + "\n")
     fc = faultcast.connect(tmp_path / "s.duckdb")
     report = fc.ingest(path)
@@ -306,5 +391,7 @@ def test_every_line_read_is_accounted_for_across_many_chunks(tmp_path: Path, mon
     report = fc.ingest(path)
     assert report.balanced and report.read == 2000
     assert report.quarantined == sum(1 for i in range(2000) if i % 7 == 0)
-    offsets = sorted(fc.events()["source_offset"].tolist() + fc.quarantine()["source_offset"].tolist())
+    offsets = sorted(
+        fc.events()["source_offset"].tolist() + fc.quarantine()["source_offset"].tolist()
+    )
     assert offsets == list(range(1, 2001))

@@ -7,22 +7,24 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from faultcast.ingest.jsonl import build_fast_sql, build_parse_sql
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from faultcast.ingest.jsonl import build_fast_sql, build_parse_sql
 
 COLUMNS = (
     "event_id, ts, service, host, component, level, category, error_type, message, template_id, "
     "template, session_key, failure, recovery_action, recovery_outcome, retry_count, recovery_ms, attrs"
 )
 
-texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30)
+texts = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30
+)
 events = st.fixed_dictionaries(
     {
         "event": texts,
         "timestamp": st.datetimes(
-            min_value=__import__("datetime").datetime(2000, 1, 1), max_value=__import__("datetime").datetime(2099, 1, 1)
+            min_value=__import__("datetime").datetime(2000, 1, 1),
+            max_value=__import__("datetime").datetime(2099, 1, 1),
         ).map(lambda d: d.isoformat() + "Z"),
     },
     optional={
@@ -63,11 +65,15 @@ def test_fast_and_full_paths_agree(batch: list[dict[str, Any]]) -> None:
     for row in fast:  # every line the fast path takes, it maps exactly like the full path
         assert row == full_by_line[row[0]]
     good = {row[0] for row in full if row[1] is None}
-    assert {row[0] for row in fast} <= good  # the fast path never takes a line the full path refuses
+    assert {
+        row[0] for row in fast
+    } <= good  # the fast path never takes a line the full path refuses
 
 
 def test_plain_structlog_lines_take_the_fast_path() -> None:
     from tests.conftest import event
 
-    lines = [json.dumps(event(i, request_id=f"r{i}", retry_count=i % 3, user="u")) for i in range(50)]
+    lines = [
+        json.dumps(event(i, request_id=f"r{i}", retry_count=i % 3, user="u")) for i in range(50)
+    ]
     assert len(_run(build_fast_sql(), lines)) == 50

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-import faultcast
 from faultcast.ingest import StorageError, Store, StoreLockedError
 from faultcast.ingest.migrations import LATEST_VERSION, MIGRATIONS
 from faultcast.ingest.schema import EVENT_COLUMNS
+
+import faultcast
 
 
 def test_migrations_create_the_schema_and_record_versions(store_path: Path) -> None:
@@ -30,14 +30,18 @@ def test_migrations_create_the_schema_and_record_versions(store_path: Path) -> N
     ).fetchall()
     assert [c for c, _ in columns] == [c for c, _ in EVENT_COLUMNS]
     assert dict(columns)["ts"] == "TIMESTAMP WITH TIME ZONE"
-    q = con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'quarantine' ORDER BY ordinal_position").fetchall()
+    q = con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'quarantine' ORDER BY ordinal_position"
+    ).fetchall()
     assert [c for (c,) in q] == ["source", "source_offset", "raw", "reason", "ingested_at"]
     con.close()
 
 
 def test_migrations_are_idempotent_and_resume_from_a_partial_store(store_path: Path) -> None:
     con = duckdb.connect(str(store_path))
-    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)")
+    con.execute(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)"
+    )
     for statement in MIGRATIONS[0].statements:
         con.execute(statement)
     con.execute("INSERT INTO schema_version VALUES (1, 'events and quarantine', now())")
@@ -57,7 +61,10 @@ def test_a_newer_store_is_refused_with_a_clear_message(store_path: Path) -> None
     Store(store_path).schema_version()
     with Store(store_path).writing() as con:
         con.execute("INSERT INTO store.schema_version VALUES (999, 'from the future', now())")
-    with pytest.raises(StorageError, match="newer than this faultcast"), Store(store_path).writing():
+    with (
+        pytest.raises(StorageError, match="newer than this faultcast"),
+        Store(store_path).writing(),
+    ):
         pass
 
 
@@ -79,7 +86,11 @@ HOLD_LOCK = textwrap.dedent(
 
 
 def _hold(path: Path, seconds: float) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(path), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -115,8 +126,14 @@ def test_the_store_is_not_held_between_operations(store_path: Path, write_lines)
     fc.ingest(write_lines([{"event": "x", "timestamp": "2026-01-01T00:00:00Z"}]))
     # While fc is still open, another process can open the file (even for writing).
     out = subprocess.run(
-        [sys.executable, "-c", f"import duckdb; print(duckdb.connect({str(store_path)!r}).execute('select count(*) from events').fetchall()[0][0])"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb; print(duckdb.connect({str(store_path)!r}).execute('select count(*) from events').fetchall()[0][0])",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert out.stdout.strip() == "1", out.stderr
     fc.close()
