@@ -1,0 +1,108 @@
+"""Redaction: a corpus of secret forms never survives; ordinary text is untouched; the prefilter
+flags every line redact() would change, in Python and in DuckDB's RE2 alike."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+from faultcast.ingest.redact import Redactor, luhn_valid
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import faultcast
+from tests.fixtures.secrets import CORPUS, JSON_CORPUS, NEGATIVES
+
+R = Redactor()
+
+
+@pytest.mark.parametrize(("text", "secrets"), CORPUS + JSON_CORPUS, ids=lambda v: str(v)[:40])
+def test_no_secret_survives(text: str, secrets: list[str]) -> None:
+    out, counts = R.redact(text)
+    for secret in secrets:
+        assert secret not in out
+    assert "[REDACTED:" in out and sum(counts.values()) >= 1
+    assert re.search(R.prefilter, text)
+    assert duckdb.sql("SELECT regexp_matches(?, ?)", params=[text, R.prefilter]).fetchall()[0][0]
+
+
+@pytest.mark.parametrize(("text", "secrets"), JSON_CORPUS, ids=lambda v: str(v)[:40])
+def test_redacted_json_stays_valid_with_the_same_keys(text: str, secrets: list[str]) -> None:
+    out, _ = R.redact(text)
+    before, after = json.loads(text), json.loads(out)
+    assert set(before) == set(after)
+    assert after["timestamp"] == before["timestamp"]
+
+
+@pytest.mark.parametrize("text", NEGATIVES)
+def test_ordinary_text_is_left_alone(text: str) -> None:
+    assert R.redact(text) == (text, {})
+
+
+def test_keys_stay_readable_and_counts_are_per_rule() -> None:
+    out, counts = R.redact("user=bob password=x1 api_key=y2 mail a@b.io")
+    assert (
+        out
+        == "user=bob password=[REDACTED:key_value] api_key=[REDACTED:key_value] mail [REDACTED:email]"
+    )
+    assert counts == {"key_value": 2, "email": 1}
+
+
+def test_extra_patterns_and_disabled_rules() -> None:
+    r = Redactor([("employee_id", r"EMP-(?P<secret>\d{6})"), r"internal-\w+"], disable=["email"])
+    out, counts = r.redact("EMP-123456 on internal-host mailed a@b.io")
+    assert out == "EMP-[REDACTED:employee_id] on [REDACTED:custom] mailed a@b.io"
+    assert counts == {"employee_id": 1, "custom": 1}
+    with pytest.raises(ValueError, match="not a valid regular expression"):
+        Redactor(["(unclosed"])
+    with pytest.raises(ValueError, match="unknown redaction rules"):
+        Redactor(disable=["nope"])
+
+
+def test_luhn() -> None:
+    assert luhn_valid("4111111111111111") and luhn_valid("378282246310005")
+    assert not luhn_valid("4111111111111112")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(max_size=200)
+    | st.sampled_from([t for t, _ in CORPUS]).flatmap(
+        lambda t: st.just(t) | st.text(max_size=20).map(lambda p: p + t)
+    )
+)
+def test_properties(text: str) -> None:
+    out, _ = R.redact(text)
+    assert R.redact(out)[0] == out  # idempotent
+    if out != text:
+        assert re.search(R.prefilter, text)  # the prefilter is a superset
+
+
+def test_no_secret_reaches_the_store(tmp_path: Path) -> None:
+    lines = [t for t, _ in JSON_CORPUS] + [
+        json.dumps({"event": t, "timestamp": "2026-01-01T00:00:00Z"}) for t, _ in CORPUS
+    ]
+    lines += [t + " <- not json" for t, _ in CORPUS if "\n" not in t]  # into the quarantine
+    path = tmp_path / "leaky.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "s.duckdb"
+    fc = faultcast.connect(db)
+    report = fc.ingest(path, format="json")
+    assert report.read == len(lines) and report.quarantined > 0
+    assert sum(report.redactions.values()) >= len(CORPUS) + len(JSON_CORPUS)
+    fc.close()
+    con = duckdb.connect(str(db), read_only=True)
+    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()]
+    dump = "\n".join(
+        str(row) for table in tables for row in con.execute(f"SELECT * FROM {table}").fetchall()
+    )
+    con.close()
+    raw_bytes = db.read_bytes()
+    for _, secrets in CORPUS + JSON_CORPUS:
+        for secret in secrets:
+            assert secret not in dump, secret
+            if len(secret) >= 8:
+                assert secret.encode() not in raw_bytes, secret
