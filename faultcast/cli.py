@@ -11,7 +11,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import structlog
 import typer
@@ -61,8 +61,9 @@ def _emit(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def _fail(error: Exception) -> None:
-    err.print(f"[bold red]error:[/] {error}", highlight=False)
+def _fail(error: Exception) -> NoReturn:
+    # Plain text, unwrapped: messages hold paths and bracketed text that must stay intact.
+    sys.stderr.write(f"error: {error}\n")
     raise typer.Exit(1)
 
 
