@@ -34,13 +34,18 @@ print(time.perf_counter() - t)
 
 
 def _simulate(path: Path, events: int) -> int:
-    from faultcast.simulate import simulate
+    """Exactly ``events`` simulated events (8 services, as many hours as that takes)."""
+    import itertools
 
-    services = 8
-    rate = 20.0
-    hours = events / (services * rate * 60)
-    summary = simulate(path, services=services, hours=hours, seed=1, rate=rate)
-    return summary.events
+    import orjson
+
+    from faultcast.simulate import iter_events
+
+    hours = events / (8 * 20.0 * 60) * 1.2  # a margin; the stream is cut at ``events``
+    with open(path, "wb") as f:
+        for ev in itertools.islice(iter_events(services=8, hours=hours, seed=1), events):
+            f.write(orjson.dumps(ev) + b"\n")
+    return events
 
 
 def _peak_rss_of(cmd: list[str]) -> tuple[float, float, str]:

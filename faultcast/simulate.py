@@ -478,7 +478,7 @@ def iter_events(
                 ev["error_type"] = etype
             ev["request_id"] = _hex(r, 16)
             ev.update(extra)
-            batch.append((sec, ev))
+            batch.append((sec, ev))  # noqa: B023 - used within this minute only
 
         def recovery(ev: dict[str, Any], category: str, force: str | None = None) -> None:
             acts = actions.get(category, actions["unknown"])
@@ -655,9 +655,10 @@ def simulate(
     if isinstance(out, (str, os.PathLike)) and str(out) != "-":
         path = str(Path(out).expanduser().resolve())
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        stream = (  # noqa: SIM115
-            gzip.open(path, "wb", compresslevel=5) if path.endswith(".gz") else open(path, "wb")  # type: ignore[assignment]
-        )
+        if path.endswith(".gz"):
+            stream = gzip.open(path, "wb", compresslevel=5)  # type: ignore[assignment]  # noqa: SIM115
+        else:
+            stream = open(path, "wb")  # noqa: SIM115
         close = True
         if truth is None:
             truth = path + ".truth.json"
