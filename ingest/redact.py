@@ -51,6 +51,10 @@ _TOKENS = re.compile(
 _URL_PASSWORD = re.compile(
     r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@\"']*):(?P<secret>[^\s@/\"']+)@"
 )
+_ID_CONTEXT = re.compile(
+    r"(?i)(?:id|key|uuid|hash|trace|span|session|request|block|blk|offset|seq|nonce)"
+    r"[\"']?\s*[:=]\s*[\"']?$"
+)
 _EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 # Card numbers: a card brand's prefix (Visa, Mastercard, Amex, Discover, JCB, Diners), 13-19
 # digits with optional single spaces or dashes, standing alone (not inside an id like
@@ -204,6 +208,8 @@ class Redactor:
             return m.string[m.start() : start] + _mark("key_value") + m.string[end : m.end()]
 
         def card(m: re.Match[str]) -> str:
+            if _ID_CONTEXT.search(m.string, max(0, m.start() - 40), m.start()):
+                return m.group(0)  # the value of an id field (request_id=4040...) is not a card
             digits = re.sub(r"[ -]", "", m.group(0))
             if 13 <= len(digits) <= 19 and luhn_valid(digits):
                 return _mark("card")
