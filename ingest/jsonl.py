@@ -34,6 +34,8 @@ event_id            event_id (else a hash of source, line number and line)
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -145,6 +147,13 @@ def _fields(session_key_field: str | None) -> list[Field]:
     ]
 
 
+def alias_keys_regex(session_key_field: str | None = None) -> str:
+    """An RE2 expression whose group 1 finds, in a raw line, each key that is not a field's
+    main key (a superset: a match inside a string value only costs a lookup)."""
+    aliases = sorted({k for f in _fields(session_key_field) for k in f.keys[1:]})
+    return '"(' + "|".join(re.escape(k) for k in aliases) + ')"\\s*:'
+
+
 def build_fast_sql(
     *,
     batch: str = "batch",
@@ -152,6 +161,7 @@ def build_fast_sql(
     session_key_field: str | None = None,
     default_service: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    present_aliases: Collection[str] | None = None,
 ) -> str:
     """The fast path: parses the lines that are plainly good events into temp table ``target``.
 
@@ -161,16 +171,30 @@ def build_fast_sql(
     wrong with it or maps its other keys.  Both give the same columns for the same good line.
     """
     fields = _fields(session_key_field)
+    if present_aliases is not None:
+        # Path lookups dominate the cost: look up only the keys that occur in this batch.
+        fields = [
+            Field(
+                f.column,
+                tuple(k for i, k in enumerate(f.keys) if i == 0 or k in present_aliases),
+                f.kind,
+                f.consumed,
+            )
+            for f in fields
+        ]
     keys = [k for f in fields for k in f.keys]
     index = {k: i for i, k in enumerate(keys, start=1)}
     paths = ", ".join(_q(_path(k)) for k in keys)
     # Each field's value: its one present key.  Lines with two keys of one field (say both
     # "event" and "message") take the full path, which keeps the loser in attrs.
     value = {f.column: f"coalesce({', '.join(f'j[{index[k]}]' for k in f.keys)})" for f in fields}
-    ambiguous = " OR ".join(
-        f"(({' + '.join(f'(j[{index[k]}] IS NOT NULL)::INTEGER' for k in f.keys)}) > 1)"
-        for f in fields
-        if len(f.keys) > 1
+    ambiguous = (
+        " OR ".join(
+            f"(({' + '.join(f'(j[{index[k]}] IS NOT NULL)::INTEGER' for k in f.keys)}) > 1)"
+            for f in fields
+            if len(f.keys) > 1
+        )
+        or "FALSE"
     )
 
     def v(column: str) -> str:

@@ -32,7 +32,13 @@ import pyarrow.compute as pc
 import structlog
 from faultcast.ingest._lines import DEFAULT_CHUNK_BYTES, BadLine, LineChunk, iter_chunks
 from faultcast.ingest.errors import IngestError
-from faultcast.ingest.jsonl import DEFAULT_LIMITS, Limits, build_fast_sql, build_parse_sql
+from faultcast.ingest.jsonl import (
+    DEFAULT_LIMITS,
+    Limits,
+    alias_keys_regex,
+    build_fast_sql,
+    build_parse_sql,
+)
 from faultcast.ingest.redact import Redactor
 from faultcast.ingest.store import Store
 
@@ -276,7 +282,13 @@ class Ingestor:
         }
         try:
             # Plainly good lines take the fast path; the rest get the full checks.
-            con.execute(build_fast_sql(**kwargs), {"source": source})
+            present = con.execute(
+                "SELECT list_distinct(flatten(list(regexp_extract_all(line, ?, 1)))) FROM batch",
+                [alias_keys_regex(opts.get("session_key"))],
+            ).fetchall()[0][0]
+            con.execute(
+                build_fast_sql(present_aliases=set(present or ()), **kwargs), {"source": source}
+            )
             fast = con.execute("SELECT count(*) FROM parsed").fetchall()[0][0]
             if fast < len(batch):
                 con.execute(
@@ -465,8 +477,6 @@ class Ingestor:
                     break
                 remaining -= len(got)
         byte, line = start_byte, start_line
-        prefix_len = 0
-        prefix_md5 = ""
         chunks = iter_chunks(
             opened.stream,
             first_line=line,
@@ -475,6 +485,21 @@ class Ingestor:
             final=final,
         )
         # Reading, splitting and redacting the next chunk overlaps parsing and storing this one.
+        return self._consume(chunks, opened, byte, line, opts, report, src_report, progress)
+
+    def _consume(
+        self,
+        chunks: Iterator[LineChunk],
+        opened: _Opened,
+        byte: int,
+        line: int,
+        opts: dict[str, Any],
+        report: IngestReport,
+        src_report: SourceReport,
+        progress: ProgressFn | None,
+    ) -> tuple[int, int]:
+        prefix_len = 0
+        prefix_md5 = ""
         for chunk, bad, redactions in _prefetch(map(self._prepare, chunks)):
             report.redactions.update(redactions)
             self._parse(chunk, opened.source, opts)

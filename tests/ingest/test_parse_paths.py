@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from faultcast.ingest.jsonl import build_fast_sql, build_parse_sql
+from faultcast.ingest.jsonl import alias_keys_regex, build_fast_sql, build_parse_sql
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +36,9 @@ events = st.fixed_dictionaries(
         "category": st.sampled_from(["memory", "streaming", "nonsense"]),
         "session_key": texts,
         "request_id": texts,
+        "message": texts,
+        "hostname": texts,
+        "ts": st.just("2026-01-01T00:00:00Z"),
         "failure": st.booleans(),
         "recovery_action": texts,
         "recovery_outcome": st.sampled_from(["succeeded", "failed", "ok", "error"]),
@@ -48,9 +51,16 @@ events = st.fixed_dictionaries(
 )
 
 
-def _run(sql: str, lines: list[str]) -> list[tuple[Any, ...]]:
+def _run(sql: str | None, lines: list[str]) -> list[tuple[Any, ...]]:
+    """Parse with ``sql``; None: the fast path as the ingest builds it, for the aliases present."""
     con = duckdb.connect()
     con.register("batch", pa.table({"line_no": list(range(1, len(lines) + 1)), "line": lines}))
+    if sql is None:
+        present = con.execute(
+            "SELECT list_distinct(flatten(list(regexp_extract_all(line, ?, 1)))) FROM batch",
+            [alias_keys_regex()],
+        ).fetchall()[0][0]
+        sql = build_fast_sql(present_aliases=set(present or ()))
     con.execute(sql, {"source": "/src"})
     return con.execute(f"SELECT line_no, reason, {COLUMNS} FROM parsed ORDER BY line_no").fetchall()
 
@@ -60,10 +70,10 @@ def _run(sql: str, lines: list[str]) -> list[tuple[Any, ...]]:
 def test_fast_and_full_paths_agree(batch: list[dict[str, Any]]) -> None:
     lines = [json.dumps(e) for e in batch]
     full = _run(build_parse_sql(), lines)
-    fast = _run(build_fast_sql(), lines)
     full_by_line = {row[0]: row for row in full}
-    for row in fast:  # every line the fast path takes, it maps exactly like the full path
-        assert row == full_by_line[row[0]]
+    for fast in (_run(build_fast_sql(), lines), _run(None, lines)):
+        for row in fast:  # every line the fast path takes, it maps exactly like the full path
+            assert row == full_by_line[row[0]]
     good = {row[0] for row in full if row[1] is None}
     assert {
         row[0] for row in fast
@@ -76,4 +86,4 @@ def test_plain_structlog_lines_take_the_fast_path() -> None:
     lines = [
         json.dumps(event(i, request_id=f"r{i}", retry_count=i % 3, user="u")) for i in range(50)
     ]
-    assert len(_run(build_fast_sql(), lines)) == 50
+    assert len(_run(build_fast_sql(), lines)) == len(_run(None, lines)) == 50
