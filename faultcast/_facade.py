@@ -43,7 +43,7 @@ class FaultCast:
         *,
         redact_patterns: Sequence[str | tuple[str, str]] = (),
         lock_timeout: float = 30.0,
-        memory_limit: str | None = "1GB",
+        memory_limit: str | None = "512MB",
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.store = Store(path, lock_timeout=lock_timeout, memory_limit=memory_limit)

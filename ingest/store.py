@@ -61,7 +61,7 @@ class Store:
         path: str | os.PathLike[str] = "faultcast.duckdb",
         *,
         lock_timeout: float = 30.0,
-        memory_limit: str | None = "1GB",
+        memory_limit: str | None = "512MB",
         threads: int | None = None,
     ) -> None:
         self.path = MEMORY if str(path) == MEMORY else str(Path(path).expanduser().resolve())
