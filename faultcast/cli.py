@@ -61,6 +61,11 @@ def _emit(payload: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def _emit_frame(name: str, df: Any) -> None:
+    """A DataFrame as ``{name: [rows...], "count": n}`` (times in ISO 8601)."""
+    _emit({name: json.loads(df.to_json(orient="records", date_format="iso")), "count": len(df)})
+
+
 def _fail(error: Exception) -> NoReturn:
     # Plain text, unwrapped: messages hold paths and bracketed text that must stay intact.
     sys.stderr.write(f"error: {error}\n")
@@ -249,12 +254,7 @@ def events(
     except FaultcastError as e:
         _fail(e)
     if json_out:
-        _emit(
-            {
-                "events": json.loads(df.to_json(orient="records", date_format="iso")),
-                "count": len(df),
-            }
-        )
+        _emit_frame("events", df)
         return
     table = Table(show_lines=False)
     for column in ("ts", "service", "level", "category", "error_type", "message"):
@@ -284,12 +284,7 @@ def quarantine(
     except FaultcastError as e:
         _fail(e)
     if json_out:
-        _emit(
-            {
-                "quarantine": json.loads(df.to_json(orient="records", date_format="iso")),
-                "count": len(df),
-            }
-        )
+        _emit_frame("quarantine", df)
         return
     table = Table()
     for column in ("source", "line", "reason", "raw"):
