@@ -32,7 +32,8 @@ app = typer.Typer(
 )
 
 err = Console(stderr=True)
-out = Console()
+# Piped output is not cut to 80 columns.
+out = Console(width=None if sys.stdout.isatty() else 200)
 
 DbOption = Annotated[
     Path, typer.Option("--db", help="The faultcast store (a DuckDB file).", envvar="FAULTCAST_DB")
@@ -257,11 +258,12 @@ def events(
         _emit_frame("events", df)
         return
     table = Table(show_lines=False)
-    for column in ("ts", "service", "level", "category", "error_type", "message"):
-        table.add_column(column, overflow="fold")
+    for column in ("ts", "service", "level", "category", "error_type"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("message", overflow="fold", ratio=1)
     for row in df.itertuples():
         table.add_row(
-            str(row.ts),
+            row.ts.strftime("%Y-%m-%d %H:%M:%S") if row.ts is not None else "",
             row.service or "",
             row.level or "",
             row.category or "",
