@@ -34,7 +34,6 @@ event_id            event_id (else a hash of source, line number and line)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -147,11 +146,10 @@ def _fields(session_key_field: str | None) -> list[Field]:
     ]
 
 
-def alias_keys_regex(session_key_field: str | None = None) -> str:
-    """An RE2 expression whose group 1 finds, in a raw line, each key that is not a field's
-    main key (a superset: a match inside a string value only costs a lookup)."""
-    aliases = sorted({k for f in _fields(session_key_field) for k in f.keys[1:]})
-    return '"(' + "|".join(re.escape(k) for k in aliases) + ')"\\s*:'
+#: The distinct top-level keys of the JSON-object lines of ``batch`` (for ``present_keys``).
+PRESENT_KEYS_SQL: Final[str] = (
+    "SELECT DISTINCT unnest(json_keys(line)) FROM batch WHERE starts_with(line, '{') AND json_valid(line)"
+)
 
 
 def build_fast_sql(
@@ -161,33 +159,35 @@ def build_fast_sql(
     session_key_field: str | None = None,
     default_service: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
-    present_aliases: Collection[str] | None = None,
+    present_keys: Collection[str] | None = None,
 ) -> str:
     """The fast path: parses the lines that are plainly good events into temp table ``target``.
 
-    A line takes the fast path when it is a JSON object that uses only each field's main key,
-    with values of the right kinds; one path lookup per field and no per-field checks.  Every
-    other line is left out of ``target`` for :func:`build_parse_sql`, which explains what is
-    wrong with it or maps its other keys.  Both give the same columns for the same good line.
+    A line takes the fast path when it is a JSON object with at most one key per field and
+    values of the right kinds; one path lookup per key and no per-field checks.  Every other
+    line is left out of ``target`` for :func:`build_parse_sql`, which explains what is wrong
+    with it or maps its keys.  Both give the same columns for the same good line.
+
+    ``present_keys``: the top-level keys that occur in the batch (see :data:`PRESENT_KEYS_SQL`);
+    path lookups dominate the cost, so only those are looked up.
     """
     fields = _fields(session_key_field)
-    if present_aliases is not None:
-        # Path lookups dominate the cost: look up only the keys that occur in this batch.
+    if present_keys is not None:
         fields = [
-            Field(
-                f.column,
-                tuple(k for i, k in enumerate(f.keys) if i == 0 or k in present_aliases),
-                f.kind,
-                f.consumed,
-            )
+            Field(f.column, tuple(k for k in f.keys if k in present_keys), f.kind, f.consumed)
             for f in fields
         ]
-    keys = [k for f in fields for k in f.keys]
+    keys = [k for f in fields for k in f.keys] or ["event"]
     index = {k: i for i, k in enumerate(keys, start=1)}
     paths = ", ".join(_q(_path(k)) for k in keys)
     # Each field's value: its one present key.  Lines with two keys of one field (say both
     # "event" and "message") take the full path, which keeps the loser in attrs.
-    value = {f.column: f"coalesce({', '.join(f'j[{index[k]}]' for k in f.keys)})" for f in fields}
+    value = {
+        f.column: f"coalesce({', '.join(f'j[{index[k]}]' for k in f.keys)})"
+        if f.keys
+        else "NULL::VARCHAR"
+        for f in fields
+    }
     ambiguous = (
         " OR ".join(
             f"(({' + '.join(f'(j[{index[k]}] IS NOT NULL)::INTEGER' for k in f.keys)}) > 1)"
@@ -250,7 +250,8 @@ WITH extracted AS MATERIALIZED (
         TRY_CAST({v("recovery_ms")} AS DOUBLE) AS v_recovery_ms,
         CASE lower({v("failure")}) WHEN 'true' THEN true WHEN 'false' THEN false END AS v_failure,
         (CASE lower(trim({v("recovery_outcome")})) {outcome_cases} END) AS v_recovery_outcome,
-        lower(trim({v("category")})) AS v_category
+        lower(trim({v("category")})) AS v_category,
+        {template_sql(v("message"))} AS template
     FROM unique_keys
 ), classified AS (
     SELECT line_no, NULL::VARCHAR AS raw, NULL::VARCHAR AS reason, id_hash,
@@ -259,7 +260,7 @@ WITH extracted AS MATERIALIZED (
         coalesce(v_level, CASE WHEN error_type IS NOT NULL THEN 'error' ELSE 'info' END) AS level,
         error_type, message, v_category, {v("session_key")} AS v_session_key, v_failure,
         {v("recovery_action")} AS v_recovery_action, v_recovery_outcome, v_retry_count, v_recovery_ms,
-        attrs
+        attrs, template
     FROM converted
     WHERE message IS NOT NULL
         AND v_ts BETWEEN TIMESTAMPTZ '1970-01-01' AND TIMESTAMPTZ '2200-01-01'
@@ -272,7 +273,7 @@ WITH extracted AS MATERIALIZED (
         AND ({v("exception")} IS NULL OR starts_with({v("exception")}, 'Traceback') OR {v("error_type")} IS NOT NULL)
         AND (line_bytes <= 1024 OR ({lengths}))
         AND {no_objects}
-{_finish_sql()}
+{_finish_sql(has_template=True)}
 """
 
 
@@ -480,15 +481,19 @@ WITH checked AS (
 """
 
 
-def _finish_sql() -> str:
+def _finish_sql(has_template: bool = False) -> str:
     """The CTEs and final SELECT shared by both parse paths, over a CTE ``classified`` with
     line_no, raw, reason, id_hash, v_event_id, v_ts, v_service2, v_host, v_component, level,
     error_type, message, v_category, v_session_key, v_failure, v_recovery_action,
-    v_recovery_outcome, v_retry_count, v_recovery_ms and attrs."""
-    tpl = template_sql("message")
+    v_recovery_outcome, v_retry_count, v_recovery_ms, attrs (and template, when
+    ``has_template``: computed in an earlier materialised stage, it saves a copy of every row)."""
     category = category_sql("c.error_type", "c.template", "c.level")
-    return f"""), templated AS MATERIALIZED (
-    SELECT *, {tpl} AS template FROM classified
+    templated = (
+        "templated AS (\n    SELECT * FROM classified"
+        if has_template
+        else f"templated AS MATERIALIZED (\n    SELECT *, {template_sql('message')} AS template FROM classified"
+    )
+    return f"""), {templated}
 ), categories AS (
     -- The taxonomy's regular expressions run once per distinct (type, template, level), not per event.
     SELECT error_type, template, level, {category} AS category

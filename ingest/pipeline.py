@@ -34,8 +34,8 @@ from faultcast.ingest._lines import DEFAULT_CHUNK_BYTES, BadLine, LineChunk, ite
 from faultcast.ingest.errors import IngestError
 from faultcast.ingest.jsonl import (
     DEFAULT_LIMITS,
+    PRESENT_KEYS_SQL,
     Limits,
-    alias_keys_regex,
     build_fast_sql,
     build_parse_sql,
 )
@@ -282,13 +282,8 @@ class Ingestor:
         }
         try:
             # Plainly good lines take the fast path; the rest get the full checks.
-            present = con.execute(
-                "SELECT list_distinct(flatten(list(regexp_extract_all(line, ?, 1)))) FROM batch",
-                [alias_keys_regex(opts.get("session_key"))],
-            ).fetchall()[0][0]
-            con.execute(
-                build_fast_sql(present_aliases=set(present or ()), **kwargs), {"source": source}
-            )
+            present = {key for (key,) in con.execute(PRESENT_KEYS_SQL).fetchall()}
+            con.execute(build_fast_sql(present_keys=present, **kwargs), {"source": source})
             fast = con.execute("SELECT count(*) FROM parsed").fetchall()[0][0]
             if fast < len(batch):
                 con.execute(

@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from faultcast.ingest.jsonl import alias_keys_regex, build_fast_sql, build_parse_sql
+from faultcast.ingest.jsonl import PRESENT_KEYS_SQL, build_fast_sql, build_parse_sql
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -56,11 +56,8 @@ def _run(sql: str | None, lines: list[str]) -> list[tuple[Any, ...]]:
     con = duckdb.connect()
     con.register("batch", pa.table({"line_no": list(range(1, len(lines) + 1)), "line": lines}))
     if sql is None:
-        present = con.execute(
-            "SELECT list_distinct(flatten(list(regexp_extract_all(line, ?, 1)))) FROM batch",
-            [alias_keys_regex()],
-        ).fetchall()[0][0]
-        sql = build_fast_sql(present_aliases=set(present or ()))
+        present = {key for (key,) in con.execute(PRESENT_KEYS_SQL).fetchall()}
+        sql = build_fast_sql(present_keys=present)
     con.execute(sql, {"source": "/src"})
     return con.execute(f"SELECT line_no, reason, {COLUMNS} FROM parsed ORDER BY line_no").fetchall()
 
