@@ -81,13 +81,13 @@ class FaultCast:
     ) -> IngestReport:
         """Ingest files (``"-"`` for stdin) and return a report with read/stored/duplicates/quarantined.
 
-        ``session_key`` names the JSON field holding the session key; ``service`` names the
-        service of events that carry none.  Re-ingesting the same input stores nothing twice.
+        ``format``: ``"json"``, ``"text"`` (with ``log_format``, logparser's syntax, e.g.
+        ``"<Date> <Time> <Pid> <Level> <Component>: <Content>"``) or ``"auto"``.
+        ``session_key``: a JSON field name, or a regular expression whose first match in the
+        message is the key (``"blk_-?[0-9]+"``).  ``service`` names the service of events that
+        carry none.  Options of :meth:`faultcast.ingest.Ingestor.run` (``time_format``, ``year``,
+        ``follow``...) pass through.  Re-ingesting the same input stores nothing twice.
         """
-        if log_format is not None or format == "text":
-            raise FaultcastError(
-                "text logs (format='text' with log_format) are not supported yet; ingest JSON lines"
-            )
         paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
         ingestor = Ingestor(self.store, redactor=self.redactor, limits=self.limits)
         return ingestor.run(
@@ -95,6 +95,7 @@ class FaultCast:
             format=format,
             service=service,
             session_key=session_key,
+            log_format=log_format,
             follow=follow,
             from_start=from_start,
             **options,

@@ -104,12 +104,35 @@ def ingest(
         list[str], typer.Argument(help="JSON-lines files (plain or .gz); - for stdin.")
     ],
     db: DbOption = Path("faultcast.duckdb"),
-    format: Annotated[str, typer.Option("--format", help="auto or json.")] = "auto",
+    format: Annotated[
+        str, typer.Option("--format", help="auto, json or text (text needs --log-format).")
+    ] = "auto",
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="Text log header, logparser syntax: '<Date> <Time> <Pid> <Level> <Component>: <Content>'.",
+        ),
+    ] = None,
+    time_format: Annotated[
+        str | None,
+        typer.Option(
+            "--time-format", help="strptime format of the time fields, when not a common one."
+        ),
+    ] = None,
+    year: Annotated[
+        int | None,
+        typer.Option("--year", help="Year for text time forms without one (default: this year)."),
+    ] = None,
     service: Annotated[
         str | None, typer.Option("--service", help="Service name for events that carry none.")
     ] = None,
     session_key: Annotated[
-        str | None, typer.Option("--session-key", help="JSON field holding the session key.")
+        str | None,
+        typer.Option(
+            "--session-key",
+            help="JSON field holding the session key, or a regex whose first match in the message is it (e.g. 'blk_-?[0-9]+').",
+        ),
     ] = None,
     follow: Annotated[
         bool,
@@ -136,7 +159,7 @@ def ingest(
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Ingest JSON-lines error events (structlog or any JSON objects) into the store.
+    """Ingest error events (structlog JSON lines, any JSON objects, or text logs) into the store.
 
     Each line is stored once, however often you run this: a checkpoint per file resumes where the
     last run stopped, and event ids skip what is stored already.  Lines that cannot be stored go
@@ -162,6 +185,9 @@ def ingest(
                 format=format,
                 service=service,
                 session_key=session_key,
+                log_format=log_format,
+                time_format=time_format,
+                year=year,
                 follow=follow,
                 from_start=from_start,
                 poll_interval=poll,

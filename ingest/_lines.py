@@ -13,6 +13,7 @@ from typing import IO
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
 
@@ -35,6 +36,8 @@ class LineChunk:
     bad: list[BadLine] = field(default_factory=list)
     #: True when the last line had no newline and was taken because the input ended.
     unterminated_tail: bool = False
+    #: Byte offset (in the stream) just after each line, bad lines included.
+    line_ends: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
         return len(self.lines) + len(self.bad)
@@ -54,13 +57,28 @@ def _utf8_error(raw: bytes) -> str | None:
 
 
 def split_lines(
-    data: bytes, first_line: int, start_byte: int, final: bool
+    data: bytes, first_line: int, start_byte: int, final: bool, event_start: str | None = None
 ) -> tuple[LineChunk, int]:
     """Split ``data`` (which begins at a line start) into a chunk of complete lines.
 
     Returns the chunk and the number of bytes consumed; the unconsumed tail is an unfinished
-    line (kept for the next call), unless ``final``, when it is taken as the last line.
+    line (kept for the next call), unless ``final``, when it is taken as the last line.  With
+    ``event_start`` (a regular expression) and not ``final``, the chunk also stops before the
+    last line that starts an event, so continuation lines never part from their event.
     """
+    if event_start is not None and not final:
+        chunk, consumed = split_lines(data, first_line, start_byte, False)
+        if len(chunk.lines) > 1:
+            starts = pc.match_substring_regex(chunk.lines, event_start).to_numpy(
+                zero_copy_only=False
+            )
+            hits = np.flatnonzero(starts)
+            if len(hits) and hits[-1] > 0:
+                cut_line = int(chunk.line_numbers[int(hits[-1])].as_py()) - first_line
+                if cut_line > 0:
+                    cut_byte = int(chunk.line_ends[cut_line - 1]) - start_byte
+                    return split_lines(data[:cut_byte], first_line, start_byte, False)
+        return chunk, consumed
     buf = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(buf == 10)
     consumed = int(newlines[-1]) + 1 if len(newlines) else 0
@@ -95,6 +113,7 @@ def split_lines(
     offsets -= removed_before
     clean = buf[:consumed][keep].tobytes() if n else b""
     numbers = np.arange(first_line, first_line + n, dtype=np.int64)
+    line_ends = start_byte + offsets[1:] + removed_before[1:]
     binary = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(clean)]
     )
@@ -136,6 +155,7 @@ def split_lines(
         line_numbers=pa.array(numbers, pa.int64()),
         bad=bad,
         unterminated_tail=unterminated,
+        line_ends=line_ends,
     )
     return chunk, consumed
 
@@ -147,6 +167,7 @@ def iter_chunks(
     start_byte: int = 0,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     final: bool = True,
+    event_start: str | None = None,
 ) -> Iterator[LineChunk]:
     """Read ``stream`` to its end in chunks of about ``chunk_bytes``.
 
@@ -167,7 +188,9 @@ def iter_chunks(
         if not eof and data.rfind(b"\n") < 0:
             pending = data  # a line longer than the chunk: keep reading
             continue
-        chunk, consumed = split_lines(data, line, byte, final=eof and final)
+        chunk, consumed = split_lines(
+            data, line, byte, final=eof and final, event_start=event_start
+        )
         pending = data[consumed:]
         if len(chunk):
             yield chunk

@@ -22,6 +22,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from queue import Empty, Full, Queue
 from typing import IO, Any, Literal, TypeVar
@@ -41,10 +42,11 @@ from faultcast.ingest.jsonl import (
 )
 from faultcast.ingest.redact import Redactor
 from faultcast.ingest.store import Store
+from faultcast.ingest.text import LogFormat, build_text_sql
 
 log = structlog.get_logger(__name__)
 
-Format = Literal["auto", "json"]
+Format = Literal["auto", "json", "text"]
 STDIN = "-"
 ProgressFn = Callable[[int, int | None], None]
 
@@ -212,6 +214,29 @@ def _prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
             thread.join(timeout=0.05)
 
 
+def _sniff_text(path: str, fmt: LogFormat, lines: int = 2000) -> None:
+    """Refuse a file none of whose first lines match the log format, naming the format."""
+    if path == STDIN:
+        return
+    opener: Callable[..., IO[bytes]] = gzip.open if path.endswith(".gz") else open  # type: ignore[assignment]
+    rx = re.compile(fmt.regex)
+    seen = 0
+    with opener(path, "rb") as f:
+        for raw in f:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if rx.search(text):
+                return
+            seen += 1
+            if seen >= lines:
+                break
+    if seen == 0:
+        return  # an empty file is simply nothing to ingest
+    raise IngestError(
+        f"none of the first {seen} lines of {path} match the log format {fmt.text!r} "
+        f"(as a pattern: {fmt.regex}); check the format against a line of the file"
+    )
+
+
 # ---------------------------------------------------------------------- engine
 class Ingestor:
     """Runs ingests into one store.  Reusable; not thread-safe (one run at a time)."""
@@ -275,8 +300,29 @@ class Ingestor:
         )
         con = self.store.scratch
         con.register("batch", batch)
+        if opts.get("format") is not None:
+            try:
+                session = opts.get("session_key")
+                con.execute(
+                    build_text_sql(
+                        opts["format"],
+                        time_format=opts.get("time_format"),
+                        default_year=int(opts["year"]),
+                        default_service=opts.get("service"),
+                        session_key_regex=session,
+                        max_message_chars=self.limits.max_message_chars,
+                    ),
+                    {"source": source},
+                )
+            finally:
+                con.unregister("batch")
+            return
+        session = opts.get("session_key")
+        key_is_field = (
+            session is None or re.fullmatch(r"[A-Za-z_@][A-Za-z0-9_.@-]*", session) is not None
+        )
         kwargs = {
-            "session_key_field": opts.get("session_key"),
+            "session_key_field": session if key_is_field else None,
             "default_service": opts.get("service"),
             "limits": self.limits,
         }
@@ -298,6 +344,11 @@ class Ingestor:
         finally:
             con.unregister("batch")
         self._explain_invalid_json(con)
+        if not key_is_field:
+            con.execute(
+                "UPDATE parsed SET session_key = nullif(regexp_extract(message, ?), '') WHERE reason IS NULL",
+                [session],
+            )
 
     def _explain_invalid_json(self, con: Any) -> None:
         rows = con.execute(
@@ -472,8 +523,10 @@ class Ingestor:
                     break
                 remaining -= len(got)
         byte, line = start_byte, start_line
+        text_format = opts.get("format")
         chunks = iter_chunks(
             opened.stream,
+            event_start=text_format.regex if text_format is not None else None,
             first_line=line,
             start_byte=byte,
             chunk_bytes=self.chunk_bytes,
@@ -528,18 +581,45 @@ class Ingestor:
         format: Format = "auto",
         service: str | None = None,
         session_key: str | None = None,
+        log_format: str | None = None,
+        time_format: str | None = None,
+        year: int | None = None,
         from_start: bool = False,
         follow: bool = False,
         poll_interval: float = 0.5,
         stop: threading.Event | None = None,
         progress: ProgressFn | None = None,
     ) -> IngestReport:
-        """Ingest every path (``"-"`` is stdin) and return the report of this run."""
-        if format not in ("auto", "json"):
+        """Ingest every path (``"-"`` is stdin) and return the report of this run.
+
+        ``format``: ``"json"`` (JSON lines), ``"text"`` (with ``log_format``) or ``"auto"``
+        (text when a log format is given, else JSON).  ``session_key``: for JSON, the field
+        that holds it when it is a bare name, else (and always for text) a regular expression
+        whose first match in the message is the key.  ``year``: for text time forms without one.
+        """
+        if format not in ("auto", "json", "text"):
             raise IngestError(
-                f"unknown format {format!r}: use 'json' (JSON lines) or 'auto'; plain text logs "
-                "(--format text) are not available yet"
+                f"unknown format {format!r}: use 'json', 'text' (with a log format) or 'auto'"
             )
+        if format == "auto" and log_format:
+            format = "text"
+        fmt: LogFormat | None = None
+        if format == "text":
+            if not log_format:
+                raise IngestError(
+                    "--format text needs --log-format, e.g. '<Date> <Time> <Level> <Component>: <Content>'"
+                )
+            try:
+                fmt = LogFormat.parse(log_format)
+            except ValueError as e:
+                raise IngestError(str(e)) from e
+            if session_key:
+                try:
+                    re.compile(session_key)
+                except re.error as e:
+                    raise IngestError(
+                        f"--session-key {session_key!r} is not a regular expression: {e}"
+                    ) from e
         names: list[str] = [os.fspath(p) for p in paths]
         if not names:
             raise IngestError("nothing to ingest: give at least one file, or - for stdin")
@@ -552,7 +632,15 @@ class Ingestor:
                 )
             if format == "auto":
                 _sniff_json(p)
-        opts = {"service": service, "session_key": session_key}
+            if fmt is not None:
+                _sniff_text(p, fmt)
+        opts: dict[str, Any] = {
+            "service": service,
+            "session_key": session_key,
+            "format": fmt,
+            "time_format": time_format,
+            "year": year or datetime.now(UTC).year,
+        }
         report = IngestReport()
         started = time.monotonic()
         run_id = uuid.uuid4().hex

@@ -75,3 +75,20 @@ def test_simulate_then_ingest_then_demo(cli, tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     payload = json.loads(demo.stdout)
     assert payload["store"]["events"] == payload["simulated"] and payload["store"]["services"] == 2
+
+
+def test_ingest_a_text_log_from_the_command_line(cli, tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text(
+        "2026-01-01 00:00:00,000 ERROR db: timeout on blk_7\n  retrying\n2026-01-01 00:00:01,000 INFO db: ok\n"
+    )
+    result = cli(
+        "ingest", str(log), "--db", str(tmp_path / "s.duckdb"), "--log-format",
+        "<Date> <Time> <Level> <Component>: <Content>", "--session-key", "blk_[0-9]+", "--json",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["read"], report["stored"]) == (3, 2)
+    shown = json.loads(cli("events", "--db", str(tmp_path / "s.duckdb"), "--json").stdout)
+    assert shown["events"][0]["message"] == "timeout on blk_7\n  retrying"
+    assert shown["events"][0]["session_key"] == "blk_7"

@@ -395,3 +395,13 @@ def test_every_line_read_is_accounted_for_across_many_chunks(tmp_path: Path, mon
         fc.events()["source_offset"].tolist() + fc.quarantine()["source_offset"].tolist()
     )
     assert offsets == list(range(1, 2001))
+
+
+def test_session_key_regex_on_json_messages(write_lines, tmp_path: Path) -> None:
+    fc = faultcast.connect(tmp_path / "s.duckdb")
+    fc.ingest(
+        write_lines([event(1, event="read blk_-42 failed"), event(2, event="no block here")]),
+        session_key=r"blk_-?[0-9]+",
+    )
+    keys = fc.events()["session_key"]
+    assert keys[0] == "blk_-42" and pd.isna(keys[1])

@@ -1,0 +1,266 @@
+"""Plain-text logs with a log format (logparser's syntax) onto the event schema, in SQL.
+
+``<Field>`` is a field; the text between fields is a regular expression in which each run of
+spaces matches any run of whitespace, so ``\\[<Pid>\\]`` takes literal brackets and
+``(\\[<PID>\\])?`` an optional part: the formats of logparser's benchmark work unchanged.
+
+A line that does not match the format continues the event before it (a traceback, a wrapped
+message): it is appended to that event's message.  Fields map onto columns: Content → message,
+Level → level, Component → component, Node/Host → host, Date/Time/Timestamp/Month/Day/Year →
+ts (common forms recognised; ``time_format`` for others); every other field goes to attrs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from faultcast.ingest.schema import level_sql
+
+#: Field name (lower-cased) → column.
+FIELD_COLUMNS: Final[dict[str, str]] = {
+    "content": "message",
+    "message": "message",
+    "level": "level",
+    "severity": "level",
+    "component": "component",
+    "node": "host",
+    "host": "host",
+    "hostname": "host",
+    "service": "service",
+}
+TIME_FIELDS: Final[tuple[str, ...]] = (
+    "month",
+    "date",
+    "day",
+    "time",
+    "year",
+    "timestamp",
+    "datetime",
+)
+
+#: Time forms tried in order (on the time fields joined by one space).  Forms without a year
+#: read as ``default_year``.
+TEXT_TIME_FORMATS: Final[tuple[str, ...]] = (
+    "%y%m%d %H%M%S",  # HDFS: 081109 203530
+    "%Y-%m-%d %H:%M:%S,%f",  # log4j: 2015-10-18 18:01:47,978
+    "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S",
+    "%y/%m/%d %H:%M:%S",  # Spark: 17/06/09 20:10:40
+    "%a %b %d %H:%M:%S %Y",  # Apache: Sun Dec 04 04:47:44 2005
+    "%d/%b/%Y:%H:%M:%S %z",  # access logs
+    "%b %d %H:%M:%S",  # syslog: Jun 14 15:16:01
+    "%m-%d %H:%M:%S.%f",  # Android: 03-17 16:13:38.811
+    "%m-%d %H:%M:%S",
+)
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class LogFormat:
+    """A parsed log format.
+
+    Examples
+    --------
+    >>> f = LogFormat.parse("<Date> <Time> <Pid> <Level> <Component>: <Content>")
+    >>> f.fields
+    ('Date', 'Time', 'Pid', 'Level', 'Component', 'Content')
+    >>> bool(re.match(f.regex, "081109 203615 148 INFO dfs.DataNode: PacketResponder 1 terminating"))
+    True
+    """
+
+    text: str
+    fields: tuple[str, ...]
+    regex: str
+
+    @classmethod
+    def parse(cls, text: str) -> LogFormat:
+        parts = re.split(r"(<[^<>]+>)", text)
+        fields: list[str] = []
+        regex = ""
+        for i, part in enumerate(parts):
+            if i % 2 == 0:
+                # Literal text: a regular expression; its own groups must not capture.
+                literal = re.sub(r"\((?!\?)", "(?:", part)
+                regex += re.sub(r" +", r"\\s+", literal)
+            else:
+                name = part[1:-1]
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                    raise ValueError(
+                        f"log format field <{name}> must be a name (letters, digits, _)"
+                    )
+                if name in fields:
+                    raise ValueError(f"log format names the field <{name}> twice")
+                fields.append(name)
+                regex += "(.*?)"
+        if not fields:
+            raise ValueError(
+                f"the log format {text!r} has no <Field>; e.g. '<Date> <Time> <Level> <Content>'"
+            )
+        regex = "^" + regex + "$"
+        try:
+            re.compile(regex)
+        except re.error as e:
+            raise ValueError(f"the log format {text!r} is not a valid pattern: {e}") from e
+        return cls(text, tuple(fields), regex)
+
+    def column_of(self, field: str) -> str | None:
+        return FIELD_COLUMNS.get(field.lower())
+
+    @property
+    def time_fields(self) -> tuple[str, ...]:
+        return tuple(f for f in self.fields if f.lower() in TIME_FIELDS)
+
+    @property
+    def message_field(self) -> str | None:
+        for f in self.fields:
+            if self.column_of(f) == "message":
+                return f
+        return None
+
+
+def build_text_sql(
+    fmt: LogFormat,
+    *,
+    batch: str = "batch",
+    target: str = "parsed",
+    time_format: str | None = None,
+    default_year: int = 2026,
+    default_service: str | None = None,
+    session_key_regex: str | None = None,
+    max_message_chars: int = 64 * 1024,
+) -> str:
+    """Parse ``batch(line_no, line)`` of a text log into temp table ``target`` (the columns of
+    :func:`faultcast.ingest.jsonl.build_parse_sql`).  Lines before the first matching line have
+    no event to continue and are quarantined."""
+    from faultcast.ingest.fingerprint import template_id_sql, template_sql
+    from faultcast.ingest.schema import category_sql
+
+    names = "[" + ", ".join(_q(f) for f in fmt.fields) + "]"
+    rx = _q(fmt.regex)
+
+    def field(name: str) -> str:
+        return f"nullif(trim(f['{name}']), '')"
+
+    time_text = (
+        "concat_ws(' ', " + ", ".join(field(f) for f in fmt.time_fields) + ")"
+        if fmt.time_fields
+        else "NULL"
+    )
+    formats = (time_format,) if time_format else TEXT_TIME_FORMATS
+    formats_sql = "[" + ", ".join(_q(x) for x in formats) + "]"
+    # The known forms first: DuckDB's own cast reads '17/06/09 20:10:40' as the year 17.
+    cast = f"TRY_CAST({time_text} AS TIMESTAMPTZ)"
+    num = f"CASE WHEN regexp_full_match({time_text}, '[0-9]{{9,19}}(\\.[0-9]+)?') THEN TRY_CAST({time_text} AS DOUBLE) END"
+    epoch = (
+        f"TRY(to_timestamp(CASE WHEN {num} >= 1e17 THEN {num} / 1e9 WHEN {num} >= 1e14 THEN {num} / 1e6 "
+        f"WHEN {num} >= 1e11 THEN {num} / 1e3 ELSE {num} END))"
+    )
+    parsed_time = (
+        f"coalesce(try_strptime({time_text}, {formats_sql})::TIMESTAMPTZ, {epoch}, "
+        f"CASE WHEN year({cast}) >= 1970 THEN {cast} END)"
+    )
+    # A year-less form parses as 1900: move it to the default year.
+    ts = (
+        f"CASE WHEN year({parsed_time}) = 1900 THEN {parsed_time} + to_years({default_year - 1900}) "
+        f"ELSE {parsed_time} END"
+    )
+    if not fmt.time_fields:
+        ts = "NULL::TIMESTAMPTZ"
+    columns: dict[str, str] = {}
+    extra: list[str] = []
+    for f in fmt.fields:
+        column = fmt.column_of(f)
+        if column and column not in columns:
+            columns[column] = f
+        elif f.lower() not in TIME_FIELDS:
+            extra.append(f)
+    message_field = columns.get("message")
+    message = f"f['{message_field}']" if message_field else "line"
+    level_field = columns.get("level")
+    level_raw = field(level_field) if level_field else "NULL"
+    level = f"coalesce({level_sql(level_raw)}, 'info')"
+    attrs_pairs = [f"{_q(f)}, {field(f)}" for f in extra]
+    if level_field:
+        # A "level" that is not a level (Linux's format puts the host there) is kept in attrs.
+        attrs_pairs.append(
+            f"{_q(level_field)}, CASE WHEN {level_sql(level_raw)} IS NULL THEN {level_raw} END"
+        )
+    # Merging into {} drops the fields that are empty (JSON null).
+    attrs = (
+        f"nullif(json_merge_patch('{{}}', json_object({', '.join(attrs_pairs)})), '{{}}')"
+        if attrs_pairs
+        else "NULL"
+    )
+    service = field(columns["service"]) if "service" in columns else "NULL"
+    if default_service:
+        service = f"coalesce({service}, {_q(default_service)})"
+    host = field(columns["host"]) if "host" in columns else "NULL"
+    component = field(columns["component"]) if "component" in columns else "NULL"
+    session = (
+        f"nullif(regexp_extract(message, {_q(session_key_regex)}), '')"
+        if session_key_regex
+        else "NULL"
+    )
+    category = category_sql("NULL", "template", "level")
+    return f"""
+CREATE OR REPLACE TEMP TABLE {target} AS
+WITH marked AS MATERIALIZED (
+    SELECT line_no, line, regexp_matches(line, {rx}) AS starts FROM {batch}
+), grouped AS MATERIALIZED (
+    SELECT line_no, line, starts, sum(starts::INTEGER) OVER (ORDER BY line_no) AS grp FROM marked
+), heads AS MATERIALIZED (
+    SELECT grp, line_no, line, regexp_extract(line, {rx}, {names}) AS f FROM grouped WHERE starts
+), tails AS (
+    SELECT grp, string_agg(line, chr(10) ORDER BY line_no) AS more FROM grouped
+    WHERE NOT starts AND grp > 0 GROUP BY grp
+), events AS MATERIALIZED (
+    SELECT h.line_no, h.line || coalesce(chr(10) || t.more, '') AS raw,
+        {message} || coalesce(chr(10) || t.more, '') AS message, h.f
+    FROM heads h LEFT JOIN tails t USING (grp)
+), valued AS MATERIALIZED (
+    SELECT line_no, raw, message, f, {ts} AS ts, {level} AS level
+    FROM events
+), finished AS MATERIALIZED (
+    SELECT *, {template_sql("message")} AS template FROM valued
+)
+SELECT
+    line_no,
+    raw,
+    CASE WHEN ts IS NULL THEN 'no timestamp I can read in the fields {", ".join(fmt.time_fields) or "(none)"}: '
+        || coalesce({time_text}, '(empty)') || ' (give --time-format)'
+         WHEN length(message) > {max_message_chars}
+            THEN 'message too long: ' || length(message) || ' characters; the limit is {max_message_chars}'
+    END AS reason,
+    false AS given_id,
+    md5($source || chr(31) || line_no::VARCHAR || chr(31) || raw) AS event_id,
+    ts,
+    {service} AS service,
+    {host} AS host,
+    {component} AS component,
+    level,
+    {category} AS category,
+    NULL::VARCHAR AS error_type,
+    message,
+    {template_id_sql("template")} AS template_id,
+    template,
+    {session} AS session_key,
+    level = 'critical' AS failure,
+    NULL::VARCHAR AS recovery_action,
+    NULL::VARCHAR AS recovery_outcome,
+    NULL::INTEGER AS retry_count,
+    NULL::DOUBLE AS recovery_ms,
+    {attrs}::JSON AS attrs
+FROM finished
+UNION ALL
+SELECT line_no, line, 'line does not match the log format and no event comes before it to continue',
+    false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL
+FROM grouped WHERE grp = 0
+"""
