@@ -19,6 +19,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any, Final
 
 Extra = dict[str, Any] | None
@@ -47,20 +48,15 @@ PRECURSOR_CATEGORY: Final[dict[str, str]] = {
 # --------------------------------------------------------------------------------------------
 # Small, fast random helpers (random.Random's own choice/randrange cost several times more).
 
-#: Multipliers with a log-normal shape (median 1, sigma 0.7), indexed by a uniform draw.
-_LOGNORMAL: Final[tuple[float, ...]] = tuple(
-    math.exp(0.7 * math.sqrt(2) * _erfinv) for _erfinv in ()
-)
 
-
-def _lognormal_table(n: int = 1024, sigma: float = 0.7) -> tuple[float, ...]:
-    from statistics import NormalDist
-
+def lognormal_table(sigma: float, n: int = 1024) -> tuple[float, ...]:
+    """Quantiles of a log-normal with median 1: indexing it with a uniform draw samples it."""
     dist = NormalDist()
     return tuple(math.exp(sigma * dist.inv_cdf((i + 0.5) / n)) for i in range(n))
 
 
-_LN: Final[tuple[float, ...]] = _lognormal_table()
+#: Multipliers with a log-normal shape (median 1, sigma 0.7), indexed by a uniform draw.
+_LN: Final[tuple[float, ...]] = lognormal_table(0.7)
 _LN_N: Final[int] = len(_LN)
 
 
@@ -701,6 +697,9 @@ class Episode:
     """Something that happens to one service over an interval of event time (epoch ms)."""
 
     service: int
+    #: precursor, false_alarm, outage or security
+    role: str
+    #: precursor kind, outage cause ("none" when unannounced) or security incident kind
     kind: str
     start_ms: int
     end_ms: int
