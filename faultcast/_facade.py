@@ -113,11 +113,50 @@ class FaultCast:
         """Stored events, oldest first, filtered by time and by any of
         service, host, component, level, category, error_type, template_id, session_key
         (a value or a list of values)."""
+        where, params = self._where(since, until, filters)
+        sql = f"SELECT * FROM store.events WHERE {where} ORDER BY ts, source, source_offset"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        if not self.store.exists():
+            return pd.DataFrame({name: pd.Series(dtype="object") for name, _ in EVENT_COLUMNS})
+        return self.store.query_df(sql, params)
+
+    def patterns(
+        self,
+        *,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int | None = 20,
+        **filters: str | Sequence[str] | None,
+    ) -> pd.DataFrame:
+        """The message patterns, most frequent first: template_id, template, count, services,
+        first_seen, last_seen, example (a message of the pattern), error_count, failure_count.
+
+        Filters as in :meth:`events` (service, level, category, ...)."""
+        where, params = self._where(since, until, filters)
+        sql = (
+            "SELECT template_id, any_value(template) AS template, count(*) AS count, "
+            "count(DISTINCT service) AS services, min(ts) AS first_seen, max(ts) AS last_seen, "
+            "arg_min(message, ts) AS example, "
+            "count(*) FILTER (WHERE level IN ('error', 'critical')) AS error_count, "
+            "count(*) FILTER (WHERE failure) AS failure_count "
+            f"FROM store.events WHERE {where} GROUP BY template_id ORDER BY count DESC, template_id"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        return self.store.query_df(sql, params)
+
+    def _where(
+        self,
+        since: datetime | str | None,
+        until: datetime | str | None,
+        filters: dict[str, str | Sequence[str] | None],
+    ) -> tuple[str, list[Any]]:
         unknown = set(filters) - set(_EVENT_FILTERS)
         if unknown:
-            raise TypeError(
-                f"events() got unknown filters {sorted(unknown)}; use {list(_EVENT_FILTERS)}"
-            )
+            raise TypeError(f"unknown filters {sorted(unknown)}; use {list(_EVENT_FILTERS)}")
         where: list[str] = ["TRUE"]
         params: list[Any] = []
         if since is not None:
@@ -132,13 +171,7 @@ class FaultCast:
             values = [value] if isinstance(value, str) else list(value)
             where.append(f"{column} IN (SELECT unnest(?::VARCHAR[]))")
             params.append(values)
-        sql = f"SELECT * FROM store.events WHERE {' AND '.join(where)} ORDER BY ts, source, source_offset"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
-        if not self.store.exists():
-            return pd.DataFrame({name: pd.Series(dtype="object") for name, _ in EVENT_COLUMNS})
-        return self.store.query_df(sql, params)
+        return " AND ".join(where), params
 
     def quarantine(self, *, source: str | None = None, limit: int | None = None) -> pd.DataFrame:
         """Quarantined input: source, source_offset, raw (redacted), reason, ingested_at."""

@@ -300,6 +300,53 @@ def events(
 
 
 @app.command()
+def patterns(
+    db: DbOption = Path("faultcast.duckdb"),
+    service: Annotated[
+        list[str] | None, typer.Option(help="Only these services (repeatable).")
+    ] = None,
+    level: Annotated[list[str] | None, typer.Option(help="Only these levels (repeatable).")] = None,
+    category: Annotated[
+        list[str] | None, typer.Option(help="Only these categories (repeatable).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="From this time (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many, the most frequent first.")] = 20,
+    json_out: JsonOption = False,
+) -> None:
+    """Show the message patterns (templates), the most frequent first."""
+    try:
+        with connect(db) as fc:
+            fc.store.counts()  # a clear error when there is no store at --db
+            df = fc.patterns(
+                service=service,
+                level=level,
+                category=category,
+                since=since,
+                until=until,
+                limit=limit,
+            )
+    except FaultcastError as e:
+        _fail(e)
+    if json_out:
+        _emit_frame("patterns", df)
+        return
+    table = Table()
+    for column in ("count", "errors", "services", "last seen"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("template", overflow="fold", ratio=1)
+    for row in df.itertuples():
+        table.add_row(
+            f"{row.count:,}",
+            f"{row.error_count:,}",
+            str(row.services),
+            row.last_seen.strftime("%Y-%m-%d %H:%M") if row.last_seen is not None else "",
+            row.template,
+        )
+    out.print(table)
+
+
+@app.command()
 def quarantine(
     db: DbOption = Path("faultcast.duckdb"),
     limit: Annotated[int, typer.Option(help="At most this many.")] = 20,

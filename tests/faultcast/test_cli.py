@@ -92,3 +92,23 @@ def test_ingest_a_text_log_from_the_command_line(cli, tmp_path: Path) -> None:
     shown = json.loads(cli("events", "--db", str(tmp_path / "s.duckdb"), "--json").stdout)
     assert shown["events"][0]["message"] == "timeout on blk_7\n  retrying"
     assert shown["events"][0]["session_key"] == "blk_7"
+
+
+def test_patterns_command(cli, write_lines, tmp_path: Path) -> None:
+    db = str(tmp_path / "s.duckdb")
+    cli(
+        "ingest",
+        str(
+            write_lines([event(i) for i in range(12)] + [event(99, event="disk full on /var/log")])
+        ),
+        "--db",
+        db,
+    )
+    shown = json.loads(cli("patterns", "--db", db, "--json").stdout)
+    assert shown["count"] == 2
+    top = shown["patterns"][0]
+    assert (
+        top["count"] == 12 and top["template"] == "request <*> to db-<*>:<*> timed out after <*> ms"
+    )
+    assert top["error_count"] == 12 and top["services"] == 4
+    assert "timed out" in cli("patterns", "--db", db).stdout.decode()
