@@ -91,20 +91,59 @@ def public_ip(r: Rand) -> str:
     return f"{net}.{1 + int(r.random() * 254)}"
 
 
+def attacker_ip(r: Rand) -> str:
+    """An attacker's address (TEST-NET-1): apart from the sporadic ones, so a burst is clean."""
+    return f"192.0.2.{1 + int(r.random() * 254)}"
+
+
 # --------------------------------------------------------------------------------------------
 # Services.
 
+# fmt: off
 _FIRST = ("alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
           "mallory", "niaj", "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter")  # fmt: skip
-USERS: Final[tuple[str, ...]] = tuple(f"{n}.{s}" for n in _FIRST for s in ("k", "m", "w", "z")) + tuple(
-    f"svc-{x}" for x in ("etl", "batch", "reporting", "ci")
+USERS: Final[tuple[str, ...]] = tuple(
+    f"{n}.{s}" for n in _FIRST for s in ("k", "m", "w", "z")
+) + tuple(f"svc-{x}" for x in ("etl", "batch", "reporting", "ci"))
+TENANTS: Final[tuple[str, ...]] = tuple(
+    f"t-{i:04d}" for i in (17, 23, 42, 108, 256, 311, 404, 512, 777, 901, 1024, 1337)
 )
-TENANTS: Final[tuple[str, ...]] = tuple(f"t-{i:04d}" for i in (17, 23, 42, 108, 256, 311, 404, 512, 777, 901, 1024, 1337))
-PROVIDERS: Final[tuple[str, ...]] = ("geocoding", "sms", "llm-completions", "email", "fx-rates", "address-lookup")
-FLAGS: Final[tuple[str, ...]] = ("new-checkout-flow", "search-v2", "fast-refunds", "dark-mode", "bulk-export")
+PROVIDERS: Final[tuple[str, ...]] = (
+    "geocoding",
+    "sms",
+    "llm-completions",
+    "email",
+    "fx-rates",
+    "address-lookup",
+)
+FLAGS: Final[tuple[str, ...]] = (
+    "new-checkout-flow",
+    "search-v2",
+    "fast-refunds",
+    "dark-mode",
+    "bulk-export",
+)
 CURRENCIES: Final[tuple[str, ...]] = ("EUR", "USD", "GBP", "SEK", "JPY")
-_VERBS: Final[tuple[str, ...]] = ("GET", "GET", "GET", "GET", "POST", "POST", "PUT", "DELETE", "PATCH")
-_JOBS: Final[tuple[str, ...]] = ("reindex", "nightly-export", "expire-sessions", "sync-prices", "rollup-metrics", "gc-orphans")
+_VERBS: Final[tuple[str, ...]] = (
+    "GET",
+    "GET",
+    "GET",
+    "GET",
+    "POST",
+    "POST",
+    "PUT",
+    "DELETE",
+    "PATCH",
+)
+_JOBS: Final[tuple[str, ...]] = (
+    "reindex",
+    "nightly-export",
+    "expire-sessions",
+    "sync-prices",
+    "rollup-metrics",
+    "gc-orphans",
+)
+# fmt: on
 
 # Per domain: url paths (``{id}`` is filled in), tables, topics, datastores.
 _DOMAINS: Final[dict[str, dict[str, tuple[str, ...]]]] = {
@@ -153,6 +192,7 @@ class Service:
     topics: tuple[str, ...]
     deps: tuple[str, ...]  # host:port of what it calls
     peers: tuple[str, ...]  # other services it calls, as host:port
+    http_deps: tuple[str, ...]  # what it calls over HTTP: peers and external APIs
     groups: tuple[str, ...]  # consumer groups
     recent_requests: list[str] = field(default_factory=list)
 
@@ -167,6 +207,10 @@ def make_service(index: int, name: str, r: Rand, peers: tuple[str, ...] = ()) ->
     """A service with 2-6 hosts and the paths, tables, topics and dependencies of its domain."""
     domain = _DOMAINS[SERVICE_NAMES[index % len(SERVICE_NAMES)]]
     hosts = tuple(f"{name}-{i}" for i in range(1, between(r, 2, 7)))
+    peer_addresses = tuple(f"{p}.svc.cluster.local:{pick(r, (8080, 8443, 9090))}" for p in peers)
+    external = tuple(d for d in domain["stores"] if d.endswith(":443")) or (
+        "api.partner.example:443",
+    )
     return Service(
         index=index,
         name=name,
@@ -175,7 +219,8 @@ def make_service(index: int, name: str, r: Rand, peers: tuple[str, ...] = ()) ->
         tables=domain["tables"],
         topics=domain["topics"] + ("audit-log",),
         deps=domain["stores"] + _SHARED_DEPS[: between(r, 1, 4)],
-        peers=tuple(f"{p}.svc.cluster.local:{pick(r, (8080, 8443, 9090))}" for p in peers),
+        peers=peer_addresses,
+        http_deps=peer_addresses + external,
         groups=tuple(f"{name}-{t}-consumers" for t in domain["topics"]),
         recent_requests=[hex_id(r) for _ in range(8)],
     )
@@ -219,7 +264,11 @@ def _t_http(r: Rand, svc: Service) -> tuple[str, Extra]:
     path = _path(r, svc)
     ms = spread(r, 35)
     status = 200 if r.random() < 0.93 else pick(r, (201, 204, 304, 404))
-    return f"{pick(r, _VERBS)} {path} {status} in {ms} ms", {"path": path, "status": status, "duration_ms": ms}
+    return f"{pick(r, _VERBS)} {path} {status} in {ms} ms", {
+        "path": path,
+        "status": status,
+        "duration_ms": ms,
+    }
 
 
 def _t_http_bytes(r: Rand, svc: Service) -> tuple[str, Extra]:
@@ -232,16 +281,24 @@ def _t_http_bytes(r: Rand, svc: Service) -> tuple[str, Extra]:
 
 
 def _t_cache_hit(r: Rand, svc: Service) -> tuple[str, Extra]:
-    return f'cache hit for key "{pick(r, svc.tables)}:{between(r, 1, 99999)}" ({r.random() * 2:.2f} ms)', None
+    return (
+        f'cache hit for key "{pick(r, svc.tables)}:{between(r, 1, 99999)}" ({r.random() * 2:.2f} ms)',
+        None,
+    )
 
 
 def _t_cache_miss(r: Rand, svc: Service) -> tuple[str, Extra]:
-    return f'cache miss for key "{pick(r, svc.tables)}:{between(r, 1, 99999)}"; loaded in {spread(r, 8)} ms', None
+    return (
+        f'cache miss for key "{pick(r, svc.tables)}:{between(r, 1, 99999)}"; loaded in {spread(r, 8)} ms',
+        None,
+    )
 
 
 def _t_query(r: Rand, svc: Service) -> tuple[str, Extra]:
     ms = spread(r, 4)
-    return f"query on {pick(r, svc.tables)} returned {spread(r, 20)} rows in {ms} ms", {"duration_ms": ms}
+    return f"query on {pick(r, svc.tables)} returned {spread(r, 20)} rows in {ms} ms", {
+        "duration_ms": ms
+    }
 
 
 def _t_pool(r: Rand, svc: Service) -> tuple[str, Extra]:
@@ -262,11 +319,17 @@ def _t_job(r: Rand, svc: Service) -> tuple[str, Extra]:
 
 
 def _t_job_scheduled(r: Rand, svc: Service) -> tuple[str, Extra]:
-    return f"scheduled {pick(r, _JOBS)} to run at {between(r, 0, 24):02d}:{between(r, 0, 60):02d} UTC", None
+    return (
+        f"scheduled {pick(r, _JOBS)} to run at {between(r, 0, 24):02d}:{between(r, 0, 60):02d} UTC",
+        None,
+    )
 
 
 def _t_gc(r: Rand, svc: Service) -> tuple[str, Extra]:
-    return f"gc: collected {spread(r, 20000)} objects in {spread(r, 6)} ms (generation {between(r, 0, 3)})", None
+    return (
+        f"gc: collected {spread(r, 20000)} objects in {spread(r, 6)} ms (generation {between(r, 0, 3)})",
+        None,
+    )
 
 
 def _t_publish(r: Rand, svc: Service) -> tuple[str, Extra]:
@@ -280,26 +343,36 @@ def _t_publish(r: Rand, svc: Service) -> tuple[str, Extra]:
 
 def _t_commit(r: Rand, svc: Service) -> tuple[str, Extra]:
     topic = pick(r, svc.topics)
-    return f"committed offset {between(r, 10**6, 10**9)} for {topic}-{between(r, 0, 12)}", {"topic": topic}
+    return f"committed offset {between(r, 10**6, 10**9)} for {topic}-{between(r, 0, 12)}", {
+        "topic": topic
+    }
 
 
 def _t_login(r: Rand, svc: Service) -> tuple[str, Extra]:
     user = pick(r, USERS)
     ip = private_ip(r)
-    return f"user {user} logged in from {ip} via {pick(r, ('sso', 'oauth', 'webauthn', 'magic-link'))}", {
-        "user": user,
-        "source_ip": ip,
-    }
+    return (
+        f"user {user} logged in from {ip} via {pick(r, ('sso', 'oauth', 'webauthn', 'magic-link'))}",
+        {
+            "user": user,
+            "source_ip": ip,
+        },
+    )
 
 
 def _t_session(r: Rand, svc: Service) -> tuple[str, Extra]:
     user = pick(r, USERS)
-    return f"issued session {hex_id(r, 12)} for {user}, expires in {pick(r, (15, 30, 60, 720))} min", {"user": user}
+    return (
+        f"issued session {hex_id(r, 12)} for {user}, expires in {pick(r, (15, 30, 60, 720))} min",
+        {"user": user},
+    )
 
 
 def _t_flag(r: Rand, svc: Service) -> tuple[str, Extra]:
     tenant = pick(r, TENANTS)
-    return f'feature flag "{pick(r, FLAGS)}" is {pick(r, ("on", "off"))} for tenant {tenant}', {"tenant": tenant}
+    return f'feature flag "{pick(r, FLAGS)}" is {pick(r, ("on", "off"))} for tenant {tenant}', {
+        "tenant": tenant
+    }
 
 
 def _t_order(r: Rand, svc: Service) -> tuple[str, Extra]:
@@ -322,22 +395,33 @@ def _t_payment(r: Rand, svc: Service) -> tuple[str, Extra]:
 def _t_search(r: Rand, svc: Service) -> tuple[str, Extra]:
     words = ("red shoes", "usb-c cable", "winter jacket", "coffee grinder", "desk lamp", "yoga mat")
     ms = spread(r, 25)
-    return f'search "{pick(r, words)}" returned {spread(r, 80)} hits in {ms} ms', {"duration_ms": ms}
+    return f'search "{pick(r, words)}" returned {spread(r, 80)} hits in {ms} ms', {
+        "duration_ms": ms
+    }
 
 
 def _t_notify(r: Rand, svc: Service) -> tuple[str, Extra]:
     user = pick(r, USERS)
-    return f"sent {pick(r, ('email', 'sms', 'push'))} notification {hex_id(r, 10)} to {user}", {"user": user}
+    return f"sent {pick(r, ('email', 'sms', 'push'))} notification {hex_id(r, 10)} to {user}", {
+        "user": user
+    }
 
 
 def _t_stock(r: Rand, svc: Service) -> tuple[str, Extra]:
-    return f"reserved {between(r, 1, 6)} units of SKU-{between(r, 10000, 99999)} in warehouse {pick(r, ('AMS1', 'FRA2', 'DUB1'))}", None
+    return (
+        f"reserved {between(r, 1, 6)} units of SKU-{between(r, 10000, 99999)} in warehouse {pick(r, ('AMS1', 'FRA2', 'DUB1'))}",
+        None,
+    )
 
 
 def _t_config(r: Rand, svc: Service) -> tuple[str, Extra]:
-    return f"config reloaded from /etc/{svc.name}/config.yaml (version {between(r, 100, 999)})", None
+    return (
+        f"config reloaded from /etc/{svc.name}/config.yaml (version {between(r, 100, 999)})",
+        None,
+    )
 
 
+# fmt: off
 TRAFFIC: Final[tuple[Template, ...]] = (
     Template("http.request", _t_http, "http", "info", weight=30),
     Template("http.completed", _t_http_bytes, "http", "info", weight=8),
@@ -361,6 +445,7 @@ TRAFFIC: Final[tuple[Template, ...]] = (
     Template("inventory.reserved", _t_stock, "inventory", "info", weight=3),
     Template("config.reloaded", _t_config, "config", "info", request_scoped=False, weight=0.05),
 )
+# fmt: on
 
 #: Traffic templates only some services log (the rest log everywhere).
 DOMAIN_TRAFFIC: Final[dict[str, tuple[str, ...]]] = {
@@ -389,14 +474,17 @@ def _c_reset(r: Rand, svc: Service) -> tuple[str, Extra]:
 
 
 def _c_upstream(r: Rand, svc: Service) -> tuple[str, Extra]:
-    dep = _dep(r, svc)
+    dep = pick(r, svc.http_deps)
     status = pick(r, (502, 503, 503, 504))
     path = _path(r, svc)
-    return f"upstream {dep} answered {status} to {pick(r, _VERBS)} {path} after {spread(r, 400)} ms", {
-        "peer": dep,
-        "status": status,
-        "path": path,
-    }
+    return (
+        f"upstream {dep} answered {status} to {pick(r, _VERBS)} {path} after {spread(r, 400)} ms",
+        {
+            "peer": dep,
+            "status": status,
+            "path": path,
+        },
+    )
 
 
 def _c_refused(r: Rand, svc: Service) -> tuple[str, Extra]:
@@ -406,12 +494,17 @@ def _c_refused(r: Rand, svc: Service) -> tuple[str, Extra]:
 
 def _c_dns(r: Rand, svc: Service) -> tuple[str, Extra]:
     dep = _dep(r, svc).rsplit(":", 1)[0]
-    return f"name resolution for {dep} failed: {pick(r, ('SERVFAIL', 'NXDOMAIN', 'no answer in 5000 ms'))}", None
+    return (
+        f"name resolution for {dep} failed: {pick(r, ('SERVFAIL', 'NXDOMAIN', 'no answer in 5000 ms'))}",
+        None,
+    )
 
 
 def _c_tls(r: Rand, svc: Service) -> tuple[str, Extra]:
     dep = _dep(r, svc)
-    why = pick(r, ("certificate has expired", "handshake timed out", "unknown CA", "protocol version"))
+    why = pick(
+        r, ("certificate has expired", "handshake timed out", "unknown CA", "protocol version")
+    )
     return f"TLS handshake with {dep} failed: {why}", {"peer": dep}
 
 
@@ -423,9 +516,13 @@ def _c_grpc(r: Rand, svc: Service) -> tuple[str, Extra]:
 
 def _c_pool(r: Rand, svc: Service) -> tuple[str, Extra]:
     size = pick(r, (10, 20, 32, 50))
-    return f"timed out after {pick(r, (500, 1000, 3000))} ms waiting for a connection from pool {svc.deps[0]} ({size}/{size} in use)", None
+    return (
+        f"timed out after {pick(r, (500, 1000, 3000))} ms waiting for a connection from pool {svc.deps[0]} ({size}/{size} in use)",
+        None,
+    )
 
 
+# fmt: off
 COMMUNICATION: Final[tuple[Template, ...]] = (
     Template("comm.timeout", _c_timeout, "http.client", "error", "communication", "TimeoutError", 0.3, weight=5),
     Template("comm.reset", _c_reset, "http.client", "error", "communication", "ConnectionResetError", 0.2, weight=2),
@@ -436,6 +533,7 @@ COMMUNICATION: Final[tuple[Template, ...]] = (
     Template("comm.grpc", _c_grpc, "grpc.client", "error", "communication", "CommunicationError", 0.3, weight=1.5),
     Template("comm.pool", _c_pool, "db.pool", "error", "communication", "TimeoutError", 0.2, weight=1.5),
 )
+# fmt: on
 
 
 # -- memory ----------------------------------------------------------------------------------
@@ -448,7 +546,10 @@ def _m_heap(r: Rand, svc: Service) -> tuple[str, Extra]:
 
 
 def _m_alloc(r: Rand, svc: Service) -> tuple[str, Extra]:
-    return f"failed to allocate {spread(r, 64)} MiB for {pick(r, ('response buffer', 'image resize', 'report', 'batch'))}", None
+    return (
+        f"failed to allocate {spread(r, 64)} MiB for {pick(r, ('response buffer', 'image resize', 'report', 'batch'))}",
+        None,
+    )
 
 
 def _m_gc(r: Rand, svc: Service) -> tuple[str, Extra]:
@@ -459,13 +560,16 @@ def _m_gc(r: Rand, svc: Service) -> tuple[str, Extra]:
 def _m_rss(r: Rand, svc: Service) -> tuple[str, Extra]:
     limit = pick(r, (512, 1024, 2048))
     pct = between(r, 82, 96)
-    return f"container RSS {limit * pct // 100} MiB is {pct}% of its {limit} MiB limit", {"heap_pct": pct}
+    return f"container RSS {limit * pct // 100} MiB is {pct}% of its {limit} MiB limit", {
+        "heap_pct": pct
+    }
 
 
 def _m_evict(r: Rand, svc: Service) -> tuple[str, Extra]:
     return f"evicted {spread(r, 5000)} cache entries under memory pressure", None
 
 
+# fmt: off
 MEMORY: Final[tuple[Template, ...]] = (
     Template("mem.heap", _m_heap, "runtime", "warning", "memory", "MemoryPressureError", request_scoped=False, weight=3),
     Template("mem.alloc", _m_alloc, "runtime", "error", "memory", "MemoryError", weight=1),
@@ -473,6 +577,7 @@ MEMORY: Final[tuple[Template, ...]] = (
     Template("mem.rss", _m_rss, "runtime", "warning", "memory", "MemoryPressureError", request_scoped=False, weight=1),
     Template("mem.evict", _m_evict, "cache", "warning", "memory", "MemoryPressureError", request_scoped=False, weight=1),
 )
+# fmt: on
 
 
 # -- streaming -------------------------------------------------------------------------------
@@ -482,7 +587,11 @@ def _s_lag(r: Rand, svc: Service) -> tuple[str, Extra]:
     topic = pick(r, svc.topics)
     part = between(r, 0, 12)
     lag = spread(r, 4000)
-    return f"consumer lag on {topic} partition {part} is {lag} messages", {"topic": topic, "partition": part, "lag": lag}
+    return f"consumer lag on {topic} partition {part} is {lag} messages", {
+        "topic": topic,
+        "partition": part,
+        "lag": lag,
+    }
 
 
 def _s_commit(r: Rand, svc: Service) -> tuple[str, Extra]:
@@ -494,19 +603,28 @@ def _s_commit(r: Rand, svc: Service) -> tuple[str, Extra]:
 def _s_buffer(r: Rand, svc: Service) -> tuple[str, Extra]:
     cap = pick(r, (1000, 10000, 50000))
     pct = between(r, 75, 100)
-    return f"stream buffer {pct}% full ({cap * pct // 100}/{cap} records); applying backpressure", None
+    return (
+        f"stream buffer {pct}% full ({cap * pct // 100}/{cap} records); applying backpressure",
+        None,
+    )
 
 
 def _s_rebalance(r: Rand, svc: Service) -> tuple[str, Extra]:
     group = pick(r, svc.groups)
-    return f"rebalance of {group}: {between(r, 1, 12)} partitions revoked from {pick(r, svc.hosts)}", {"group": group}
+    return (
+        f"rebalance of {group}: {between(r, 1, 12)} partitions revoked from {pick(r, svc.hosts)}",
+        {"group": group},
+    )
 
 
 def _s_produce(r: Rand, svc: Service) -> tuple[str, Extra]:
     topic = pick(r, svc.topics)
-    return f"send to {topic} failed: broker kafka-{between(r, 0, 3)}.internal:9092 not available", {"topic": topic}
+    return f"send to {topic} failed: broker kafka-{between(r, 0, 3)}.internal:9092 not available", {
+        "topic": topic
+    }
 
 
+# fmt: off
 STREAMING: Final[tuple[Template, ...]] = (
     Template("stream.lag", _s_lag, "kafka.consumer", "warning", "streaming", "StreamingError", request_scoped=False, weight=3),
     Template("stream.commit", _s_commit, "kafka.consumer", "error", "streaming", "KafkaError", 0.3, request_scoped=False),
@@ -514,6 +632,7 @@ STREAMING: Final[tuple[Template, ...]] = (
     Template("stream.rebalance", _s_rebalance, "kafka.consumer", "warning", "streaming", "StreamingError", request_scoped=False, weight=0.7),
     Template("stream.produce", _s_produce, "kafka.producer", "error", "streaming", "KafkaError", 0.2, weight=0.8),
 )
+# fmt: on
 
 
 # -- budget ----------------------------------------------------------------------------------
@@ -532,22 +651,35 @@ def _b_budget(r: Rand, svc: Service) -> tuple[str, Extra]:
 def _b_ratelimit(r: Rand, svc: Service) -> tuple[str, Extra]:
     tenant = pick(r, TENANTS)
     limit = pick(r, (100, 600, 1200))
-    return f"rate limit exceeded for tenant {tenant}: {limit + spread(r, limit // 5)} req/min (limit {limit})", {"tenant": tenant}
+    return (
+        f"rate limit exceeded for tenant {tenant}: {limit + spread(r, limit // 5)} req/min (limit {limit})",
+        {"tenant": tenant},
+    )
 
 
 def _b_quota(r: Rand, svc: Service) -> tuple[str, Extra]:
-    return f"quota of {pick(r, (1000, 5000, 10000, 50000))} calls per day reached for {pick(r, PROVIDERS)} API", None
+    return (
+        f"quota of {pick(r, (1000, 5000, 10000, 50000))} calls per day reached for {pick(r, PROVIDERS)} API",
+        None,
+    )
 
 
 def _b_cost(r: Rand, svc: Service) -> tuple[str, Extra]:
     tenant = pick(r, TENANTS)
-    return f"cost guard: call to {pick(r, PROVIDERS)} would exceed the daily budget of tenant {tenant} by {spread(r, 12)} USD", {"tenant": tenant}
+    return (
+        f"cost guard: call to {pick(r, PROVIDERS)} would exceed the daily budget of tenant {tenant} by {spread(r, 12)} USD",
+        {"tenant": tenant},
+    )
 
 
 def _b_throttle(r: Rand, svc: Service) -> tuple[str, Extra]:
-    return f"{pick(r, PROVIDERS)} answered 429 Too Many Requests; retry after {pick(r, (1, 5, 30, 60))} s", {"status": 429}
+    return (
+        f"{pick(r, PROVIDERS)} answered 429 Too Many Requests; retry after {pick(r, (1, 5, 30, 60))} s",
+        {"status": 429},
+    )
 
 
+# fmt: off
 BUDGET: Final[tuple[Template, ...]] = (
     Template("budget.tenant", _b_budget, "billing.quota", "warning", "budget", "BudgetError", request_scoped=False, weight=2),
     Template("budget.ratelimit", _b_ratelimit, "ratelimit", "warning", "budget", "RateLimitError", 0.3, "error", weight=2),
@@ -555,12 +687,19 @@ BUDGET: Final[tuple[Template, ...]] = (
     Template("budget.cost", _b_cost, "billing.quota", "warning", "budget", "BudgetError"),
     Template("budget.throttle", _b_throttle, "http.client", "warning", "budget", "ThrottlingError", 0.2, "error"),
 )
+# fmt: on
 
 
 # -- security --------------------------------------------------------------------------------
 
 _ACTIONS: Final[tuple[str, ...]] = ("delete", "export", "update", "read", "impersonate")
-_RESOURCES: Final[tuple[str, ...]] = ("/admin/users", "/admin/tenants", "/api/v1/refunds", "/internal/flags", "/api/v1/reports")
+_RESOURCES: Final[tuple[str, ...]] = (
+    "/admin/users",
+    "/admin/tenants",
+    "/api/v1/refunds",
+    "/internal/flags",
+    "/api/v1/reports",
+)
 
 
 def _x_denied(r: Rand, svc: Service) -> tuple[str, Extra]:
@@ -571,7 +710,10 @@ def _x_denied(r: Rand, svc: Service) -> tuple[str, Extra]:
 
 def _x_role(r: Rand, svc: Service) -> tuple[str, Extra]:
     user = pick(r, USERS)
-    return f"role '{pick(r, ('viewer', 'support', 'analyst'))}' of {user} lacks scope '{pick(r, ('refunds:write', 'users:admin', 'export:all'))}'", {"user": user}
+    return (
+        f"role '{pick(r, ('viewer', 'support', 'analyst'))}' of {user} lacks scope '{pick(r, ('refunds:write', 'users:admin', 'export:all'))}'",
+        {"user": user},
+    )
 
 
 def _x_jwt(r: Rand, svc: Service) -> tuple[str, Extra]:
@@ -581,7 +723,9 @@ def _x_jwt(r: Rand, svc: Service) -> tuple[str, Extra]:
 
 def _x_expired(r: Rand, svc: Service) -> tuple[str, Extra]:
     user = pick(r, USERS)
-    return f"session of {user} expired {spread(r, 30)} min ago; re-authentication required", {"user": user}
+    return f"session of {user} expired {spread(r, 30)} min ago; re-authentication required", {
+        "user": user
+    }
 
 
 def _x_csrf(r: Rand, svc: Service) -> tuple[str, Extra]:
@@ -592,7 +736,9 @@ def _x_csrf(r: Rand, svc: Service) -> tuple[str, Extra]:
 def _x_waf(r: Rand, svc: Service) -> tuple[str, Extra]:
     ip = public_ip(r)
     rule = pick(r, ("sql-injection", "path-traversal", "xss", "bad-bot"))
-    return f"blocked request from {ip}: matched WAF rule {between(r, 900000, 999999)} ({rule})", {"source_ip": ip}
+    return f"blocked request from {ip}: matched WAF rule {between(r, 900000, 999999)} ({rule})", {
+        "source_ip": ip
+    }
 
 
 def _x_login(r: Rand, svc: Service) -> tuple[str, Extra]:
@@ -601,6 +747,7 @@ def _x_login(r: Rand, svc: Service) -> tuple[str, Extra]:
     return f"authentication failed for user {user} from {ip}", {"user": user, "source_ip": ip}
 
 
+# fmt: off
 SECURITY: Final[tuple[Template, ...]] = (
     Template("sec.denied", _x_denied, "authz", "warning", "security", "PermissionError", 0.4, "error", weight=3),
     Template("sec.role", _x_role, "authz", "warning", "security", "SecurityViolationError", weight=1),
@@ -610,6 +757,7 @@ SECURITY: Final[tuple[Template, ...]] = (
     Template("sec.waf", _x_waf, "waf", "warning", "security", "SecurityViolationError", request_scoped=False),
     Template("sec.login", _x_login, "auth", "warning", "security", "AuthenticationError", weight=2),
 )
+# fmt: on
 
 
 # -- data ------------------------------------------------------------------------------------
@@ -618,7 +766,10 @@ SECURITY: Final[tuple[Template, ...]] = (
 def _d_invalid(r: Rand, svc: Service) -> tuple[str, Extra]:
     f, rule = pick(r, (("amount", "a positive number"), ("currency", "an ISO 4217 code"),
                        ("quantity", "at most 99"), ("email_verified", "a boolean")))  # fmt: skip
-    return f'invalid payload for {pick(r, svc.tables)} {between(r, 10**5, 10**7)}: field "{f}" must be {rule}', None
+    return (
+        f'invalid payload for {pick(r, svc.tables)} {between(r, 10**5, 10**7)}: field "{f}" must be {rule}',
+        None,
+    )
 
 
 def _d_key(r: Rand, svc: Service) -> tuple[str, Extra]:
@@ -637,12 +788,18 @@ def _d_schema(r: Rand, svc: Service) -> tuple[str, Extra]:
 
 def _d_date(r: Rand, svc: Service) -> tuple[str, Extra]:
     bad = pick(r, ("31/02/2025", "2025-13-01", "yesterday", "N/A", ""))
-    return f'could not parse date "{bad}" in column created_at of import_{between(r, 100, 999)}.csv line {spread(r, 300)}', None
+    return (
+        f'could not parse date "{bad}" in column created_at of import_{between(r, 100, 999)}.csv line {spread(r, 300)}',
+        None,
+    )
 
 
 def _d_unique(r: Rand, svc: Service) -> tuple[str, Extra]:
     table = pick(r, svc.tables)
-    return f'duplicate key value violates unique constraint "{table}_pkey" (id={between(r, 1, 10**6)})', None
+    return (
+        f'duplicate key value violates unique constraint "{table}_pkey" (id={between(r, 1, 10**6)})',
+        None,
+    )
 
 
 def _d_decode(r: Rand, svc: Service) -> tuple[str, Extra]:
@@ -655,9 +812,13 @@ def _d_decode(r: Rand, svc: Service) -> tuple[str, Extra]:
 
 def _d_columns(r: Rand, svc: Service) -> tuple[str, Extra]:
     want = between(r, 8, 20)
-    return f"row {spread(r, 2000)} of export_{hex_id(r, 6)}.csv has {want - between(r, 1, 4)} columns, expected {want}", None
+    return (
+        f"row {spread(r, 2000)} of export_{hex_id(r, 6)}.csv has {want - between(r, 1, 4)} columns, expected {want}",
+        None,
+    )
 
 
+# fmt: off
 DATA: Final[tuple[Template, ...]] = (
     Template("data.invalid", _d_invalid, "validation", "error", "data", "ValueError", 0.3, weight=3),
     Template("data.key", _d_key, "ingest", "error", "data", "KeyError", 0.2, weight=2),
@@ -667,6 +828,7 @@ DATA: Final[tuple[Template, ...]] = (
     Template("data.decode", _d_decode, "kafka.consumer", "error", "data", "UnicodeDecodeError", request_scoped=False, weight=0.7),
     Template("data.columns", _d_columns, "import", "warning", "data", "DataError", request_scoped=False, weight=0.7),
 )
+# fmt: on
 
 #: Background error templates per category.
 ERRORS: Final[dict[str, tuple[Template, ...]]] = {
@@ -699,7 +861,7 @@ class Episode:
     service: int
     #: precursor, false_alarm, outage or security
     role: str
-    #: precursor kind, outage cause ("none" when unannounced) or security incident kind
+    #: precursor kind, "outage", or the security incident kind
     kind: str
     start_ms: int
     end_ms: int
@@ -747,10 +909,18 @@ def _p_memory(r: Rand, svc: Service, ep: Episode, x: float) -> tuple[str, str, s
             "runtime", {"heap_pct": pct})  # fmt: skip
 
 
-def _p_retry_storm(r: Rand, svc: Service, ep: Episode, x: float) -> tuple[str, str, str, str, Extra]:
+def _p_retry_storm(
+    r: Rand, svc: Service, ep: Episode, x: float
+) -> tuple[str, str, str, str, Extra]:
     attempt = min(5, 1 + int(4 * x * r.random() + 2 * x))
     why = pick(r, ("TimeoutError", "ConnectionResetError", "503 Service Unavailable"))
-    etype = "TimeoutError" if why == "TimeoutError" else "ConnectionResetError" if why[0] == "C" else "CommunicationError"
+    etype = (
+        "TimeoutError"
+        if why == "TimeoutError"
+        else "ConnectionResetError"
+        if why[0] == "C"
+        else "CommunicationError"
+    )
     return (f"retry {attempt}/5 calling {ep.dep} after {why}", "warning", etype, "http.client",
             {"peer": ep.dep, "retry_count": attempt})  # fmt: skip
 
@@ -765,7 +935,9 @@ def _p_budget(r: Rand, svc: Service, ep: Episode, x: float) -> tuple[str, str, s
             "billing.quota", {"tenant": ep.tenant, "budget_pct": pct})  # fmt: skip
 
 
-def _p_streaming_lag(r: Rand, svc: Service, ep: Episode, x: float) -> tuple[str, str, str, str, Extra]:
+def _p_streaming_lag(
+    r: Rand, svc: Service, ep: Episode, x: float
+) -> tuple[str, str, str, str, Extra]:
     lag = int(2000 * math.exp(4.5 * x)) + between(r, 0, 500)
     if r.random() < 0.25:
         pct = min(100, int(70 + 30 * x))
@@ -790,7 +962,7 @@ def _o_timeouts(r: Rand, svc: Service, ep: Episode, x: float) -> tuple[str, str,
         return (f"service unavailable: all {pick(r, (10, 20, 32))} connections to {ep.dep} failed", "critical",
                 "ConnectionError", "http.client", {"peer": ep.dep})  # fmt: skip
     path = _path(r, svc)
-    return (f"{pick(r, _VERBS)} {path} failed: upstream {ep.dep} unreachable", "critical", "CommunicationError",
+    return (f"{pick(r, _VERBS)} {path} failed: dependency {ep.dep} unreachable", "critical", "CommunicationError",
             "http", {"peer": ep.dep, "path": path, "status": 503})  # fmt: skip
 
 
@@ -802,7 +974,9 @@ def _o_memory(r: Rand, svc: Service, ep: Episode, x: float) -> tuple[str, str, s
             "runtime", None)  # fmt: skip
 
 
-def _o_retry_storm(r: Rand, svc: Service, ep: Episode, x: float) -> tuple[str, str, str, str, Extra]:
+def _o_retry_storm(
+    r: Rand, svc: Service, ep: Episode, x: float
+) -> tuple[str, str, str, str, Extra]:
     if r.random() < 0.5:
         return (f"circuit open for {ep.dep}: {between(r, 50, 500)} consecutive failures", "critical",
                 "CommunicationError", "http.client", {"peer": ep.dep})  # fmt: skip
@@ -818,7 +992,9 @@ def _o_budget(r: Rand, svc: Service, ep: Episode, x: float) -> tuple[str, str, s
             "QuotaExceededError", "billing.quota", {"tenant": ep.tenant})  # fmt: skip
 
 
-def _o_streaming_lag(r: Rand, svc: Service, ep: Episode, x: float) -> tuple[str, str, str, str, Extra]:
+def _o_streaming_lag(
+    r: Rand, svc: Service, ep: Episode, x: float
+) -> tuple[str, str, str, str, Extra]:
     if r.random() < 0.5:
         return (f"consumer group {ep.group} stalled on {ep.topic}: no progress for {between(r, 60, 900)} s",
                 "critical", "StreamingError", "kafka.consumer", {"topic": ep.topic, "group": ep.group})  # fmt: skip
@@ -826,7 +1002,9 @@ def _o_streaming_lag(r: Rand, svc: Service, ep: Episode, x: float) -> tuple[str,
             "StreamingError", "stream", {"topic": ep.topic})  # fmt: skip
 
 
-def _o_unannounced(r: Rand, svc: Service, ep: Episode, x: float) -> tuple[str, str, str, str, Extra]:
+def _o_unannounced(
+    r: Rand, svc: Service, ep: Episode, x: float
+) -> tuple[str, str, str, str, Extra]:
     u = r.random()
     if u < 0.4:
         return (f"health check failed on {ep.host}: {pick(r, ('liveness probe timeout', 'readiness 503', 'process exited 137'))}",
@@ -857,7 +1035,9 @@ def outage_resolved(r: Rand, ep: Episode) -> str:
 
 def brute_force_attempt(r: Rand, ep: Episode) -> tuple[str, Extra]:
     user = ep.user if ep.kind == "brute_force" else pick(r, USERS)
-    reason = pick(r, ("invalid credentials", "unknown user", "invalid credentials", "account disabled"))
+    reason = pick(
+        r, ("invalid credentials", "unknown user", "invalid credentials", "account disabled")
+    )
     return f"authentication failed for user {user} from {ep.source_ip}: {reason}", {
         "user": user,
         "source_ip": ep.source_ip,
@@ -910,6 +1090,9 @@ HABIT_SHARE: Final[float] = 0.25
 Leak = tuple[str, str, str | None, str, Extra, str]
 
 
+_BASE32: Final[tuple[str, ...]] = tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
 def _luhn_card(r: Rand) -> str:
     digits = [4] + [int(r.random() * 10) for _ in range(14)]
     total = 0
@@ -932,7 +1115,7 @@ def _l_password(r: Rand, svc: Service) -> Leak:
 
 def _l_bearer(r: Rand, svc: Service) -> Leak:
     token = f"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ{hex_id(r, 10)}In0.{hex_id(r, 22)}"
-    dep = _dep(r, svc)
+    dep = pick(r, svc.http_deps)
     return (f"forwarding {pick(r, _VERBS)} to {dep} with headers {{'Authorization': 'Bearer {token}'}}", "debug",
             None, "http.client", {"peer": dep}, token)  # fmt: skip
 
@@ -944,7 +1127,7 @@ def _l_api_key(r: Rand, svc: Service) -> Leak:
 
 
 def _l_aws(r: Rand, svc: Service) -> Leak:
-    key = "AKIA" + "".join(pick(r, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") for _ in range(16))
+    key = "AKIA" + "".join(pick(r, _BASE32) for _ in range(16))
     return (f"uploading report to s3://{svc.name}-exports/{hex_id(r, 8)}.csv with access key {key}", "info", None,
             "exports", None, key)  # fmt: skip
 
