@@ -38,19 +38,24 @@ def grouping_accuracy(truth: pd.Series, predicted: list[Any]) -> float:
 
 
 def _faultcast(contents: list[str]) -> tuple[list[str], float]:
-    """Templates as the ingest computes them: one vectorised DuckDB pass over the batch."""
+    """Templates as the ingest finds them: the variable parts masked in one vectorised DuckDB
+    pass, then Drain over the distinct masked forms only (a form seen before skips the tree)."""
     import duckdb
     import pyarrow as pa
     from faultcast.ingest.fingerprint import template_sql
+    from faultcast.ingest.patterns import PatternMiner
 
     con = duckdb.connect()
     batch = pa.table({"message": pa.array(contents, pa.large_string())})
     con.register("batch", batch)
     started = time.perf_counter()
-    templates = [
-        r[0] for r in con.execute(f"SELECT {template_sql('message')} FROM batch").fetchall()
-    ]
-    return templates, time.perf_counter() - started
+    masked = [r[0] for r in con.execute(f"SELECT {template_sql('message')} FROM batch").fetchall()]
+    miner = PatternMiner()
+    distinct = list(dict.fromkeys(masked))
+    miner.mine(distinct)
+    final, _ = miner.mine(distinct)  # every form's template at the end of the run
+    ids = [final[m][0] for m in masked]
+    return ids, time.perf_counter() - started
 
 
 def _drain3(contents: list[str]) -> tuple[list[int], float]:

@@ -59,6 +59,33 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
 )""",
         ),
     ),
+    Migration(
+        3,
+        "patterns, their changes and the template miner's state",
+        (
+            """CREATE TABLE patterns (
+    template_id VARCHAR PRIMARY KEY,
+    template VARCHAR,
+    count BIGINT,
+    first_seen TIMESTAMPTZ,
+    last_seen TIMESTAMPTZ,
+    example VARCHAR,
+    updated_at TIMESTAMPTZ
+)""",
+            """CREATE TABLE pattern_changes (
+    template_id VARCHAR,
+    old_template VARCHAR,
+    new_template VARCHAR,
+    changed_at TIMESTAMPTZ
+)""",
+            """CREATE TABLE miner_state (
+    name VARCHAR PRIMARY KEY,
+    state BLOB,
+    clusters INTEGER,
+    updated_at TIMESTAMPTZ
+)""",
+        ),
+    ),
 )
 
 LATEST_VERSION: Final[int] = MIGRATIONS[-1].version

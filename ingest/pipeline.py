@@ -40,6 +40,7 @@ from faultcast.ingest.jsonl import (
     build_fast_sql,
     build_parse_sql,
 )
+from faultcast.ingest.patterns import PatternMiner, TemplateChange
 from faultcast.ingest.redact import Redactor
 from faultcast.ingest.store import Store
 from faultcast.ingest.text import LogFormat, build_text_sql
@@ -252,6 +253,7 @@ class Ingestor:
         self.store = store
         self.redactor = redactor or Redactor()
         self.limits = limits
+        self.miner: PatternMiner | None = None  # loaded from the store on first use
         # FAULTCAST_CHUNK_BYTES: smaller chunks commit more often (tests use it to crash mid-run).
         self.chunk_bytes = chunk_bytes or int(
             os.environ.get("FAULTCAST_CHUNK_BYTES", DEFAULT_CHUNK_BYTES)
@@ -393,6 +395,8 @@ class Ingestor:
             }
         )
         con.register("bad_lines", bad_table)
+        mined, changes = self._mine(con)
+        con.register("mined", mined)
         try:
             stats = con.execute(
                 "SELECT count(*) FILTER (WHERE reason IS NULL), "
@@ -425,7 +429,7 @@ class Ingestor:
                 if given_ids:
                     existing = "SELECT event_id FROM store.events"
                     dedupe = (
-                        "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY line_no) = 1"
+                        "QUALIFY row_number() OVER (PARTITION BY p.event_id ORDER BY p.line_no) = 1"
                     )
                     params: dict[str, Any] = {"source": source}
                 else:
@@ -437,16 +441,19 @@ class Ingestor:
                     inserted = w.execute(
                         f"""
                         INSERT INTO store.events
-                        SELECT event_id, ts, service, host, component, level, category, error_type,
-                               message, template_id, template, session_key, failure,
-                               recovery_action, recovery_outcome, retry_count, recovery_ms, attrs,
-                               $source, line_no, now()
-                        FROM parsed p
-                        WHERE reason IS NULL AND event_id NOT IN ({existing})
+                        SELECT p.event_id, p.ts, p.service, p.host, p.component, p.level,
+                               p.category, p.error_type, p.message,
+                               coalesce(m.template_id, p.template_id),
+                               coalesce(m.mined_template, p.template),
+                               p.session_key, p.failure, p.recovery_action, p.recovery_outcome,
+                               p.retry_count, p.recovery_ms, p.attrs, $source, p.line_no, now()
+                        FROM parsed p LEFT JOIN mined m ON p.template = m.masked
+                        WHERE p.reason IS NULL AND p.event_id NOT IN ({existing})
                         {dedupe}
                         """,
                         params,
                     ).fetchall()[0][0]
+                    self._store_patterns(w, changes)
                 if checkpoint is not None:
                     file_id, prefix_len, prefix_md5, byte_offset, next_line = checkpoint
                     w.execute(
@@ -457,6 +464,7 @@ class Ingestor:
                 report.reasons[reason_kind(reason)] += 1
         finally:
             con.unregister("bad_lines")
+            con.unregister("mined")
         n_read = len(chunk)
         n_bad = n_read - good
         q_dupes = n_bad - int(q_inserted)
@@ -465,6 +473,68 @@ class Ingestor:
             r.stored += int(inserted)
             r.quarantined += int(q_inserted)
             r.duplicates += (good - int(inserted)) + q_dupes
+
+    # -- patterns ---------------------------------------------------------
+    def _load_miner(self) -> PatternMiner:
+        state = None
+        if self.store.exists() and self.store.schema_version() >= 3:
+            with self.store.reading() as con:
+                rows = con.execute(
+                    "SELECT state FROM store.miner_state WHERE name = 'drain'"
+                ).fetchall()
+            if rows:
+                state = bytes(rows[0][0])
+        return PatternMiner(state)
+
+    def _mine(self, con: Any) -> tuple[pa.Table, list[TemplateChange]]:
+        """Templates for this chunk's distinct masked messages, in order of first appearance."""
+        if self.miner is None:
+            self.miner = self._load_miner()
+        forms = [
+            r[0]
+            for r in con.execute(
+                "SELECT template FROM parsed WHERE reason IS NULL GROUP BY template ORDER BY min(line_no)"
+            ).fetchall()
+        ]
+        mined: tuple[pa.Table, list[TemplateChange]] = self.miner.mine_table(forms)
+        return mined
+
+    def _store_patterns(self, w: Any, changes: list[TemplateChange]) -> None:
+        """Fold this transaction's new events into ``patterns``; record template changes and the
+        miner's state, all in the chunk's transaction."""
+        w.execute(
+            """
+            INSERT INTO store.patterns
+            SELECT template_id, arg_max(template, ts), count(*), min(ts), max(ts), arg_min(message, ts), now()
+            FROM store.events WHERE ingested_at = now() GROUP BY template_id
+            ON CONFLICT (template_id) DO UPDATE SET
+                template = excluded.template,
+                count = patterns.count + excluded.count,
+                first_seen = least(patterns.first_seen, excluded.first_seen),
+                last_seen = greatest(patterns.last_seen, excluded.last_seen),
+                updated_at = excluded.updated_at
+            """
+        )
+        if changes:
+            table = pa.table(
+                {
+                    "template_id": [c.template_id for c in changes],
+                    "old_template": [c.old_template for c in changes],
+                    "new_template": [c.new_template for c in changes],
+                }
+            )
+            self.store.scratch.register("template_changes", table)
+            try:
+                w.execute("INSERT INTO store.pattern_changes SELECT *, now() FROM template_changes")
+            finally:
+                self.store.scratch.unregister("template_changes")
+        assert self.miner is not None
+        if self.miner.changed:
+            w.execute(
+                "INSERT OR REPLACE INTO store.miner_state VALUES ('drain', ?, ?, now())",
+                [self.miner.state(), self.miner.clusters],
+            )
+            self.miner.changed = False
 
     # -- one source -------------------------------------------------------
     def _checkpoint_for(self, source: str) -> tuple[str, int, str, int, int] | None:
