@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +25,24 @@ _EVENT_FILTERS = (
     "template_id",
     "session_key",
 )
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Seconds in a duration like ``"15m"``, ``"1h"``, ``"2d"`` or a number of seconds.
+
+    >>> parse_duration("15m"), parse_duration("1.5h"), parse_duration(30)
+    (900.0, 5400.0, 30.0)
+    """
+    if isinstance(text, (int, float)):
+        return float(text)
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"{text!r} is not a duration; use e.g. 30s, 15m, 1h, 2d")
+    return float(m.group(1)) * _UNIT_SECONDS[(m.group(2) or "s").lower()]
 
 
 class FaultCast:
@@ -127,22 +146,63 @@ class FaultCast:
         *,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
+        new: bool = False,
+        surging: bool = False,
+        window: str = "1h",
+        baseline_windows: int = 24,
         limit: int | None = 20,
         **filters: str | Sequence[str] | None,
     ) -> pd.DataFrame:
-        """The message patterns, most frequent first: template_id, template, count, services,
-        first_seen, last_seen, example (a message of the pattern), error_count, failure_count.
+        """The message patterns, most frequent first.
 
+        Columns: template_id, template, count, services, first_seen, last_seen, example (a
+        message of the pattern), error_count, failure_count, recent_count (in the last
+        ``window`` before the latest event, or before ``until``), baseline_per_window (its mean
+        count per window over the ``baseline_windows`` windows before that), surge_ratio,
+        is_new (first seen within the last window) and is_surging (seen before, and now at
+        least 5 and well above its own baseline: >= 3x + 3 sigma of a Poisson mean).
+
+        ``new=True`` / ``surging=True`` keep only those (surging ones by surge ratio).
         Filters as in :meth:`events` (service, level, category, ...)."""
+        seconds = parse_duration(window)
         where, params = self._where(since, until, filters)
-        sql = (
-            "SELECT template_id, any_value(template) AS template, count(*) AS count, "
-            "count(DISTINCT service) AS services, min(ts) AS first_seen, max(ts) AS last_seen, "
-            "arg_min(message, ts) AS example, "
-            "count(*) FILTER (WHERE level IN ('error', 'critical')) AS error_count, "
-            "count(*) FILTER (WHERE failure) AS failure_count "
-            f"FROM store.events WHERE {where} GROUP BY template_id ORDER BY count DESC, template_id"
+        order = (
+            "surge_ratio DESC NULLS LAST, recent_count DESC"
+            if surging
+            else "count DESC, template_id"
         )
+        keep = ["TRUE"]
+        if new:
+            keep.append("is_new")
+        if surging:
+            keep.append("is_surging")
+        sql = f"""
+            WITH bounds AS (
+                SELECT coalesce(?::TIMESTAMPTZ, max(ts)) AS now, to_seconds(?::DOUBLE) AS w FROM store.events
+            ), counted AS (
+                SELECT template_id, any_value(template) AS template, count(*) AS count,
+                    count(DISTINCT service) AS services, min(ts) AS first_seen, max(ts) AS last_seen,
+                    arg_min(message, ts) AS example,
+                    count(*) FILTER (WHERE level IN ('error', 'critical')) AS error_count,
+                    count(*) FILTER (WHERE failure) AS failure_count,
+                    count(*) FILTER (WHERE ts > b.now - b.w AND ts <= b.now) AS recent_count,
+                    count(*) FILTER (
+                        WHERE ts > b.now - b.w * ({int(baseline_windows)} + 1) AND ts <= b.now - b.w
+                    ) / {int(baseline_windows)}::DOUBLE AS baseline_per_window,
+                    any_value(b.now) AS now, any_value(b.w) AS w
+                FROM store.events, bounds b WHERE {where} GROUP BY template_id
+            ), flagged AS (
+                SELECT * EXCLUDE (now, w),
+                    recent_count / nullif(baseline_per_window, 0) AS surge_ratio,
+                    first_seen > now - w AS is_new,
+                    first_seen <= now - w AND recent_count >= 5
+                        AND recent_count >= 3 * baseline_per_window + 3 * sqrt(baseline_per_window) + 1
+                        AS is_surging
+                FROM counted
+            )
+            SELECT * FROM flagged WHERE {" AND ".join(keep)} ORDER BY {order}
+        """
+        params = [until, seconds, *params]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))

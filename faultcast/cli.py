@@ -311,10 +311,27 @@ def patterns(
     ] = None,
     since: Annotated[str | None, typer.Option(help="From this time (ISO 8601).")] = None,
     until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")] = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Only patterns first seen in the last --window.")
+    ] = False,
+    surging: Annotated[
+        bool,
+        typer.Option(
+            "--surging",
+            help="Only patterns whose rate in the last --window is well above their own baseline.",
+        ),
+    ] = False,
+    window: Annotated[
+        str,
+        typer.Option(
+            help="The recent window: 30m, 1h, 1d ... (ends at the latest event or --until)."
+        ),
+    ] = "1h",
     limit: Annotated[int, typer.Option(help="At most this many, the most frequent first.")] = 20,
     json_out: JsonOption = False,
 ) -> None:
-    """Show the message patterns (templates), the most frequent first."""
+    """Show the message patterns (templates), the most frequent first; --new and --surging show
+    what just appeared and what jumped well above its own baseline."""
     try:
         with connect(db) as fc:
             fc.store.counts()  # a clear error when there is no store at --db
@@ -324,23 +341,37 @@ def patterns(
                 category=category,
                 since=since,
                 until=until,
+                new=new,
+                surging=surging,
+                window=window,
                 limit=limit,
             )
-    except FaultcastError as e:
+    except (FaultcastError, ValueError) as e:
         _fail(e)
     if json_out:
         _emit_frame("patterns", df)
         return
     table = Table()
-    for column in ("count", "errors", "services", "last seen"):
+    for column in ("count", "errors", "services", f"last {window}", "last seen", "flag"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("template", overflow="fold", ratio=1)
     for row in df.itertuples():
+        flag = ""
+        if row.is_new:
+            flag = "new"
+        elif row.is_surging:
+            flag = (
+                f"surging x{row.surge_ratio:.0f}"
+                if row.surge_ratio == row.surge_ratio
+                else "surging"
+            )
         table.add_row(
             f"{row.count:,}",
             f"{row.error_count:,}",
             str(row.services),
+            f"{row.recent_count:,}",
             row.last_seen.strftime("%Y-%m-%d %H:%M") if row.last_seen is not None else "",
+            flag,
             row.template,
         )
     out.print(table)

@@ -64,3 +64,34 @@ def test_patterns_table_counts_first_and_last_seen(write_lines, tmp_path: Path) 
     )
     assert rows[1][:2] == ("disk full", 1) and rows[1][3] == "disk full"
     assert state == [(2,)]
+
+
+def _at(minute: int, text: str, i: int) -> dict:
+    return {
+        "event": text,
+        "level": "error",
+        "timestamp": f"2026-01-01T{minute // 60:02d}:{minute % 60:02d}:{i % 60:02d}Z",
+    }
+
+
+def test_new_and_surging_patterns(write_lines, tmp_path: Path) -> None:
+    lines = []
+    for m in range(0, 600, 10):  # a steady pattern: one every 10 minutes for 10 hours
+        lines.append(_at(m, f"cache miss for key k{m}", m))
+    for m in range(0, 540, 30):  # a pattern with a low baseline that jumps in the last hour
+        lines.append(_at(m, f"timeout calling payments after {m} ms", m))
+    for i in range(40):
+        lines.append(_at(545 + i, f"timeout calling payments after {i} ms", i))
+    for i in range(6):  # a pattern never seen before the last hour
+        lines.append(_at(590, f"disk /dev/sd{i} read-only", i))
+    lines.sort(key=lambda d: d["timestamp"])
+    fc = faultcast.connect(tmp_path / "s.duckdb")
+    fc.ingest(write_lines(lines))
+    surging = fc.patterns(surging=True, window="1h")
+    assert surging["template"].tolist() == ["timeout calling payments after <*> ms"]
+    assert surging["recent_count"][0] == 40 and surging["surge_ratio"][0] > 10
+    new = fc.patterns(new=True, window="1h")
+    assert new["template"].tolist() == ["disk <*> read-only"]
+    everything = fc.patterns(window="1h").set_index("template")
+    assert not everything.loc["cache miss for key <*>", "is_surging"]
+    assert not everything.loc["cache miss for key <*>", "is_new"]
