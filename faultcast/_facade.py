@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Sequence
@@ -64,10 +65,18 @@ class FaultCast:
         lock_timeout: float = 30.0,
         memory_limit: str | None = "512MB",
         limits: Limits = DEFAULT_LIMITS,
+        masks: Sequence[str] = (),
     ) -> None:
         self.store = Store(path, lock_timeout=lock_timeout, memory_limit=memory_limit)
         self.redactor = Redactor(redact_patterns)
-        self.limits = limits
+        for mask in masks:
+            try:
+                re.compile(mask)
+            except re.error as e:
+                raise ValueError(f"mask {mask!r} is not a regular expression: {e}") from e
+        self.limits = dataclasses.replace(
+            limits, extra_masks=tuple(limits.extra_masks) + tuple(masks)
+        )
 
     @property
     def path(self) -> str:

@@ -153,6 +153,12 @@ def ingest(
             "--redact", help="Extra regex to redact (repeatable); a group named 'secret' limits it."
         ),
     ] = None,
+    mask: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mask", help="Extra regex whose matches are variable parts of templates (repeatable)."
+        ),
+    ] = None,
     poll: Annotated[
         float, typer.Option("--poll", help="Seconds between checks in --follow.")
     ] = 0.5,
@@ -167,8 +173,8 @@ def ingest(
     """
     _configure_logging(verbose)
     try:
-        fc = connect(db, redact_patterns=list(redact or ()))
-    except FaultcastError as e:
+        fc = connect(db, redact_patterns=list(redact or ()), masks=list(mask or ()))
+    except (FaultcastError, ValueError) as e:
         _fail(e)
     show = not json_out and err.is_terminal and not follow
     try:

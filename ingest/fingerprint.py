@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from typing import Final
 
 #: The variable parts of a message, tried left to right at each position (so a UUID is not
@@ -67,8 +68,11 @@ def _sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def template_sql(message: str) -> str:
-    """A DuckDB expression computing :func:`template_of` over a column expression (one RE2 pass)."""
+def template_sql(message: str, extra_masks: Sequence[str] = ()) -> str:
+    """A DuckDB expression computing :func:`template_of` over a column expression (one RE2 pass),
+    after the user's ``extra_masks`` (RE2 expressions whose matches become ``<*>``)."""
+    for mask in extra_masks:
+        message = f"regexp_replace({message}, {_sql_string(mask)}, '<*>', 'g')"
     return f"regexp_replace({message}, {_sql_string(PATTERN)}, {_sql_string(REPLACEMENT)}, 'g')"
 
 

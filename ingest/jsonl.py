@@ -113,6 +113,8 @@ class Limits:
     max_line_bytes: int = 1024 * 1024
     max_message_chars: int = 64 * 1024
     max_field_chars: int = 1024
+    #: The user's extra masks: RE2 expressions whose matches become ``<*>`` in templates.
+    extra_masks: tuple[str, ...] = ()
 
 
 DEFAULT_LIMITS: Final[Limits] = Limits()
@@ -251,7 +253,7 @@ WITH extracted AS MATERIALIZED (
         CASE lower({v("failure")}) WHEN 'true' THEN true WHEN 'false' THEN false END AS v_failure,
         (CASE lower(trim({v("recovery_outcome")})) {outcome_cases} END) AS v_recovery_outcome,
         lower(trim({v("category")})) AS v_category,
-        {template_sql(v("message"))} AS template
+        {template_sql(v("message"), limits.extra_masks)} AS template
     FROM unique_keys
 ), classified AS (
     SELECT line_no, NULL::VARCHAR AS raw, NULL::VARCHAR AS reason, id_hash,
@@ -477,11 +479,11 @@ WITH checked AS (
         v_recovery_ms,
         CASE WHEN r0 IS NULL THEN json_merge_patch(line, {patch}) END AS attrs
     FROM valued
-{_finish_sql()}
+{_finish_sql(extra_masks=limits.extra_masks)}
 """
 
 
-def _finish_sql(has_template: bool = False) -> str:
+def _finish_sql(has_template: bool = False, extra_masks: tuple[str, ...] = ()) -> str:
     """The CTEs and final SELECT shared by both parse paths, over a CTE ``classified`` with
     line_no, raw, reason, id_hash, v_event_id, v_ts, v_service2, v_host, v_component, level,
     error_type, message, v_category, v_session_key, v_failure, v_recovery_action,
@@ -491,7 +493,7 @@ def _finish_sql(has_template: bool = False) -> str:
     templated = (
         "templated AS (\n    SELECT * FROM classified"
         if has_template
-        else f"templated AS MATERIALIZED (\n    SELECT *, {template_sql('message')} AS template FROM classified"
+        else f"templated AS MATERIALIZED (\n    SELECT *, {template_sql('message', extra_masks)} AS template FROM classified"
     )
     return f"""), {templated}
 ), categories AS (

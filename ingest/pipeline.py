@@ -313,6 +313,7 @@ class Ingestor:
                         default_service=opts.get("service"),
                         session_key_regex=session,
                         max_message_chars=self.limits.max_message_chars,
+                        extra_masks=self.limits.extra_masks,
                     ),
                     {"source": source},
                 )

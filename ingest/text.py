@@ -135,6 +135,7 @@ def build_text_sql(
     default_service: str | None = None,
     session_key_regex: str | None = None,
     max_message_chars: int = 64 * 1024,
+    extra_masks: tuple[str, ...] = (),
 ) -> str:
     """Parse ``batch(line_no, line)`` of a text log into temp table ``target`` (the columns of
     :func:`faultcast.ingest.jsonl.build_parse_sql`).  Lines before the first matching line have
@@ -228,7 +229,7 @@ WITH marked AS MATERIALIZED (
     SELECT line_no, raw, message, f, {ts} AS ts, {level} AS level
     FROM events
 ), finished AS MATERIALIZED (
-    SELECT *, {template_sql("message")} AS template FROM valued
+    SELECT *, {template_sql("message", extra_masks)} AS template FROM valued
 )
 SELECT
     line_no,

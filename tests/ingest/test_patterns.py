@@ -95,3 +95,17 @@ def test_new_and_surging_patterns(write_lines, tmp_path: Path) -> None:
     everything = fc.patterns(window="1h").set_index("template")
     assert not everything.loc["cache miss for key <*>", "is_surging"]
     assert not everything.loc["cache miss for key <*>", "is_new"]
+
+
+def test_extra_masks_make_more_parts_variable(write_lines, tmp_path: Path) -> None:
+    lines = [
+        {"event": f"order ORD-{c}{c} shipped", "timestamp": f"2026-01-01T00:00:0{i}Z"}
+        for i, c in enumerate("ABC")
+    ]
+    plain = faultcast.connect(tmp_path / "a.duckdb")
+    plain.ingest(write_lines(lines, name="a.jsonl"))
+    masked = faultcast.connect(tmp_path / "b.duckdb", masks=[r"ORD-[A-Z]+"])
+    masked.ingest(write_lines(lines, name="b.jsonl"))
+    assert masked.events()["template"].nunique() == 1
+    assert masked.events()["template"][0] == "order <*> shipped"
+    assert plain.events()["template"].nunique() >= 1
