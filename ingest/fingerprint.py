@@ -16,7 +16,11 @@ from typing import Final
 #: The variable parts of a message, tried left to right at each position (so a UUID is not
 #: read as numbers).  ``key=value`` keeps its key: the replacement is ``\\1<*>``.
 VARIABLE_PARTS: Final[tuple[tuple[str, str], ...]] = (
-    ("key=value", r"\b(\w+=)[^\s,;&<>\"']+"),
+    (
+        "datetime",
+        r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* +\d{1,2},? \d{1,2}:\d{2}(?::\d{2})?(?: \d{4})?\b",
+    ),
+    ("key=value", r"\b(\w+=)[^\s,;&<>\"')\]]+"),
     ("uuid", r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
     ("ip", r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b"),
     (

@@ -10,11 +10,14 @@ chunk; when Drain generalises a template it keeps its id, and the change is reco
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 from drain3 import TemplateMiner
+from drain3.drain import Drain
 from drain3.memory_buffer_persistence import MemoryBufferPersistence
 from drain3.template_miner_config import TemplateMinerConfig
 
@@ -23,6 +26,35 @@ logging.getLogger("drain3").setLevel(logging.WARNING)
 #: Drain's settings, the same for every log (nothing is tuned per system).
 SIM_THRESHOLD = 0.4
 DEPTH = 5
+
+
+_WORD = re.compile(r"^[A-Za-z]+[.,:;]?$")
+
+
+class _WordAwareDrain(Drain):  # type: ignore[misc]  # drain3 ships no types
+    """Drain whose templates never turn a plain word into a variable.
+
+    Two different purely alphabetic words at the same position (``initialization.`` and
+    ``finalization.``, ``SPP`` and ``WindowsUpdateAgent``) mean two templates, not one with a
+    ``<*>``: in logs such words are nearly always part of the message's wording, while the
+    variable parts carry digits or punctuation and are masked before Drain sees them.
+    """
+
+    def get_seq_distance(self, seq1: Any, seq2: Any, include_params: bool) -> tuple[float, int]:
+        if len(seq1) == 0:
+            return 1.0, 0
+        similar = 0
+        params = 0
+        for token1, token2 in zip(seq1, seq2, strict=True):
+            if token1 == self.param_str:
+                params += 1
+            elif token1 == token2:
+                similar += 1
+            elif _WORD.match(token1) and _WORD.match(token2):
+                return 0.0, params
+        if include_params:
+            similar += params
+        return similar / len(seq1), params
 
 
 @dataclass(frozen=True)
@@ -54,6 +86,7 @@ class PatternMiner:
         self._buffer.state = state
         self._miner = TemplateMiner(persistence_handler=self._buffer, config=config)
         self._miner.persistence_handler = None  # we save explicitly, with each chunk
+        self._miner.drain.__class__ = _WordAwareDrain
         self._cache: OrderedDict[str, int] = OrderedDict()
         self._cache_size = cache_size
         self._templates: dict[int, str] = {
