@@ -34,13 +34,17 @@ VARIABLE_PARTS: Final[tuple[tuple[str, str], ...]] = (
     ("number", r"\b\d+(?:\.\d+)*"),
 )
 PLACEHOLDER: Final[str] = "<*>"
-PATTERN: Final[str] = "|".join(rx for _, rx in VARIABLE_PARTS)
-REPLACEMENT: Final[str] = "\\1" + PLACEHOLDER
+#: ``key=value`` values, in a first pass over messages that hold a ``=`` (its capture group
+#: makes RE2 three times slower, so the other parts go in a second pass without groups).
+KEY_VALUE: Final[str] = dict(VARIABLE_PARTS)["key=value"]
+KEY_VALUE_REPLACEMENT: Final[str] = "\\1" + PLACEHOLDER
+PATTERN: Final[str] = "|".join(rx for name, rx in VARIABLE_PARTS if name != "key=value")
 
+_KEY_VALUE = re.compile(KEY_VALUE, re.ASCII)
 _COMPILED = re.compile(PATTERN, re.ASCII)
 
 
-def template_of(message: str) -> str:
+def template_of(message: str, extra_masks: Sequence[str] = ()) -> str:
     """The message with its variable parts replaced by ``<*>`` (Drain's placeholder).
 
     Examples
@@ -50,14 +54,18 @@ def template_of(message: str) -> str:
     >>> template_of('user=alice opened "/etc/passwd" (request 9f1c2e3d4b5a6f70)')
     'user=<*> opened <*> (request <*>)'
     """
-    return _COMPILED.sub(REPLACEMENT, message)
+    for mask in extra_masks:
+        message = re.sub(mask, PLACEHOLDER, message)
+    if "=" in message:
+        message = _KEY_VALUE.sub(KEY_VALUE_REPLACEMENT, message)
+    return _COMPILED.sub(PLACEHOLDER, message)
 
 
 def template_id_of(template: str) -> str:
     """A stable id for a template: the first 16 hex digits of its MD5.
 
-    >>> template_id_of("connection to <IP> timed out after <NUM> ms")
-    '6b4e3a0bd4c2d0c4'
+    >>> template_id_of("connection to <*> timed out after <*> ms")
+    'd278b13b77bc9980'
     """
     return hashlib.md5(template.encode("utf-8")).hexdigest()[:16]
 
@@ -73,11 +81,15 @@ def _sql_string(text: str) -> str:
 
 
 def template_sql(message: str, extra_masks: Sequence[str] = ()) -> str:
-    """A DuckDB expression computing :func:`template_of` over a column expression (one RE2 pass),
-    after the user's ``extra_masks`` (RE2 expressions whose matches become ``<*>``)."""
+    """A DuckDB expression computing :func:`template_of` over a column expression, after the
+    user's ``extra_masks`` (RE2 expressions whose matches become ``<*>``)."""
     for mask in extra_masks:
         message = f"regexp_replace({message}, {_sql_string(mask)}, '<*>', 'g')"
-    return f"regexp_replace({message}, {_sql_string(PATTERN)}, {_sql_string(REPLACEMENT)}, 'g')"
+    key_values = (
+        f"CASE WHEN contains({message}, '=') THEN regexp_replace({message}, {_sql_string(KEY_VALUE)}, "
+        f"{_sql_string(KEY_VALUE_REPLACEMENT)}, 'g') ELSE {message} END"
+    )
+    return f"regexp_replace({key_values}, {_sql_string(PATTERN)}, '<*>', 'g')"
 
 
 def template_id_sql(template: str) -> str:
