@@ -40,6 +40,13 @@ DbOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")]
+ServiceOption = Annotated[list[str] | None, typer.Option(help="Only these services (repeatable).")]
+LevelOption = Annotated[list[str] | None, typer.Option(help="Only these levels (repeatable).")]
+CategoryOption = Annotated[
+    list[str] | None, typer.Option(help="Only these categories (repeatable).")
+]
+SinceOption = Annotated[str | None, typer.Option(help="From this time (ISO 8601).")]
+UntilOption = Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")]
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -260,15 +267,11 @@ def simulate(
 @app.command()
 def events(
     db: DbOption = Path("faultcast.duckdb"),
-    service: Annotated[
-        list[str] | None, typer.Option(help="Only these services (repeatable).")
-    ] = None,
-    level: Annotated[list[str] | None, typer.Option(help="Only these levels (repeatable).")] = None,
-    category: Annotated[
-        list[str] | None, typer.Option(help="Only these categories (repeatable).")
-    ] = None,
-    since: Annotated[str | None, typer.Option(help="From this time (ISO 8601).")] = None,
-    until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")] = None,
+    service: ServiceOption = None,
+    level: LevelOption = None,
+    category: CategoryOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     limit: Annotated[int, typer.Option(help="At most this many (the oldest first).")] = 20,
     json_out: JsonOption = False,
 ) -> None:
@@ -308,15 +311,11 @@ def events(
 @app.command()
 def patterns(
     db: DbOption = Path("faultcast.duckdb"),
-    service: Annotated[
-        list[str] | None, typer.Option(help="Only these services (repeatable).")
-    ] = None,
-    level: Annotated[list[str] | None, typer.Option(help="Only these levels (repeatable).")] = None,
-    category: Annotated[
-        list[str] | None, typer.Option(help="Only these categories (repeatable).")
-    ] = None,
-    since: Annotated[str | None, typer.Option(help="From this time (ISO 8601).")] = None,
-    until: Annotated[str | None, typer.Option(help="Before this time (ISO 8601).")] = None,
+    service: ServiceOption = None,
+    level: LevelOption = None,
+    category: CategoryOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     new: Annotated[
         bool, typer.Option("--new", help="Only patterns first seen in the last --window.")
     ] = False,
