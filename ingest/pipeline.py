@@ -733,8 +733,10 @@ class Ingestor:
                         if opened.is_regular:
                             opened.stream.close()
         finally:
-            report.seconds = time.monotonic() - started
             self._record_run(run_id, report)
+            if report.stored or report.quarantined:
+                self.store.checkpoint()
+            report.seconds = time.monotonic() - started
         log.info("ingest.done", **{k: v for k, v in report.to_dict().items() if k != "sources"})
         return report
 
