@@ -335,8 +335,11 @@ def patterns(
     limit: Annotated[int, typer.Option(help="At most this many, the most frequent first.")] = 20,
     json_out: JsonOption = False,
 ) -> None:
-    """Show the message patterns (templates), the most frequent first; --new and --surging show
-    what just appeared and what jumped well above its own baseline."""
+    """Show the message patterns (templates), the most frequent first.
+
+    --new shows what first appeared in the last --window; --surging what jumped well above its
+    own baseline there.
+    """
     try:
         with connect(db) as fc:
             fc.store.counts()  # a clear error when there is no store at --db
