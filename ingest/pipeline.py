@@ -253,7 +253,8 @@ class Ingestor:
         self.store = store
         self.redactor = redactor or Redactor()
         self.limits = limits
-        self.miner: PatternMiner | None = None  # loaded from the store on first use
+        self.miner: PatternMiner | None = None  # loaded from the store under the write lock
+        self._miner_stamp: Any = None
         # FAULTCAST_CHUNK_BYTES: smaller chunks commit more often (tests use it to crash mid-run).
         self.chunk_bytes = chunk_bytes or int(
             os.environ.get("FAULTCAST_CHUNK_BYTES", DEFAULT_CHUNK_BYTES)
@@ -396,8 +397,6 @@ class Ingestor:
             }
         )
         con.register("bad_lines", bad_table)
-        mined, changes = self._mine(con)
-        con.register("mined", mined)
         try:
             stats = con.execute(
                 "SELECT count(*) FILTER (WHERE reason IS NULL), "
@@ -412,6 +411,9 @@ class Ingestor:
                 "UNION ALL SELECT line_no, raw, reason FROM bad_lines"
             )
             with self.store.writing() as w:
+                # Templates are assigned under the write lock, from the miner state in the store,
+                # so writers taking turns never give one id to two templates.
+                changes = self._mine_locked(w)
                 new_reasons = w.execute(
                     """
                     INSERT INTO store.quarantine
@@ -465,7 +467,8 @@ class Ingestor:
                 report.reasons[reason_kind(reason)] += 1
         finally:
             con.unregister("bad_lines")
-            con.unregister("mined")
+            with contextlib.suppress(Exception):
+                con.unregister("mined")
         n_read = len(chunk)
         n_bad = n_read - good
         q_dupes = n_bad - int(q_inserted)
@@ -476,21 +479,23 @@ class Ingestor:
             r.duplicates += (good - int(inserted)) + q_dupes
 
     # -- patterns ---------------------------------------------------------
-    def _load_miner(self) -> PatternMiner:
-        state = None
-        if self.store.exists() and self.store.schema_version() >= 3:
-            with self.store.reading() as con:
-                rows = con.execute(
-                    "SELECT state FROM store.miner_state WHERE name = 'drain'"
-                ).fetchall()
-            if rows:
-                state = bytes(rows[0][0])
-        return PatternMiner(state)
+    def _mine_locked(self, w: Any) -> list[TemplateChange]:
+        """With the store attached for writing: bring the miner up to the stored state (another
+        process may have stored a newer one), mine this chunk, register the result as ``mined``."""
+        rows = w.execute(
+            "SELECT updated_at, state FROM store.miner_state WHERE name = 'drain'"
+        ).fetchall()
+        stamp = rows[0][0] if rows else None
+        if self.miner is None or stamp != self._miner_stamp:
+            self.miner = PatternMiner(bytes(rows[0][1]) if rows else None)
+            self._miner_stamp = stamp
+        mined, changes = self._mine(w)
+        self.store.scratch.register("mined", mined)
+        return changes
 
     def _mine(self, con: Any) -> tuple[pa.Table, list[TemplateChange]]:
         """Templates for this chunk's distinct masked messages, in order of first appearance."""
-        if self.miner is None:
-            self.miner = self._load_miner()
+        assert self.miner is not None
         forms = [
             r[0]
             for r in con.execute(
@@ -531,10 +536,10 @@ class Ingestor:
                 self.store.scratch.unregister("template_changes")
         assert self.miner is not None
         if self.miner.changed:
-            w.execute(
-                "INSERT OR REPLACE INTO store.miner_state VALUES ('drain', ?, ?, now())",
+            self._miner_stamp = w.execute(
+                "INSERT OR REPLACE INTO store.miner_state VALUES ('drain', ?, ?, now()) RETURNING updated_at",
                 [self.miner.state(), self.miner.clusters],
-            )
+            ).fetchall()[0][0]
             self.miner.changed = False
 
     # -- one source -------------------------------------------------------

@@ -117,3 +117,76 @@ def test_extra_masks_make_more_parts_variable(write_lines, tmp_path: Path) -> No
     assert masked.events()["template"].nunique() == 1
     assert masked.events()["template"][0] == "order <*> shipped"
     assert plain.events()["template"].nunique() >= 1
+
+
+def test_a_long_lived_writer_sees_templates_another_writer_stored(tmp_path: Path) -> None:
+    """A follower keeps its miner for hours; meanwhile another ingest stores new templates."""
+    import json
+
+    from faultcast.ingest import Ingestor, Store
+
+    def write(name: str, word: str, shapes: range) -> Path:
+        path = tmp_path / name
+        with open(path, "w") as f:
+            for i, shape in enumerate(list(shapes) * 3):
+                line = {
+                    "event": f"{word} step{shape} finished",
+                    "timestamp": f"2026-01-01T00:00:{i:02d}Z",
+                }
+                f.write(json.dumps(line) + "\n")
+        return path
+
+    store = Store(tmp_path / "s.duckdb")
+    follower, other = Ingestor(store), Ingestor(store)
+    follower.run([write("a1.jsonl", "alpha", range(0, 3))])
+    other.run([write("b.jsonl", "beta", range(0, 3))])
+    follower.run([write("g.jsonl", "gamma", range(0, 3))])
+    mixed = store.query_df(
+        "SELECT template_id FROM store.events GROUP BY template_id "
+        "HAVING count(DISTINCT split_part(message, ' ', 1)) > 1"
+    )
+    assert mixed.empty, mixed
+    assert store.query_df("SELECT count(DISTINCT template_id) AS n FROM store.events")["n"][0] == 3
+
+
+def test_writers_taking_turns_never_share_a_template_id(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    db = tmp_path / "s.duckdb"
+    paths = []
+    for word in ("alpha", "beta"):
+        path = tmp_path / f"{word}.jsonl"
+        with open(path, "w") as f:
+            for i in range(4000):
+                shape = i % 7
+                f.write(
+                    json.dumps(
+                        {
+                            "event": f"{word} step{shape} took {i} ms on node {i % 5}",
+                            "timestamp": f"2026-01-01T00:{(i // 60) % 60:02d}:{i % 60:02d}Z",
+                        }
+                    )
+                    + "\n"
+                )
+        paths.append(path)
+    env = dict(os.environ, FAULTCAST_CHUNK_BYTES="8192")  # many small commits, interleaved
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "faultcast", "ingest", str(p), "--db", str(db), "--json"],
+                         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for p in paths
+    ]  # fmt: skip
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err.decode()
+    con = duckdb.connect(str(db), read_only=True)
+    total = con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+    mixed = con.execute(
+        "SELECT template_id FROM events GROUP BY template_id "
+        "HAVING count(DISTINCT split_part(message, ' ', 1)) > 1"
+    ).fetchall()
+    con.close()
+    assert total == 8000
+    assert mixed == []  # no id stands for an alpha template and a beta template
