@@ -1,0 +1,429 @@
+"""Replay a store's history in time order through the online models: progressive validation.
+
+Every row is predicted first and learned only once its label is due: in unit mode a tick's
+label (a failure onset within the horizon) is learned ``horizon`` after the tick, in session
+mode a session's label once the session has ended.  The same run scores two baselines on the
+second half of the history: a static threshold on the error rate (chosen on the first half)
+and a batch scikit-learn model trained on the first half.
+
+Examples
+--------
+>>> from faultcast.ingest import Store
+>>> from faultcast.models.backtest import backtest
+>>> backtest(Store(":memory:"))["rows"]
+0
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import math
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from faultcast.ingest import Store
+from faultcast.models.estimators import (
+    FailureRiskClassifier,
+    RareTemplateDetector,
+    SessionClassifier,
+    ThresholdSelector,
+)
+from faultcast.models.features import (
+    UnitFeatureSpec,
+    event_time_range,
+    failure_onsets,
+    session_counts,
+    unit_features,
+)
+from faultcast.models.metrics import count_metrics, episode_metrics, pr_auc
+from river import base
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+_TRUE = {"anomaly", "1", "true", "yes", "abnormal", "failure", "anomalous"}
+_FALSE = {"normal", "0", "false", "no"}
+
+
+def read_labels(path: str | Path) -> dict[str, bool]:
+    """Session labels from a CSV file with a header and columns key,label.
+
+    Labels may be ``Anomaly``/``Normal``, ``1``/``0`` or ``true``/``false`` in any case.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"labels file {path} does not exist")
+    labels: dict[str, bool] = {}
+    with path.open(newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None or len(header) < 2:
+            raise ValueError(f"{path}:1: expected a header with two columns key,label")
+        for line_no, row in enumerate(reader, start=2):
+            if not row or not "".join(row).strip():
+                continue
+            if len(row) < 2:
+                raise ValueError(f"{path}:{line_no}: expected key,label, got {','.join(row)!r}")
+            value = row[1].strip().lower()
+            if value in _TRUE:
+                labels[row[0].strip()] = True
+            elif value in _FALSE:
+                labels[row[0].strip()] = False
+            else:
+                raise ValueError(
+                    f"{path}:{line_no}: label {row[1]!r} is not one of Anomaly/Normal, 1/0, true/false"
+                )
+    return labels
+
+
+# -------------------------------------------------------------------------------- unit mode
+class UnitReplay:
+    """The online state of unit-mode learning: model, threshold and the rows awaiting labels.
+
+    :meth:`step` takes the feature rows of consecutive ticks (in tick order, all units of a
+    tick together) and returns their probabilities and alerts.  Rows wait in ``pending`` until
+    their label is due (``horizon_ticks`` ticks later) and are learned then; a row whose unit
+    was already failing is not learned.  The whole object pickles, so learning resumes.
+    """
+
+    def __init__(
+        self,
+        spec: UnitFeatureSpec,
+        model: base.Classifier | None = None,
+        selector: ThresholdSelector | None = None,
+        refresh_every: int = 60,
+    ) -> None:
+        self.spec = spec
+        self.model = model if model is not None else FailureRiskClassifier(seed=0)
+        self.selector = selector if selector is not None else ThresholdSelector()
+        self.refresh_every = refresh_every
+        self.threshold = self.selector.threshold()
+        self.tick_index = -1  # ticks seen so far, minus one
+        self.last_tick: pd.Timestamp | None = None
+        self.pending: collections.deque[
+            tuple[int, list[dict[str, float]], np.ndarray, np.ndarray, np.ndarray]
+        ] = collections.deque()
+        self.learned = 0
+
+    def step(self, frame: pd.DataFrame, feature_names: list[str] | None = None) -> pd.DataFrame:
+        names = feature_names or self.spec.feature_names()
+        out = frame[["unit", "tick", "made_at", "failing", "label"]].copy()
+        if frame.empty:
+            out["probability"] = pd.Series(dtype=float)
+            out["threshold"] = pd.Series(dtype=float)
+            out["alert"] = pd.Series(dtype=bool)
+            return out
+        X = frame[names].to_dict("records")
+        ticks = frame["tick"].to_numpy()
+        labels = frame["label"].to_numpy(dtype=bool)
+        failing = frame["failing"].to_numpy(dtype=bool)
+        bounds = np.flatnonzero(np.r_[True, ticks[1:] != ticks[:-1], True])
+        prob = np.zeros(len(frame))
+        thr = np.zeros(len(frame))
+        step_s = pd.Timedelta(seconds=self.spec.tick_s)
+        model, selector = self.model, self.selector
+        horizon = self.spec.horizon_ticks
+        for b in range(len(bounds) - 1):
+            s, e = int(bounds[b]), int(bounds[b + 1])
+            tick = pd.Timestamp(ticks[s])
+            if self.last_tick is not None:
+                gap = int(round((tick - self.last_tick) / step_s))
+                if gap <= 0:
+                    raise ValueError(
+                        f"ticks must be replayed in order: {tick} after {self.last_tick}"
+                    )
+                self.tick_index += gap
+            else:
+                self.tick_index += 1
+            self.last_tick = tick
+            # Labels due now: rows made at least `horizon` ticks ago.
+            while self.pending and self.pending[0][0] <= self.tick_index - horizon:
+                _, xs, ys, ps, fs = self.pending.popleft()
+                for x, y, p, f in zip(xs, ys, ps, fs, strict=True):
+                    if f:
+                        continue
+                    model.learn_one(x, bool(y))
+                    selector.update(float(p), bool(y))
+                    self.learned += 1
+            if self.tick_index % self.refresh_every == 0:
+                self.threshold = selector.threshold()
+            xs = X[s:e]
+            for r in range(s, e):
+                prob[r] = model.predict_proba_one(X[r]).get(True, 0.0)
+            thr[s:e] = self.threshold
+            self.pending.append((self.tick_index, xs, labels[s:e], prob[s:e].copy(), failing[s:e]))
+        out["probability"] = prob
+        out["threshold"] = thr
+        out["alert"] = (prob >= thr) & ~failing
+        return out
+
+
+def _pick_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    sel = ThresholdSelector(window=max(len(scores), 1), min_positives=1, floor=-np.inf)
+    for s, y in zip(scores, labels, strict=True):
+        sel.update(float(s), bool(y))
+    return sel.threshold()
+
+
+def _unit_baselines(
+    feats: pd.DataFrame,
+    spec: UnitFeatureSpec,
+    onsets: pd.DataFrame,
+    mid: pd.Timestamp,
+    names: list[str],
+) -> dict[str, Any]:
+    horizon = pd.Timedelta(seconds=spec.horizon_s)
+    short = spec.windows[1]
+    rate = (feats[f"warnings_{short}"] + feats[f"errors_{short}"] + feats[f"criticals_{short}"]) / (
+        short * spec.tick_s / 60
+    )
+    ok = ~feats["failing"].to_numpy(dtype=bool)
+    known = (feats["made_at"] + horizon <= mid).to_numpy()
+    train = ok & known
+    test = (feats["made_at"] >= mid).to_numpy()
+    labels = feats["label"].to_numpy(dtype=bool)
+    result: dict[str, Any] = {}
+    second = feats[test][["unit", "made_at"]].copy()
+    since = mid + horizon
+    if train.sum() == 0 or labels[train].sum() == 0 or test.sum() == 0:
+        return {
+            "static_threshold": None,
+            "batch_sklearn": None,
+            "note": "too little history before the midpoint",
+        }
+    # Static threshold on the error rate (errors per minute over the short window).
+    thr = _pick_threshold(rate.to_numpy()[train], labels[train])
+    second["alert"] = (rate.to_numpy()[test] >= thr) & ok[test]
+    static = episode_metrics(second, onsets, spec.horizon_s, since=since)
+    static.update(
+        pr_auc=pr_auc(labels[test & ok], rate.to_numpy()[test & ok]),
+        threshold_errors_per_min=round(float(thr), 3),
+    )
+    result["static_threshold"] = static
+    # Batch scikit-learn logistic regression on the same features, first half -> second half.
+    X = feats[names].to_numpy(dtype=float)
+    clf = make_pipeline(
+        StandardScaler(), LogisticRegression(max_iter=1000, class_weight="balanced")
+    )
+    clf.fit(X[train], labels[train])
+    p_train = clf.predict_proba(X[train])[:, 1]
+    bthr = _pick_threshold(p_train, labels[train])
+    p_test = clf.predict_proba(X[test])[:, 1]
+    second["alert"] = (p_test >= bthr) & ok[test]
+    batch = episode_metrics(second, onsets, spec.horizon_s, since=since)
+    batch.update(
+        pr_auc=pr_auc(labels[test & ok], p_test[ok[test]]),
+        model="StandardScaler | LogisticRegression(class_weight=balanced)",
+    )
+    result["batch_sklearn"] = batch
+    return result
+
+
+def backtest_units(
+    store: Store,
+    spec: UnitFeatureSpec | None = None,
+    model: base.Classifier | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Unit-mode backtest (see the module docstring); returns one dict of metrics."""
+    spec = spec or UnitFeatureSpec()
+    t0 = time.perf_counter()
+    with store.reading() as con:
+        rng = event_time_range(con, spec.unit)
+        if rng is None:
+            return {
+                "mode": "unit",
+                "rows": 0,
+                "precision": 0.0,
+                "recall": 0.0,
+                "f1": 0.0,
+                "pr_auc": None,
+                "alerts": 0,
+                "positives": 0,
+                "median_lead_time_s": None,
+                "baselines": {},
+            }
+        tick = pd.Timedelta(seconds=spec.tick_s)
+        lo = rng[0].floor(tick)
+        hi = rng[1].floor(tick)  # the last, unfinished tick is not predicted
+        feats = unit_features(con, spec, lo, hi)
+        onsets = failure_onsets(con, spec)
+    t_features = time.perf_counter() - t0
+    names = spec.feature_names()
+    replay = UnitReplay(spec, model=model)
+    parts = []
+    ticks = feats["tick"].to_numpy()
+    # Steps of a day of ticks keep memory flat and report progress.
+    per_day = max(1, 86_400 // spec.tick_s)
+    uniq = np.unique(ticks)
+    for i in range(0, len(uniq), per_day):
+        chunk = feats[(ticks >= uniq[i]) & (ticks <= uniq[min(i + per_day, len(uniq)) - 1])]
+        parts.append(replay.step(chunk, names))
+        if progress:
+            progress(min(i + per_day, len(uniq)), len(uniq))
+    res = pd.concat(parts, ignore_index=True) if parts else feats.iloc[:0]
+    ok = ~res["failing"].to_numpy(dtype=bool)
+    metrics = episode_metrics(res, onsets, spec.horizon_s)
+    metrics["pr_auc"] = pr_auc(
+        res["label"].to_numpy(dtype=bool)[ok], res["probability"].to_numpy()[ok]
+    )
+    mid = lo + (hi - lo) / 2
+    mid = mid.floor(tick)
+    second = res[res["made_at"] >= mid]
+    online_second = episode_metrics(
+        second, onsets, spec.horizon_s, since=mid + pd.Timedelta(seconds=spec.horizon_s)
+    )
+    s_ok = ~second["failing"].to_numpy(dtype=bool)
+    online_second["pr_auc"] = pr_auc(
+        second["label"].to_numpy(dtype=bool)[s_ok], second["probability"].to_numpy()[s_ok]
+    )
+    baselines = _unit_baselines(feats, spec, onsets, mid, names)
+    return {
+        "mode": "unit",
+        "unit_column": spec.unit,
+        "horizon_s": spec.horizon_s,
+        "tick_s": spec.tick_s,
+        **metrics,
+        "rows": len(res),
+        "units": int(res["unit"].nunique()),
+        "learned": replay.learned,
+        "final_threshold": round(float(replay.threshold), 4),
+        "second_half": {"from": mid.isoformat(), "online": online_second},
+        "baselines": baselines,
+        "seconds": {"features": round(t_features, 3), "total": round(time.perf_counter() - t0, 3)},
+        "_rows": res,
+    }
+
+
+# ----------------------------------------------------------------------------- session mode
+def _session_dicts(counts: pd.DataFrame) -> list[dict[str, float]]:
+    values = counts.to_numpy(dtype=float)
+    cols = list(counts.columns)
+    out = []
+    for row in values:
+        nz = np.flatnonzero(row)
+        out.append({cols[j]: float(row[j]) for j in nz})
+    return out
+
+
+def backtest_sessions(
+    store: Store,
+    labels: Mapping[str, bool] | None = None,
+    unsupervised: bool = False,
+    session_column: str = "session_key",
+    model: base.Estimator | None = None,
+) -> dict[str, Any]:
+    """Session-mode backtest: sessions in the order they ended, predicted, then learned.
+
+    Labels come from ``labels`` (key -> anomalous) or else from failure events in the session.
+    ``unsupervised`` scores with a :class:`RareTemplateDetector` that never sees a label.
+    """
+    t0 = time.perf_counter()
+    with store.reading() as con:
+        counts, facts = session_counts(con, session_column)
+    n_all = len(facts)
+    unlabelled = 0
+    if labels is not None:
+        keep = facts.index.isin(list(labels))
+        unlabelled = int((~keep).sum())
+        counts, facts = counts[keep], facts[keep]
+        y = np.array([labels[k] for k in facts.index], dtype=bool)
+        label_source = "labels file"
+    else:
+        y = (facts["failures"] > 0).to_numpy(dtype=bool)
+        label_source = "failure events"
+    xs = _session_dicts(counts)
+    n = len(xs)
+    scores = np.zeros(n)
+    flagged = np.zeros(n, dtype=bool)
+    if unsupervised:
+        det = model if model is not None else RareTemplateDetector()
+        assert isinstance(det, RareTemplateDetector) or hasattr(det, "score_one")
+        cut = 1.0 - getattr(det, "rare_share", 0.02)
+        for i, x in enumerate(xs):
+            scores[i] = det.score_one(x)
+            flagged[i] = scores[i] > cut
+            det.learn_one(x)
+        model_name = type(det).__name__
+    else:
+        clf = model if model is not None else SessionClassifier()
+        selector = ThresholdSelector(window=5000, min_positives=5, default=0.5)
+        thr = 0.5
+        for i, (x, label) in enumerate(zip(xs, y, strict=True)):
+            p = clf.predict_proba_one(x).get(True, 0.0)  # type: ignore[attr-defined]
+            scores[i] = p
+            flagged[i] = p >= thr
+            clf.learn_one(x, bool(label))  # type: ignore[attr-defined]
+            selector.update(p, bool(label))
+            if i % 100 == 99:
+                thr = selector.threshold()
+        model_name = type(clf).__name__
+    metrics = count_metrics(y, flagged, scores)
+    half = n // 2
+    second = count_metrics(y[half:], flagged[half:], scores[half:])
+    baselines: dict[str, Any] = {}
+    if half and y[:half].any() and n - half:
+        rate = ((facts["warnings"] + facts["errors"]) / facts["events"]).to_numpy(dtype=float)
+        thr_static = _pick_threshold(rate[:half], y[:half])
+        baselines["static_threshold"] = count_metrics(
+            y[half:], rate[half:] >= thr_static, rate[half:]
+        )
+        baselines["static_threshold"]["threshold_error_share"] = round(float(thr_static), 4)
+        X = np.log1p(counts.to_numpy(dtype=float))
+        clf_b = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+        clf_b.fit(X[:half], y[:half])
+        p_b = clf_b.predict_proba(X[half:])[:, 1]
+        baselines["batch_sklearn"] = count_metrics(y[half:], p_b >= 0.5, p_b)
+        baselines["batch_sklearn"]["model"] = (
+            "StandardScaler | LogisticRegression on log template counts"
+        )
+    return {
+        "mode": "session",
+        "supervised": not unsupervised,
+        "model": model_name,
+        "label_source": label_source,
+        **metrics,
+        "sessions_in_store": n_all,
+        "unlabelled_sessions": unlabelled,
+        "second_half": {"online": second},
+        "baselines": baselines,
+        "seconds": {"total": round(time.perf_counter() - t0, 3)},
+    }
+
+
+def backtest(
+    store: Store,
+    mode: str = "unit",
+    *,
+    unit_column: str = "service",
+    horizon: float = 900,
+    tick: float = 60,
+    labels: Mapping[str, bool] | str | Path | None = None,
+    unsupervised: bool = False,
+    session_column: str = "session_key",
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Replay the history (see the module docstring) and return the metrics as one dict."""
+    if isinstance(labels, (str, Path)):
+        labels = read_labels(labels)
+    if mode == "session":
+        return backtest_sessions(
+            store, labels=labels, unsupervised=unsupervised, session_column=session_column
+        )
+    if mode != "unit":
+        raise ValueError(f"mode must be 'unit' or 'session', not {mode!r}")
+    if labels is not None or unsupervised:
+        raise ValueError("labels and --unsupervised apply to session mode (--mode session)")
+    spec = UnitFeatureSpec(unit=unit_column, horizon_s=int(horizon), tick_s=int(tick))
+    result = backtest_units(store, spec, progress=progress)
+    result.pop("_rows", None)
+    return result
+
+
+def _isfinite(v: Any) -> bool:
+    return isinstance(v, float) and math.isfinite(v)

@@ -1,0 +1,229 @@
+"""faultcast's online estimators, on River's base classes (``river.checks`` runs over each).
+
+- :class:`FailureRiskClassifier`: a standardised logistic regression that also explains a
+  prediction (each feature's contribution to the log-odds);
+- :class:`RareTemplateDetector`: unsupervised session anomaly score from how rare a session's
+  patterns are among the sessions seen before it;
+- :class:`SessionClassifier`: supervised session classifier on template counts plus the
+  rarity scores of a :class:`RareTemplateDetector`;
+- :class:`ThresholdSelector`: the alert threshold that maximises F1 over recent labelled
+  predictions.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from typing import Any
+
+import numpy as np
+from river import base, linear_model, optim, preprocessing
+
+
+class FailureRiskClassifier(base.Classifier):
+    """P(failure within the horizon) from unit features: ``StandardScaler | LogisticRegression``.
+
+    Failures are rare; ``positive_weight`` > 1 weighs positive examples up when learning
+    (probabilities are then higher than the base rate, which the alert threshold absorbs).
+
+    Examples
+    --------
+    >>> model = FailureRiskClassifier(seed=1)
+    >>> for i in range(200):
+    ...     x = {"errors_5": float(i % 10), "hour_sin": 0.1}
+    ...     model.learn_one(x, i % 10 >= 8)
+    >>> model.predict_proba_one({"errors_5": 9.0, "hour_sin": 0.1})[True] > 0.5
+    True
+    >>> top = model.explain_one({"errors_5": 9.0, "hour_sin": 0.1})
+    >>> top[0][0]
+    'errors_5'
+    """
+
+    def __init__(
+        self,
+        learning_rate: float = 0.005,
+        l2: float = 1e-4,
+        positive_weight: float = 1.0,
+        seed: int | None = None,
+    ) -> None:
+        self.learning_rate = learning_rate
+        self.l2 = l2
+        self.positive_weight = positive_weight
+        self.seed = seed
+        self._scaler = preprocessing.StandardScaler()
+        self._lr = linear_model.LogisticRegression(
+            optimizer=optim.SGD(learning_rate), l2=l2, intercept_lr=learning_rate
+        )
+
+    @property
+    def _multiclass(self) -> bool:
+        return False
+
+    def learn_one(self, x: dict[Any, Any], y: base.typing.ClfTarget, w: float = 1.0) -> None:
+        self._scaler.learn_one(x)
+        weight = w * (self.positive_weight if y else 1.0)
+        self._lr.learn_one(self._scaler.transform_one(x), bool(y), w=weight)
+
+    def predict_proba_one(self, x: dict[Any, Any]) -> dict[base.typing.ClfTarget, float]:
+        return self._lr.predict_proba_one(self._scaler.transform_one(x))
+
+    def predict_one(self, x: dict[Any, Any], **kwargs: Any) -> base.typing.ClfTarget | None:
+        return self.predict_proba_one(x).get(True, 0.0) >= 0.5
+
+    def explain_one(self, x: dict[Any, Any]) -> list[tuple[str, float]]:
+        """Each feature's contribution to the log-odds, largest first (standardised value x weight)."""
+        z = self._scaler.transform_one(x)
+        weights = self._lr.weights
+        contributions = [(str(k), float(v * weights.get(k, 0.0))) for k, v in z.items()]
+        contributions.sort(key=lambda kv: kv[1], reverse=True)
+        return contributions
+
+
+class RareTemplateDetector(base.AnomalyDetector):
+    """Unsupervised session anomaly: a session is as anomalous as its rarest pattern is rare.
+
+    ``x`` maps template ids to their count in the session.  The score is ``1 - s`` where ``s``
+    is the smallest share, among the sessions learned so far, of sessions that contained one of
+    this session's templates; a session with a template seen in fewer than ``rare_share`` of
+    earlier sessions scores above ``1 - rare_share`` and is flagged by :meth:`is_anomalous`.
+    Until ``warm_up`` sessions are learned every score is 0 (nothing is rare yet).
+
+    Examples
+    --------
+    >>> det = RareTemplateDetector(warm_up=10)
+    >>> for _ in range(100):
+    ...     det.learn_one({"T1": 1, "T2": 3})
+    >>> det.score_one({"T1": 1, "T2": 3}), det.is_anomalous({"T1": 1, "T9": 1})
+    (0.0, True)
+    """
+
+    def __init__(self, rare_share: float = 0.02, warm_up: int = 100) -> None:
+        self.rare_share = rare_share
+        self.warm_up = warm_up
+        self._seen: collections.Counter[Any] = collections.Counter()
+        self._vectors: collections.Counter[frozenset[Any]] = collections.Counter()
+        self._n = 0
+
+    def learn_one(self, x: dict[Any, Any]) -> None:
+        present = [k for k, v in x.items() if v]
+        self._seen.update(present)
+        self._vectors[frozenset(present)] += 1
+        self._n += 1
+
+    def rarest_share(self, x: dict[Any, Any]) -> float:
+        """The smallest share of earlier sessions holding one of ``x``'s templates (1.0 if none)."""
+        n = max(self._n, 1)
+        shares = [self._seen.get(k, 0) / n for k, v in x.items() if v]
+        return min(shares) if shares else 1.0
+
+    def vector_share(self, x: dict[Any, Any]) -> float:
+        """The share of earlier sessions with exactly ``x``'s set of templates."""
+        return self._vectors.get(frozenset(k for k, v in x.items() if v), 0) / max(self._n, 1)
+
+    def score_one(self, x: dict[Any, Any]) -> float:
+        if self._n < self.warm_up:
+            return 0.0
+        return 1.0 - self.rarest_share(x)
+
+    def is_anomalous(self, x: dict[Any, Any]) -> bool:
+        return self.score_one(x) > 1.0 - self.rare_share
+
+
+class SessionClassifier(base.Classifier):
+    """Supervised session anomaly: template counts plus rarity, ``StandardScaler | LogisticRegression``.
+
+    The rarity features (how rare the session's rarest pattern and its set of patterns were
+    among earlier sessions) let one labelled example of a new kind of failure generalise to the
+    next: what is learned is "rare patterns mean trouble", not only "pattern T18 means trouble".
+
+    Examples
+    --------
+    >>> clf = SessionClassifier()
+    >>> for i in range(300):
+    ...     bad = i % 30 == 0
+    ...     clf.learn_one({"T1": 1, "T2": 3, **({"T9": 1} if bad else {"T3": 3})}, bad)
+    >>> clf.predict_proba_one({"T1": 1, "T2": 3, "T9": 1})[True] > 0.5
+    True
+    """
+
+    def __init__(self, learning_rate: float = 0.01, l2: float = 0.0, warm_up: int = 20) -> None:
+        self.learning_rate = learning_rate
+        self.l2 = l2
+        self.warm_up = warm_up
+        self._rarity = RareTemplateDetector(warm_up=warm_up)
+        self._scaler = preprocessing.StandardScaler()
+        self._lr = linear_model.LogisticRegression(optimizer=optim.SGD(learning_rate), l2=l2)
+
+    @property
+    def _multiclass(self) -> bool:
+        return False
+
+    def _features(self, x: dict[Any, Any]) -> dict[str, float]:
+        f = {f"n_{k}": math.log1p(float(v)) for k, v in x.items() if v}
+        f["rarest"] = -math.log(self._rarity.rarest_share(x) + 1e-3)
+        f["vector_rarity"] = -math.log(self._rarity.vector_share(x) + 1e-3)
+        f["templates"] = float(sum(1 for v in x.values() if v))
+        f["events"] = math.log1p(float(sum(float(v) for v in x.values())))
+        return f
+
+    def learn_one(self, x: dict[Any, Any], y: base.typing.ClfTarget) -> None:
+        f = self._features(x)
+        self._scaler.learn_one(f)
+        self._lr.learn_one(self._scaler.transform_one(f), bool(y))
+        self._rarity.learn_one(x)
+
+    def predict_proba_one(self, x: dict[Any, Any]) -> dict[base.typing.ClfTarget, float]:
+        return self._lr.predict_proba_one(self._scaler.transform_one(self._features(x)))
+
+    def predict_one(self, x: dict[Any, Any], **kwargs: Any) -> base.typing.ClfTarget | None:
+        return self.predict_proba_one(x).get(True, 0.0) >= 0.5
+
+
+class ThresholdSelector(base.Base):
+    """The alert threshold with the best F1 over the last ``window`` labelled predictions.
+
+    Until ``min_positives`` positives have been seen it returns ``default``.
+
+    Examples
+    --------
+    >>> sel = ThresholdSelector(min_positives=2)
+    >>> for p, y in [(0.1, False), (0.2, False), (0.7, True), (0.4, False), (0.8, True)]:
+    ...     sel.update(p, y)
+    >>> sel.threshold()
+    0.7
+    """
+
+    def __init__(
+        self,
+        window: int = 20_000,
+        min_positives: int = 10,
+        default: float = 0.5,
+        floor: float = 0.05,
+    ) -> None:
+        self.window = window
+        self.min_positives = min_positives
+        self.default = default
+        self.floor = floor
+        self._p: collections.deque[float] = collections.deque(maxlen=window)
+        self._y: collections.deque[bool] = collections.deque(maxlen=window)
+
+    def update(self, probability: float, label: bool) -> None:
+        self._p.append(float(probability))
+        self._y.append(bool(label))
+
+    def threshold(self) -> float:
+        y = np.fromiter(self._y, dtype=bool, count=len(self._y))
+        positives = int(y.sum())
+        if positives < self.min_positives:
+            return self.default
+        p = np.fromiter(self._p, dtype=float, count=len(self._p))
+        order = np.argsort(-p, kind="stable")
+        p_sorted, y_sorted = p[order], y[order]
+        tp = np.cumsum(y_sorted)
+        k = np.arange(1, len(p_sorted) + 1)
+        f1 = 2 * tp / (k + positives)
+        # Only cut between distinct probabilities.
+        last_of_run = np.r_[p_sorted[1:] != p_sorted[:-1], True]
+        f1 = np.where(last_of_run, f1, -1.0)
+        best = int(np.argmax(f1))
+        return max(self.floor, float(p_sorted[best]))

@@ -1,0 +1,312 @@
+"""Features for failure prediction, computed in DuckDB (vectorised per tick, never per event).
+
+Unit mode
+    One row per (unit, tick): counts per level and category, failed recoveries, retries and
+    first-seen patterns over trailing windows (1, 5, 15 and 60 ticks), their short-over-long
+    trends, time since the unit's last failure and the time of day.  The ``label`` column says
+    whether a failure *onset* of the unit follows within the horizon; the
+    ``failing`` column marks ticks where the unit is already failing (a failure event within the
+    last ``episode_gap``), which are neither learned nor alerted on: there is nothing left to
+    predict.
+
+Session mode
+    One row per session key: the count of each template in the session and the session's
+    level counts; its first and last event time order the sessions.
+
+Failures come in episodes: failure events of one unit less than ``episode_gap`` apart are one
+episode, and its first event is the episode's onset.
+
+Examples
+--------
+>>> from faultcast.models.features import UnitFeatureSpec
+>>> spec = UnitFeatureSpec(unit="service", horizon_s=900, tick_s=60)
+>>> spec.windows
+(1, 5, 15, 60)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import duckdb
+import numpy as np
+import pandas as pd
+from faultcast.ingest.schema import CATEGORIES
+
+#: Columns of ``events`` a unit may be (``service`` by default).
+UNIT_COLUMNS: Final[tuple[str, ...]] = ("service", "host", "component", "session_key")
+
+#: The signals counted per unit and tick, with the SQL that counts them and their words.
+SIGNALS: Final[dict[str, tuple[str, str]]] = {
+    "events": ("count(*)", "events"),
+    "warnings": ("count(*) FILTER (WHERE level = 'warning')", "warnings"),
+    "errors": ("count(*) FILTER (WHERE level = 'error')", "errors"),
+    "criticals": (
+        "count(*) FILTER (WHERE level = 'critical' AND NOT coalesce(failure, false))",
+        "critical events",
+    ),
+    **{
+        f"cat_{c}": (
+            f"count(*) FILTER (WHERE category = '{c}' AND level IN ('warning', 'error', 'critical'))",
+            f"{c} errors",
+        )
+        for c in CATEGORIES
+        if c != "unknown"
+    },
+    "retries": ("coalesce(sum(retry_count), 0)", "retries"),
+    "failed_recoveries": (
+        "count(*) FILTER (WHERE recovery_outcome = 'failed')",
+        "failed recoveries",
+    ),
+    "new_patterns": (
+        "count(*) FILTER (WHERE new_pattern)",
+        "events of patterns first seen in the last hour",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class UnitFeatureSpec:
+    """What unit-mode features are computed over.
+
+    ``unit`` is a column of ``events``; ``tick_s`` the tick length; ``horizon_s`` how far ahead
+    a failure counts; ``windows`` the trailing windows in ticks; ``episode_gap_s`` the gap that
+    separates two failure episodes of a unit.
+    """
+
+    unit: str = "service"
+    tick_s: int = 60
+    horizon_s: int = 900
+    windows: tuple[int, ...] = (1, 5, 15, 60)
+    episode_gap_s: int = 600
+    signals: tuple[str, ...] = field(default_factory=lambda: tuple(SIGNALS))
+
+    def __post_init__(self) -> None:
+        if self.unit not in UNIT_COLUMNS:
+            raise ValueError(f"unit column {self.unit!r} is not one of {', '.join(UNIT_COLUMNS)}")
+        if self.tick_s <= 0 or self.horizon_s < self.tick_s:
+            raise ValueError("the tick must be positive and the horizon at least one tick")
+
+    @property
+    def horizon_ticks(self) -> int:
+        return max(1, math.ceil(self.horizon_s / self.tick_s))
+
+    @property
+    def lookback_s(self) -> int:
+        """Event history needed before the first tick for its trailing windows to be full."""
+        return max(self.windows) * self.tick_s + 3600
+
+    @property
+    def surge_signals(self) -> tuple[str, ...]:
+        return tuple(s for s in self.signals if s != "events")
+
+    def feature_names(self) -> list[str]:
+        """The features the unit model learns from (the count columns stay for explanations)."""
+        names = [f"{s}_surge" for s in self.surge_signals]
+        names += [
+            "max_surge",
+            "max_category_surge",
+            "minutes_since_failure",
+            "hour_sin",
+            "hour_cos",
+        ]
+        return names
+
+
+def describe_feature(name: str, value: float, spec: UnitFeatureSpec) -> str:
+    """Words for a feature's value, e.g. ``"communication errors 6.2x their hourly rate over the last 5 min"``."""
+    if name in ("hour_sin", "hour_cos"):
+        return "the time of day"
+    if name in ("max_surge", "max_category_surge"):
+        return f"the strongest surge of any {'category of errors' if 'category' in name else 'signal'}: {value:.1f} standard deviations above its hourly rate"
+    if name == "minutes_since_failure":
+        return f"last failure {value:.0f} min ago" if value < 1440 else "no failure in the last day"
+    signal, _, suffix = name.rpartition("_")
+    words = SIGNALS.get(signal, (None, signal))[1]
+    short = spec.windows[1] if len(spec.windows) > 1 else spec.windows[0]
+    if suffix == "surge":
+        return f"{words} {value:.1f} standard deviations above their hourly rate over the last {short * spec.tick_s // 60} min"
+    if suffix == "trend":
+        factor = math.exp(value)
+        return (
+            f"{words} {factor:.1f}x their hourly rate over the last {short * spec.tick_s // 60} min"
+        )
+    minutes = int(suffix) * spec.tick_s / 60
+    return f"{value:.0f} {words} in the last {minutes:g} min"
+
+
+def _unit_sql(spec: UnitFeatureSpec) -> str:
+    signals = ",\n        ".join(f"{SIGNALS[s][0]} AS {s}" for s in spec.signals)
+    windows = []
+    for s in spec.signals:
+        for w in spec.windows:
+            windows.append(
+                f"sum({s}) OVER (PARTITION BY unit ORDER BY tick ROWS BETWEEN {w - 1} PRECEDING AND CURRENT ROW) AS {s}_{w}"
+            )
+    window_sql = ",\n        ".join(windows)
+    short, long = spec.windows[1], spec.windows[-1]
+    trends = ",\n    ".join(
+        f"ln(({s}_{short} / {short}.0 + 0.05) / ({s}_{long} / {long}.0 + 0.05)) AS {s}_trend"
+        for s in spec.signals
+    )
+    counts = ", ".join(f"{s}_{w}" for s in spec.signals for w in spec.windows)
+    del trends
+    u = spec.unit
+    tick = spec.tick_s
+    return f"""
+WITH ev AS MATERIALIZED (
+    SELECT e.{u} AS unit, e.ts, e.level, e.category, e.failure, e.retry_count,
+           e.recovery_outcome,
+           e.ts < p.first_seen + INTERVAL 1 HOUR AS new_pattern
+    FROM store.events e LEFT JOIN store.patterns p USING (template_id)
+    WHERE e.{u} IS NOT NULL AND e.ts >= $lo - to_seconds($lookback) AND e.ts < $hi + to_seconds($horizon)
+),
+units AS (SELECT DISTINCT unit FROM ev),
+grid AS (
+    SELECT unit, tick FROM units,
+        (SELECT unnest(generate_series(time_bucket(to_seconds($tick), $lo - to_seconds($lookback), TIMESTAMPTZ '1970-01-01'),
+                                       $hi - to_seconds($tick), to_seconds($tick))) AS tick)
+),
+per_tick AS (
+    SELECT unit, time_bucket(to_seconds($tick), ts, TIMESTAMPTZ '1970-01-01') AS tick,
+        {signals}
+    FROM ev WHERE ts < $hi GROUP BY ALL
+),
+fails AS (
+    SELECT unit, ts, coalesce(ts - lag(ts) OVER (PARTITION BY unit ORDER BY ts) > to_seconds($gap), true) AS onset
+    FROM ev WHERE coalesce(failure, false)
+),
+onsets AS (SELECT unit, ts FROM fails WHERE onset),
+dense AS (
+    SELECT g.unit, g.tick, {", ".join(f"coalesce(p.{s}, 0) AS {s}" for s in spec.signals)}
+    FROM grid g LEFT JOIN per_tick p USING (unit, tick)
+),
+windowed AS (
+    SELECT unit, tick,
+        {window_sql}
+    FROM dense
+)
+SELECT w.unit, w.tick, w.tick + to_seconds($tick) AS made_at,
+    {counts},
+    least(coalesce(epoch(w.tick + to_seconds($tick) - (
+        SELECT max(o.ts) FROM onsets o WHERE o.unit = w.unit AND o.ts < w.tick + to_seconds($tick))) / 60.0, 1440), 1440)
+        AS minutes_since_failure,
+    sin(2 * pi() * (hour(w.tick) * 60 + minute(w.tick)) / 1440.0) AS hour_sin,
+    cos(2 * pi() * (hour(w.tick) * 60 + minute(w.tick)) / 1440.0) AS hour_cos,
+    EXISTS (SELECT 1 FROM fails f WHERE f.unit = w.unit AND f.ts < w.tick + to_seconds($tick)
+            AND f.ts >= w.tick + to_seconds($tick) - to_seconds($gap)) AS failing,
+    (SELECT min(o.ts) FROM onsets o WHERE o.unit = w.unit AND o.ts >= w.tick + to_seconds($tick)
+            AND o.ts < w.tick + to_seconds($tick) + to_seconds($horizon)) AS next_onset
+FROM windowed w
+WHERE w.tick >= $lo AND w.tick < $hi
+ORDER BY w.tick, w.unit
+"""
+
+
+def unit_features(
+    con: duckdb.DuckDBPyConnection,
+    spec: UnitFeatureSpec,
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
+) -> pd.DataFrame:
+    """Features for every (unit, tick) with ``lo <= tick < hi`` (both on tick boundaries).
+
+    Columns: ``unit``, ``tick`` (start of the tick), ``made_at`` (end of the tick, when the
+    prediction is made), one column per :meth:`UnitFeatureSpec.feature_names`, ``failing``,
+    ``next_onset`` (the first failure onset within the horizon after ``made_at``, or NaT) and
+    ``label`` (``next_onset`` is not NaT).  The caller must only learn a row's label once
+    ``made_at + horizon`` has passed.
+    """
+    params: dict[str, Any] = {
+        "lo": lo.to_pydatetime(),
+        "hi": hi.to_pydatetime(),
+        "tick": spec.tick_s,
+        "lookback": spec.lookback_s,
+        "horizon": spec.horizon_s,
+        "gap": spec.episode_gap_s,
+    }
+    df = con.execute(_unit_sql(spec), params).df()
+    # Surges: the short window's count against what the rest of the long window predicts, in
+    # Poisson standard deviations, so that one scale fits busy and quiet units alike.
+    short, long = spec.windows[1], spec.windows[-1]
+    surges = []
+    for s in spec.surge_signals:
+        c_short = df[f"{s}_{short}"].to_numpy(dtype=float)
+        c_long = df[f"{s}_{long}"].to_numpy(dtype=float)
+        expected = np.clip(c_long - c_short, 0, None) * short / (long - short)
+        df[f"{s}_surge"] = (c_short - expected) / np.sqrt(expected + 1.0)
+        surges.append(f"{s}_surge")
+    df["max_surge"] = df[surges].max(axis=1)
+    df["max_category_surge"] = df[[c for c in surges if c.startswith("cat_")]].max(axis=1)
+    for name in df.columns:
+        if name.endswith(tuple(f"_{w}" for w in spec.windows)):
+            df[name] = df[name].astype("float64")
+    df["label"] = df["next_onset"].notna()
+    return df
+
+
+def event_time_range(
+    con: duckdb.DuckDBPyConnection, unit: str
+) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The first and last event time of events with a unit, or None when there are none."""
+    row = con.execute(
+        f"SELECT min(ts), max(ts) FROM store.events WHERE {unit} IS NOT NULL"
+    ).fetchall()[0]
+    if row[0] is None:
+        return None
+    return pd.Timestamp(row[0]), pd.Timestamp(row[1])
+
+
+def failure_onsets(con: duckdb.DuckDBPyConnection, spec: UnitFeatureSpec) -> pd.DataFrame:
+    """Failure onsets per unit (columns ``unit``, ``ts``): the first event of each failure episode."""
+    return con.execute(
+        f"""
+        SELECT unit, ts FROM (
+            SELECT {spec.unit} AS unit, ts,
+                coalesce(ts - lag(ts) OVER (PARTITION BY {spec.unit} ORDER BY ts) > to_seconds(?), true) AS onset
+            FROM store.events WHERE coalesce(failure, false) AND {spec.unit} IS NOT NULL
+        ) WHERE onset ORDER BY ts
+        """,
+        [spec.episode_gap_s],
+    ).df()
+
+
+# ---------------------------------------------------------------------------------- sessions
+def session_counts(
+    con: duckdb.DuckDBPyConnection, session_column: str = "session_key"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per session: template counts (wide, one column per template id) and session facts.
+
+    Returns ``(counts, facts)`` indexed by session key in the order the sessions ended (their
+    last event), ties by first event and key.  ``facts`` has ``first_ts``, ``last_ts``,
+    ``events``, ``warnings``, ``errors`` (error or critical) and ``failures``.
+    """
+    if session_column not in UNIT_COLUMNS:
+        raise ValueError(
+            f"session column {session_column!r} is not one of {', '.join(UNIT_COLUMNS)}"
+        )
+    facts = con.execute(
+        f"""
+        SELECT {session_column} AS session, min(ts) AS first_ts, max(ts) AS last_ts, count(*) AS events,
+            count(*) FILTER (WHERE level = 'warning') AS warnings,
+            count(*) FILTER (WHERE level IN ('error', 'critical')) AS errors,
+            count(*) FILTER (WHERE coalesce(failure, false)) AS failures
+        FROM store.events WHERE {session_column} IS NOT NULL
+        GROUP BY 1 ORDER BY last_ts, first_ts, session
+        """
+    ).df()
+    long = con.execute(
+        f"""
+        SELECT {session_column} AS session, coalesce(template_id, '?') AS template_id, count(*)::DOUBLE AS n
+        FROM store.events WHERE {session_column} IS NOT NULL GROUP BY ALL
+        """
+    ).df()
+    facts = facts.set_index("session")
+    if long.empty:
+        return pd.DataFrame(index=facts.index), facts
+    wide = long.pivot_table(index="session", columns="template_id", values="n", fill_value=0.0)
+    wide = wide.reindex(facts.index, fill_value=0.0)
+    wide.columns = [str(c) for c in wide.columns]
+    return wide, facts

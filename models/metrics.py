@@ -1,0 +1,161 @@
+"""How well alerts predicted failures: episode precision and recall, lead times, PR-AUC.
+
+Unit mode
+    An *alert* is one episode of a unit's risk staying at or above the threshold (ticks where
+    the unit is already failing do not alert).  An alert is *true* when a failure onset of that
+    unit follows while it lasts or within the horizon after its last tick.  A failure onset is
+    *caught* when an alert of its unit was on at some tick within the horizon before it.  The
+    lead time of a caught failure runs from the start of the earliest such alert to the onset.
+
+Session mode
+    Sessions are counted: an alert is a session flagged anomalous.
+
+Examples
+--------
+>>> import pandas as pd
+>>> ticks = pd.date_range("2026-01-01", periods=6, freq="min", tz="UTC")
+>>> rows = pd.DataFrame({"unit": "a", "made_at": ticks, "alert": [0, 1, 1, 0, 0, 0]})
+>>> onsets = pd.DataFrame({"unit": ["a"], "ts": [ticks[3] + pd.Timedelta("30s")]})
+>>> m = episode_metrics(rows, onsets, horizon_s=300)
+>>> m["precision"], m["recall"], m["median_lead_time_s"]
+(1.0, 1.0, 150.0)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def pr_auc(labels: Any, scores: Any) -> float | None:
+    """Average precision of ``scores`` against boolean ``labels`` (None with no positive)."""
+    y = np.asarray(labels, dtype=bool)
+    if y.sum() == 0 or len(y) == 0:
+        return None
+    return round(float(average_precision_score(y, np.asarray(scores, dtype=float))), 4)
+
+
+def alert_episodes(rows: pd.DataFrame, merge_gap_s: float = 300) -> pd.DataFrame:
+    """Alert episodes from per-tick rows (``unit``, ``made_at``, ``alert``): ``unit``, ``start``, ``end``.
+
+    An alert that clears and fires again within ``merge_gap_s`` is the same alert (alerting
+    systems debounce a flapping signal the same way).
+    """
+    if rows.empty:
+        return pd.DataFrame(
+            {
+                "unit": [],
+                "start": pd.Series([], dtype="datetime64[ns, UTC]"),
+                "end": pd.Series([], dtype="datetime64[ns, UTC]"),
+            }
+        )
+    df = rows[["unit", "made_at", "alert"]].sort_values(["unit", "made_at"], kind="stable")
+    alert = df["alert"].astype(bool).to_numpy()
+    on = df[alert]
+    times = on["made_at"].to_numpy()
+    units = on["unit"].to_numpy()
+    gap = np.r_[
+        True,
+        (units[1:] != units[:-1])
+        | ((times[1:] - times[:-1]) > np.timedelta64(int(merge_gap_s * 1000), "ms")),
+    ]
+    on = on.assign(episode=np.cumsum(gap))
+    if on.empty:
+        return pd.DataFrame(
+            {
+                "unit": [],
+                "start": pd.Series([], dtype=df["made_at"].dtype),
+                "end": pd.Series([], dtype=df["made_at"].dtype),
+            }
+        )
+    return (
+        on.groupby("episode")
+        .agg(unit=("unit", "first"), start=("made_at", "min"), end=("made_at", "max"))
+        .reset_index(drop=True)
+    )
+
+
+def episode_metrics(
+    rows: pd.DataFrame,
+    onsets: pd.DataFrame,
+    horizon_s: float,
+    since: pd.Timestamp | None = None,
+) -> dict[str, Any]:
+    """Precision, recall, F1 and lead times of the alerts in ``rows`` against failure ``onsets``.
+
+    ``rows``: one per (unit, tick) with ``unit``, ``made_at`` and a boolean ``alert``.
+    ``onsets``: ``unit``, ``ts``.  Only onsets after ``since`` (default: the first tick plus the
+    horizon, so every counted failure could have been predicted) and before the last tick count.
+    """
+    horizon = pd.Timedelta(seconds=horizon_s)
+    if rows.empty:
+        return {
+            "precision": 0.0,
+            "recall": 0.0,
+            "f1": 0.0,
+            "alerts": 0,
+            "positives": 0,
+            "caught": 0,
+            "median_lead_time_s": None,
+        }
+    first, last = rows["made_at"].min(), rows["made_at"].max()
+    lo = since if since is not None else first + horizon
+    episodes = alert_episodes(rows)
+    on = onsets[(onsets["ts"] >= lo) & (onsets["ts"] <= last)]
+    # An alert is true when an onset of its unit falls in [start, end + horizon].
+    true_alerts = 0
+    if not episodes.empty:
+        merged = episodes.reset_index().merge(onsets, on="unit", how="left")
+        hit = (merged["ts"] >= merged["start"]) & (merged["ts"] <= merged["end"] + horizon)
+        true_alerts = int(merged[hit]["index"].nunique())
+    # A failure is caught when an alert of its unit was on within the horizon before it.
+    leads: list[float] = []
+    if not on.empty and not episodes.empty:
+        m = on.reset_index().merge(episodes, on="unit", how="left")
+        ok = (m["start"] <= m["ts"]) & (m["end"] >= m["ts"] - horizon)
+        caught = m[ok].groupby("index")["start"].min()
+        lead = (on.loc[caught.index, "ts"] - caught).dt.total_seconds()
+        leads = [float(v) for v in lead]
+    alerts = len(episodes)
+    positives = len(on)
+    precision = true_alerts / alerts if alerts else 0.0
+    recall = len(leads) / positives if positives else 0.0
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(_f1(precision, recall), 4),
+        "alerts": alerts,
+        "true_alerts": true_alerts,
+        "positives": positives,
+        "caught": len(leads),
+        "median_lead_time_s": round(float(np.median(leads)), 1) if leads else None,
+    }
+
+
+def count_metrics(labels: Any, flagged: Any, scores: Any = None) -> dict[str, Any]:
+    """Session-mode metrics: precision, recall, F1 over sessions, with PR-AUC when ``scores`` given."""
+    y = np.asarray(labels, dtype=bool)
+    f = np.asarray(flagged, dtype=bool)
+    tp = int((y & f).sum())
+    alerts = int(f.sum())
+    positives = int(y.sum())
+    precision = tp / alerts if alerts else 0.0
+    recall = tp / positives if positives else 0.0
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(_f1(precision, recall), 4),
+        "pr_auc": pr_auc(y, scores) if scores is not None else None,
+        "alerts": alerts,
+        "true_alerts": tp,
+        "positives": positives,
+        "sessions": len(y),
+        "median_lead_time_s": None,
+    }
