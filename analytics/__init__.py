@@ -1,8 +1,129 @@
 """faultcast.analytics: every query the dashboard, API and notebooks show, as DataFrames.
 
-Planned (see the issues); the package exists so the layout of DESIGN.md installs whole.
+Each metric is a function ``metric(store, **options) -> DataFrame`` over a
+:class:`faultcast.ingest.Store` (or several stores read as one, a
+:class:`faultcast.ingest.shards.ShardedStore`), and a method of :class:`Metrics`, which
+``faultcast.connect()`` offers as ``fc.metrics``.  Every metric runs with no arguments (the
+whole history, sensible defaults) and takes, where they apply:
+
+- ``since`` / ``until``: the window ``since <= ts < until``, each a datetime (naive is UTC),
+  ISO 8601 text or a duration before the latest event (``"24h"``, ``"15m"``);
+- ``service``, ``host``, ``component``, ``level``, ``category``, ``error_type``,
+  ``template_id``: keep events with this value, or any of a list of values;
+- ``by``: the columns to group by (one name, a list, or None);
+- ``bucket``: a time bucket width (``"1m"``, ``"5m"``, ``"1h"``, ``"1d"``), UTC-aligned.
+
+Every frame has the columns and dtypes its docstring lists, also when nothing matches (an
+empty store reads as empty frames).  Values reach DuckDB only as query parameters.
+
+Examples
+--------
+>>> from faultcast.analytics import Metrics, example_store
+>>> metrics = Metrics(example_store())
+>>> metrics.error_frequency(by="service")[["service", "errors"]]
+    service  errors
+0  payments       8
+1  checkout       7
+>>> metrics.scorecard()["passed"].tolist()
+[False, False, False, False, True]
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from faultcast.analytics._bind import metric
+from faultcast.analytics._degradation import degradation
+from faultcast.analytics._example import example_store
+from faultcast.analytics._frequency import error_frequency, error_rate
+from faultcast.analytics._patterns import (
+    new_patterns,
+    precursor_patterns,
+    surging_patterns,
+    top_patterns,
+)
+from faultcast.analytics._recovery import recovery_success, recovery_time, retry_attempts
+from faultcast.analytics._scorecard import CRITERIA, scorecard
+from faultcast.analytics._security import (
+    authentication_failure_rate,
+    authorization_violations,
+    security_incidents,
+    security_recovery_success,
+    security_response_time,
+)
+from faultcast.analytics._sql import Source, parse_duration
+
+__all__ = [
+    "CRITERIA",
+    "Metrics",
+    "Source",
+    "authentication_failure_rate",
+    "authorization_violations",
+    "degradation",
+    "error_frequency",
+    "error_rate",
+    "example_store",
+    "new_patterns",
+    "parse_duration",
+    "precursor_patterns",
+    "recovery_success",
+    "recovery_time",
+    "retry_attempts",
+    "scorecard",
+    "security_incidents",
+    "security_recovery_success",
+    "security_response_time",
+    "surging_patterns",
+    "top_patterns",
+]
+
+
+class Metrics:
+    """Every metric of :mod:`faultcast.analytics` as a method over one store (``fc.metrics``).
+
+    ``Metrics(store).error_frequency(...)`` is ``error_frequency(store, ...)``; each method
+    carries its function's documentation (``help(fc.metrics.error_frequency)``).  Metrics only
+    read: they run while another process ingests (a read waits out a commit briefly).
+
+    To add a metric (for instance the prediction-quality metric of ``faultcast.models``' stored
+    predictions), write ``def prediction_quality(source, *, since=None, ...) -> DataFrame`` in
+    its own module of this package with the helpers of ``faultcast.analytics._sql`` (``Scope``
+    for the window and filters, ``Sql`` for parameters, ``read`` and ``frame`` for typed
+    frames), then add ``prediction_quality = metric(prediction_quality)`` below and its name
+    to ``__all__``.
+
+    Examples
+    --------
+    >>> from faultcast.analytics import Metrics, example_store
+    >>> m = Metrics(example_store())
+    >>> m.recovery_success(by="category")["attempts"].sum()
+    np.int64(7)
+    >>> sorted(name for name in dir(m) if not name.startswith("_"))[:3]
+    ['authentication_failure_rate', 'authorization_violations', 'degradation']
+    """
+
+    def __init__(self, store: Source) -> None:
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"Metrics({self.store!r})"
+
+    # frequency
+    error_frequency = metric(error_frequency)
+    error_rate = metric(error_rate)
+    # recovery
+    recovery_success = metric(recovery_success)
+    recovery_time = metric(recovery_time)
+    retry_attempts = metric(retry_attempts)
+    # security
+    authentication_failure_rate = metric(authentication_failure_rate)
+    authorization_violations = metric(authorization_violations)
+    security_recovery_success = metric(security_recovery_success)
+    security_incidents = metric(security_incidents)
+    security_response_time = metric(security_response_time)
+    # degradation and the seed's criteria
+    degradation = metric(degradation)
+    scorecard = metric(scorecard)
+    # patterns
+    top_patterns = metric(top_patterns)
+    new_patterns = metric(new_patterns)
+    surging_patterns = metric(surging_patterns)
+    precursor_patterns = metric(precursor_patterns)

@@ -1,0 +1,187 @@
+"""How often errors happen: counts by type, category, service and time; error rates per unit."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import duckdb
+import pandas as pd
+from faultcast.analytics._sql import (
+    COUNT,
+    FLOAT,
+    IS_ERROR,
+    By,
+    Scope,
+    Source,
+    Sql,
+    TimeLike,
+    Values,
+    bucket_seconds,
+    columns_sql,
+    group_by,
+    grouped,
+    grouping,
+    order_by,
+    per_minute,
+    read,
+)
+
+
+def error_frequency(
+    source: Source,
+    *,
+    since: TimeLike = None,
+    until: TimeLike = None,
+    by: By = "category",
+    bucket: str | timedelta | None = None,
+    service: Values = None,
+    host: Values = None,
+    component: Values = None,
+    level: Values = None,
+    category: Values = None,
+    error_type: Values = None,
+    template_id: Values = None,
+) -> pd.DataFrame:
+    """How many errors there were, per ``by`` group and (with ``bucket``) per time bucket.
+
+    An *error* is an event with a category: every event with an error type, and every warning
+    or worse (the store's taxonomy).
+
+    Parameters
+    ----------
+    since, until
+        The window ``since <= ts < until``: a datetime (naive is UTC), ISO 8601 text, or a
+        duration before the latest event (``"24h"``).  Default: the whole history.
+    by
+        Columns to group by: any of service, host, component, level, category, error_type,
+        template_id, template, session_key, recovery_action, recovery_outcome (one name, a
+        list, or None for one total).
+    bucket
+        Time bucket width (``"1m"``, ``"5m"``, ``"1h"``, ``"1d"``), aligned to UTC; buckets
+        without errors are absent.
+    service, host, component, level, category, error_type, template_id
+        Keep only events with this value (or any of these values).
+
+    Returns
+    -------
+    DataFrame
+        ``bucket`` (datetime64[us, UTC], the start of the bucket, only with ``bucket``), the
+        ``by`` columns (str), ``errors`` (int64), ``failures`` (int64: errors that mark a
+        failure), ``share`` (float64: of all errors in the same bucket, or in the window);
+        ordered by bucket, then most errors first.
+
+    Examples
+    --------
+    >>> from faultcast.analytics import example_store, error_frequency
+    >>> store = example_store()
+    >>> print(error_frequency(store).to_string(index=False))
+         category  errors  failures    share
+         security       5         0 0.333333
+    communication       4         0 0.266667
+           budget       3         1 0.200000
+        streaming       2         2 0.133333
+             data       1         0 0.066667
+    >>> error_frequency(store, by=["service", "error_type"], since="2026-01-01T00:10",
+    ...                 service="payments").head(2)[["error_type", "errors"]]
+                error_type  errors
+    0  AuthenticationError       3
+    1          BudgetError       2
+    """
+    columns = grouping(by)
+    width = bucket_seconds(bucket)
+    scope = Scope(since, until, service, host, component, level, category, error_type, template_id)
+    schema = [*grouped(columns, width is not None), ("errors", COUNT), ("failures", COUNT)]
+    schema.append(("share", FLOAT))
+
+    def query(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        q = Sql()
+        where = scope.where(q, scope.window(con))
+        b = q.bucket(width)
+        lead = f"{b} AS bucket, " if b else ""
+        partition = "PARTITION BY bucket" if b else ""
+        sql = f"""
+            SELECT {lead}{columns_sql(columns)}
+                count(*) AS errors,
+                count(*) FILTER (WHERE failure) AS failures,
+                count(*) / sum(count(*)) OVER ({partition}) AS share
+            FROM store.events
+            WHERE {IS_ERROR} AND {where}
+            {group_by(columns, b is not None)}
+            {order_by(columns, b is not None, "errors DESC")}
+        """
+        return q.run(con, sql)
+
+    return read(source, schema, query)
+
+
+def error_rate(
+    source: Source,
+    *,
+    since: TimeLike = None,
+    until: TimeLike = None,
+    by: By = "service",
+    bucket: str | timedelta | None = None,
+    service: Values = None,
+    host: Values = None,
+    component: Values = None,
+    level: Values = None,
+    category: Values = None,
+    error_type: Values = None,
+    template_id: Values = None,
+) -> pd.DataFrame:
+    """Errors per unit (``by``, the service by default): their share of its events and per minute.
+
+    Parameters are those of :func:`error_frequency`.  ``errors_per_minute`` divides by the
+    bucket's width with ``bucket``, else by the window: ``since`` (or the store's first event)
+    to ``until`` (or its last event), at least one minute.
+
+    Returns
+    -------
+    DataFrame
+        ``bucket`` (only with ``bucket``), the ``by`` columns (str), ``events`` (int64: all
+        events, any level), ``errors`` (int64), ``failures`` (int64), ``error_rate``
+        (float64: errors / events), ``errors_per_minute`` (float64); ordered by bucket, then
+        the highest error rate first.
+
+    Examples
+    --------
+    >>> from faultcast.analytics import example_store, error_rate
+    >>> print(error_rate(example_store()).to_string(index=False))
+     service  events  errors  failures  error_rate  errors_per_minute
+    payments       9       8         1    0.888889           0.190476
+    checkout      10       7         2    0.700000           0.166667
+    """
+    columns = grouping(by)
+    width = bucket_seconds(bucket)
+    scope = Scope(since, until, service, host, component, level, category, error_type, template_id)
+    schema = [
+        *grouped(columns, width is not None),
+        ("events", COUNT),
+        ("errors", COUNT),
+        ("failures", COUNT),
+        ("error_rate", FLOAT),
+        ("errors_per_minute", FLOAT),
+    ]
+
+    def query(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        q = Sql()
+        window = scope.window(con)
+        where = scope.where(q, window)
+        b = q.bucket(width)
+        lead = f"{b} AS bucket, " if b else ""
+        minutes = per_minute(q, con, window, width)
+        sql = f"""
+            SELECT {lead}{columns_sql(columns)}
+                count(*) AS events,
+                count(*) FILTER (WHERE {IS_ERROR}) AS errors,
+                count(*) FILTER (WHERE failure) AS failures,
+                count(*) FILTER (WHERE {IS_ERROR}) / count(*) AS error_rate,
+                count(*) FILTER (WHERE {IS_ERROR}) / {minutes} AS errors_per_minute
+            FROM store.events
+            WHERE {where}
+            {group_by(columns, b is not None)}
+            {order_by(columns, b is not None, "error_rate DESC")}
+        """
+        return q.run(con, sql)
+
+    return read(source, schema, query)

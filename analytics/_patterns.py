@@ -1,0 +1,395 @@
+"""Message patterns: the most frequent, the new, the surging, and those that precede failures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+import duckdb
+import pandas as pd
+from faultcast.analytics._sql import (
+    COUNT,
+    FLOAT,
+    TEXT,
+    TIME,
+    By,
+    Scope,
+    Source,
+    Sql,
+    TimeLike,
+    Values,
+    grouping,
+    parse_duration,
+    read,
+)
+
+_TOP_SCHEMA: Final[list[tuple[str, str]]] = [
+    ("template_id", TEXT),
+    ("template", TEXT),
+    ("count", COUNT),
+    ("share", FLOAT),
+    ("services", COUNT),
+    ("errors", COUNT),
+    ("failures", COUNT),
+    ("first_seen", TIME),
+    ("last_seen", TIME),
+    ("example", TEXT),
+]
+
+_ACTIVITY_SCHEMA: Final[list[tuple[str, str]]] = [
+    ("template_id", TEXT),
+    ("template", TEXT),
+    ("count", COUNT),
+    ("recent_count", COUNT),
+    ("baseline_per_window", FLOAT),
+    ("surge_ratio", FLOAT),
+    ("services", COUNT),
+    ("first_seen", TIME),
+    ("last_seen", TIME),
+    ("example", TEXT),
+    ("is_new", "bool"),
+    ("is_surging", "bool"),
+]
+
+_PRECURSOR_SCHEMA: Final[list[tuple[str, str]]] = [
+    ("template_id", TEXT),
+    ("template", TEXT),
+    ("occurrences", COUNT),
+    ("in_window", COUNT),
+    ("failures_preceded", COUNT),
+    ("onsets", COUNT),
+    ("coverage", FLOAT),
+    ("confidence", FLOAT),
+    ("lift", FLOAT),
+    ("mean_lead_s", FLOAT),
+]
+
+# The template text and an example message come from the patterns table (the template as it
+# is now, after any generalisation); events whose pattern is not there yet fall back to their
+# own template text.
+_PATTERN_TEXT = "coalesce(p.template, c.template)"
+
+
+def _limit(q: Sql, limit: int | None) -> str:
+    return "" if limit is None else f"LIMIT {q.param(int(limit), 'BIGINT')}"
+
+
+def top_patterns(
+    source: Source,
+    *,
+    since: TimeLike = None,
+    until: TimeLike = None,
+    limit: int | None = 20,
+    service: Values = None,
+    host: Values = None,
+    component: Values = None,
+    level: Values = None,
+    category: Values = None,
+    error_type: Values = None,
+) -> pd.DataFrame:
+    """The most frequent message patterns in the window (all events; filter ``level`` or
+    ``category`` for errors only).
+
+    Returns
+    -------
+    DataFrame
+        ``template_id``, ``template`` (str), ``count`` (int64), ``share`` (float64: of the
+        events in scope), ``services`` (int64: distinct services), ``errors`` (int64: events
+        with a category), ``failures`` (int64), ``first_seen``, ``last_seen``
+        (datetime64[us, UTC], within the window), ``example`` (str: a message of the
+        pattern); the most frequent first.
+
+    Examples
+    --------
+    >>> from faultcast.analytics import example_store, top_patterns
+    >>> print(top_patterns(example_store(), limit=3)[["template_id", "template", "count"]]
+    ...       .to_string(index=False))
+    template_id                                  template  count
+             T1                     GET <*> 200 in <*> ms      4
+             T2 call to payments timed out after <*> ms      3
+             T6 authentication failed for user <*> from <*>      3
+    """
+    scope = Scope(since, until, service, host, component, level, category, error_type)
+
+    def query(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        q = Sql()
+        where = scope.where(q, scope.window(con))
+        sql = f"""
+            WITH c AS (
+                SELECT template_id, any_value(template) AS template, count(*) AS count,
+                    count(DISTINCT service) AS services,
+                    count(*) FILTER (WHERE category IS NOT NULL) AS errors,
+                    count(*) FILTER (WHERE failure) AS failures,
+                    min(ts) AS first_seen, max(ts) AS last_seen
+                FROM store.events WHERE {where}
+                GROUP BY template_id
+            )
+            SELECT c.template_id, {_PATTERN_TEXT} AS template, c.count,
+                c.count / sum(c.count) OVER () AS share, c.services, c.errors, c.failures,
+                c.first_seen, c.last_seen, p.example
+            FROM c LEFT JOIN store.patterns p ON p.template_id = c.template_id
+            ORDER BY c.count DESC, c.template_id
+            {_limit(q, limit)}
+        """
+        return q.run(con, sql)
+
+    return read(source, _TOP_SCHEMA, query)
+
+
+def _activity(
+    source: Source,
+    scope: Scope,
+    window: str | timedelta,
+    baseline_windows: int,
+    min_count: int,
+    factor: float,
+    keep: str,
+    order: str,
+    limit: int | None,
+) -> pd.DataFrame:
+    seconds = parse_duration(window)
+    if baseline_windows < 1:
+        raise ValueError(f"baseline_windows must be at least 1, not {baseline_windows!r}")
+
+    def query(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
+        q = Sql()
+        resolved = scope.window(con)
+        now = resolved.end
+        if now is None:
+            now = con.execute("SELECT max(ts) FROM store.events").fetchall()[0][0]
+            if now is None:
+                return None
+        # Counts up to now (the latest event, or until): the whole history before it.
+        where = scope.where(q, resolved, time=False)
+        now_p = q.param(now, "TIMESTAMPTZ")
+        w = f"to_microseconds({q.param(round(seconds * 1e6), 'BIGINT')})"
+        n = q.param(int(baseline_windows), "BIGINT")
+        sql = f"""
+            WITH c AS (
+                SELECT template_id, any_value(template) AS template, count(*) AS count,
+                    count(*) FILTER (WHERE ts > {now_p} - {w}) AS recent_count,
+                    count(*) FILTER (WHERE ts > {now_p} - {w} * ({n} + 1)
+                                     AND ts <= {now_p} - {w}) / {n}::DOUBLE AS baseline_per_window,
+                    count(DISTINCT service) AS services,
+                    min(ts) AS first_seen, max(ts) AS last_seen
+                FROM store.events WHERE ts <= {now_p} AND {where}
+                GROUP BY template_id
+            ), flagged AS (
+                SELECT c.template_id, {_PATTERN_TEXT} AS template, c.count, c.recent_count,
+                    c.baseline_per_window,
+                    c.recent_count / nullif(c.baseline_per_window, 0) AS surge_ratio,
+                    c.services, c.first_seen, c.last_seen, p.example,
+                    c.first_seen > {now_p} - {w} AS is_new,
+                    c.first_seen <= {now_p} - {w}
+                        AND c.recent_count >= {q.param(min_count, "BIGINT")}
+                        AND c.recent_count >= {q.param(factor, "DOUBLE")} * c.baseline_per_window
+                            + 3 * sqrt(c.baseline_per_window) + 1 AS is_surging
+                FROM c LEFT JOIN store.patterns p ON p.template_id = c.template_id
+            )
+            SELECT * FROM flagged WHERE {keep} ORDER BY {order} {_limit(q, limit)}
+        """
+        return q.run(con, sql)
+
+    return read(source, _ACTIVITY_SCHEMA, query)
+
+
+def new_patterns(
+    source: Source,
+    *,
+    window: str | timedelta = "1h",
+    until: TimeLike = None,
+    limit: int | None = 20,
+    service: Values = None,
+    host: Values = None,
+    component: Values = None,
+    level: Values = None,
+    category: Values = None,
+    error_type: Values = None,
+) -> pd.DataFrame:
+    """Patterns first seen within the ``window`` that ends at ``until`` (default: the latest
+    event), the most frequent first (the rule of ``faultcast patterns --new``).
+
+    Returns
+    -------
+    DataFrame
+        ``template_id``, ``template`` (str), ``count`` (int64: all occurrences up to
+        ``until``), ``recent_count`` (int64: in the window), ``baseline_per_window`` (float64:
+        mean count per window over the ``baseline_windows`` windows before it),
+        ``surge_ratio`` (float64: recent / baseline), ``services`` (int64), ``first_seen``,
+        ``last_seen`` (datetime64[us, UTC]), ``example`` (str), ``is_new``, ``is_surging``
+        (bool).
+
+    Examples
+    --------
+    >>> from faultcast.analytics import example_store, new_patterns
+    >>> print(new_patterns(example_store(), window="5m")[["template_id", "template"]]
+    ...       .to_string(index=False))
+    template_id                         template
+             T9 budget at <*> of the monthly limit
+            T10          monthly budget exhausted
+    """
+    scope = Scope(None, until, service, host, component, level, category, error_type)
+    return _activity(source, scope, window, 24, 5, 3.0, "is_new", "count DESC, template_id", limit)
+
+
+def surging_patterns(
+    source: Source,
+    *,
+    window: str | timedelta = "1h",
+    until: TimeLike = None,
+    baseline_windows: int = 24,
+    min_count: int = 5,
+    factor: float = 3.0,
+    limit: int | None = 20,
+    service: Values = None,
+    host: Values = None,
+    component: Values = None,
+    level: Values = None,
+    category: Values = None,
+    error_type: Values = None,
+) -> pd.DataFrame:
+    """Patterns well above their own baseline in the ``window`` that ends at ``until``
+    (default: the latest event; the window is ``until - window < ts <= until``), the highest
+    surge first.
+
+    A pattern surges when it was seen before the window, occurs at least ``min_count`` times
+    in it, and at least ``factor`` x its baseline + 3 sigma (Poisson) + 1, the baseline being
+    its mean count per window over the ``baseline_windows`` windows before (the rule of
+    ``faultcast patterns --surging``).
+
+    Returns
+    -------
+    DataFrame
+        The columns of :func:`new_patterns`; the highest ``surge_ratio`` first (a pattern
+        with no baseline at all has surge_ratio NaN and comes last).
+
+    Examples
+    --------
+    >>> from faultcast.analytics import example_store, surging_patterns
+    >>> surging = surging_patterns(example_store(), window="2m", until="2026-01-01T00:04",
+    ...                            min_count=2, factor=1.0)
+    >>> print(surging[["template_id", "recent_count", "baseline_per_window", "surge_ratio"]]
+    ...       .round(3).to_string(index=False))
+    template_id  recent_count  baseline_per_window  surge_ratio
+             T2             2                0.042         48.0
+    """
+    scope = Scope(None, until, service, host, component, level, category, error_type)
+    return _activity(
+        source,
+        scope,
+        window,
+        baseline_windows,
+        min_count,
+        factor,
+        "is_surging",
+        "surge_ratio DESC NULLS LAST, recent_count DESC, template_id",
+        limit,
+    )
+
+
+def precursor_patterns(
+    source: Source,
+    *,
+    since: TimeLike = None,
+    until: TimeLike = None,
+    window: str | timedelta = "15m",
+    by: By = "service",
+    min_support: int = 3,
+    limit: int | None = 20,
+    service: Values = None,
+    host: Values = None,
+    component: Values = None,
+    level: Values = None,
+    category: Values = None,
+    error_type: Values = None,
+) -> pd.DataFrame:
+    """Patterns that turn up in the ``window`` before failures more than elsewhere, by lift.
+
+    - A **failure onset** is a failure event of a unit (``by``: the service by default; None
+      for the whole system) with no failure of that unit in the ``window`` before it.
+    - Each non-failure event in scope is **in a pre-failure window** when its unit's next
+      onset comes after it within ``window``.
+    - Per pattern: ``occurrences``; ``in_window``, those in pre-failure windows;
+      ``failures_preceded``, the distinct onsets it preceded (its support); ``coverage`` =
+      failures_preceded / onsets; ``confidence`` = in_window / occurrences; and ``lift`` =
+      confidence / (the share of all events in scope that are in pre-failure windows).  Lift
+      compares against events rather than time, so a pattern is not favoured merely for being
+      busy when the system is busy.  1 means no association, 3 three times as likely before a
+      failure as overall.
+    - Patterns with ``failures_preceded >= min_support`` only, the highest lift first.
+
+    ``level``, ``category`` and ``error_type`` choose the candidate events only; failure
+    onsets are found among all events of the units and the window in scope.
+
+    Returns
+    -------
+    DataFrame
+        ``template_id``, ``template`` (str), ``occurrences``, ``in_window``,
+        ``failures_preceded``, ``onsets`` (int64), ``coverage``, ``confidence``, ``lift``,
+        ``mean_lead_s`` (float64: mean seconds from an occurrence in a window to the onset).
+
+    Examples
+    --------
+    >>> from faultcast.analytics import example_store, precursor_patterns
+    >>> found = precursor_patterns(example_store(), window="5m", min_support=1)
+    >>> print(found[["template_id", "occurrences", "in_window", "failures_preceded", "onsets",
+    ...              "lift"]].round(2).to_string(index=False))
+    template_id  occurrences  in_window  failures_preceded  onsets  lift
+             T2            3          3                  1       2  2.29
+             T3            1          1                  1       2  2.29
+             T9            2          2                  1       2  2.29
+             T1            4          1                  1       2  0.57
+    """
+    units = grouping(by, allowed=("service", "host", "component"))
+    seconds = parse_duration(window)
+    scope = Scope(since, until, service, host, component, level, category, error_type)
+
+    def query(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+        q = Sql()
+        resolved = scope.window(con)
+        where = scope.where(q, resolved)
+        unit_where = scope.where(q, resolved, only=("service", "host", "component"))
+        w_us = q.param(round(seconds * 1e6), "BIGINT")
+        unit_cols = "".join(f"{u}, " for u in units)
+        partition = f"PARTITION BY {', '.join(units)}" if units else ""
+        match = "".join(f"c.{u} = o.{u} AND " for u in units)
+        sql = f"""
+            WITH fail AS (
+                SELECT {unit_cols}ts, lag(ts) OVER ({partition} ORDER BY ts) AS prev
+                FROM store.events WHERE failure AND {unit_where}
+            ), onsets AS MATERIALIZED (
+                SELECT {unit_cols}ts AS onset_ts, row_number() OVER (ORDER BY ts) AS onset
+                FROM fail WHERE prev IS NULL OR ts - prev > to_microseconds({w_us})
+            ), candidates AS (
+                SELECT {unit_cols}ts, template_id, template
+                FROM store.events WHERE NOT coalesce(failure, FALSE) AND {where}
+            ), hits AS (
+                SELECT c.template_id, c.template, o.onset,
+                    o.onset_ts - c.ts <= to_microseconds({w_us}) AS hit,
+                    epoch(o.onset_ts - c.ts) AS lead_s
+                FROM candidates c ASOF LEFT JOIN onsets o ON {match}o.onset_ts > c.ts
+            ), per AS (
+                SELECT template_id, any_value(template) AS template,
+                    count(*) AS occurrences,
+                    count(*) FILTER (WHERE hit) AS in_window,
+                    count(DISTINCT onset) FILTER (WHERE hit) AS failures_preceded,
+                    avg(lead_s) FILTER (WHERE hit) AS mean_lead_s
+                FROM hits GROUP BY template_id
+            ), rated AS (
+                SELECT *, in_window / occurrences AS confidence,
+                    confidence / nullif(sum(in_window) OVER () / sum(occurrences) OVER (), 0)
+                        AS lift
+                FROM per
+            )
+            SELECT c.template_id, {_PATTERN_TEXT} AS template, c.occurrences, c.in_window,
+                c.failures_preceded, (SELECT count(*) FROM onsets) AS onsets,
+                c.failures_preceded / nullif((SELECT count(*) FROM onsets), 0) AS coverage,
+                c.confidence, c.lift, c.mean_lead_s
+            FROM rated c LEFT JOIN store.patterns p ON p.template_id = c.template_id
+            WHERE c.failures_preceded >= {q.param(int(min_support), "BIGINT")}
+            ORDER BY c.lift DESC, c.failures_preceded DESC, c.template_id
+            {_limit(q, limit)}
+        """
+        return q.run(con, sql)
+
+    return read(source, _PRECURSOR_SCHEMA, query)
