@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check faultcast ingest models analytics dashboard tests benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy faultcast ingest
+	$(BIN)/mypy faultcast ingest models
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

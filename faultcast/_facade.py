@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,11 @@ from faultcast.ingest import Ingestor, IngestReport, Limits, Redactor, Store
 from faultcast.ingest.errors import FaultcastError
 from faultcast.ingest.jsonl import DEFAULT_LIMITS
 from faultcast.ingest.schema import EVENT_COLUMNS
+from faultcast.models.backtest import backtest as run_backtest
+from faultcast.models.features import UnitFeatureSpec
+from faultcast.models.learn import latest_predictions
+from faultcast.models.learn import learn as learn_units
+from faultcast.models.registry import Registry
 
 _EVENT_FILTERS = (
     "service",
@@ -74,6 +80,7 @@ class FaultCast:
                 re.compile(mask)
             except re.error as e:
                 raise ValueError(f"mask {mask!r} is not a regular expression: {e}") from e
+        self._predictions: tuple[Any, pd.DataFrame] | None = None
         self.limits = dataclasses.replace(
             limits, extra_masks=tuple(limits.extra_masks) + tuple(masks)
         )
@@ -254,6 +261,132 @@ class FaultCast:
             sql += " LIMIT ?"
             params.append(int(limit))
         return self.store.query_df(sql, params)
+
+    # ------------------------------------------------------------------ models
+    @property
+    def registry(self) -> Registry:
+        """The model registry (versions, promote, rollback)."""
+        return Registry(self.store)
+
+    def models(self, name: str | None = None) -> pd.DataFrame:
+        """Model versions, newest first: name, version, created_at, status, bytes, metrics, params."""
+        return self.registry.versions(name)
+
+    def learn(
+        self,
+        *,
+        unit: str = "service",
+        horizon: str | float = "15m",
+        tick: str | float = "1m",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Feed the events not learned yet through the failure model; store its predictions.
+
+        Resumable and idempotent: a second call on an unchanged store learns nothing.
+        ``unit``, ``horizon`` and ``tick`` apply to the first run on a store (later runs
+        continue the stored model).  Returns what was learned and the model version written.
+        """
+        spec = UnitFeatureSpec(
+            unit=unit, horizon_s=int(parse_duration(horizon)), tick_s=int(parse_duration(tick))
+        )
+        summary: dict[str, Any] = learn_units(self.store, spec, progress=progress)
+        self._predictions = None
+        return summary
+
+    def predict_failure(
+        self, unit: str | None = None, horizon: str | float = "15m"
+    ) -> pd.DataFrame:
+        """Risk of a failure within ``horizon`` per unit, as of the last learned tick.
+
+        Columns: unit, risk (probability), alert (risk at or above the alert threshold and
+        the unit not already failing), threshold, anomaly_score (the strongest surge of any
+        signal, in standard deviations), as_of, horizon_s, model_version, top_features (why,
+        in words, for the riskiest units).  Highest risk first.  Served from memory: the store
+        is read again only when its file changed.
+        """
+        seconds = parse_duration(horizon)
+        frame = self._latest_predictions()
+        if not frame.empty and float(frame["horizon_s"].iloc[0]) != seconds:
+            have = float(frame["horizon_s"].iloc[0])
+            raise ValueError(
+                f"the model predicts {have / 60:g} min ahead, not {seconds / 60:g} min; "
+                f"learn a new store with `faultcast learn --horizon {seconds / 60:g}m`"
+            )
+        if unit is not None:
+            frame = frame[frame["unit"].to_numpy() == unit]
+        return frame
+
+    def _latest_predictions(self) -> pd.DataFrame:
+        key: Any
+        if self.store.is_memory:
+            key = None
+        else:
+            try:
+                st = os.stat(self.store.path)
+                wal = (
+                    os.stat(self.store.path + ".wal")
+                    if os.path.exists(self.store.path + ".wal")
+                    else None
+                )
+                key = (st.st_mtime_ns, st.st_size, wal.st_mtime_ns if wal else 0)
+            except FileNotFoundError:
+                key = "missing"
+        cached = self._predictions
+        if cached is not None and key is not None and cached[0] == key:
+            return cached[1]
+        raw = pd.DataFrame() if key == "missing" else latest_predictions(self.store)
+        frame = pd.DataFrame(
+            {
+                "unit": raw.get("unit", pd.Series(dtype=str)),
+                "risk": raw.get("probability", pd.Series(dtype=float)),
+                "alert": raw.get("alert", pd.Series(dtype=bool)),
+                "threshold": raw.get("threshold", pd.Series(dtype=float)),
+                "anomaly_score": raw.get("anomaly_score", pd.Series(dtype=float)),
+                "as_of": raw.get("made_at", pd.Series(dtype="datetime64[ns, UTC]")),
+                "horizon_s": raw.get("horizon_s", pd.Series(dtype=float)),
+                "model_version": raw.get("model_version", pd.Series(dtype="Int64")),
+                "top_features": [
+                    [item["text"] for item in json.loads(e)] if isinstance(e, str) else []
+                    for e in raw.get("explanation", pd.Series(dtype=object))
+                ],
+            }
+        ).reset_index(drop=True)
+        self._predictions = (key, frame)
+        return frame
+
+    def backtest(
+        self,
+        mode: str = "unit",
+        *,
+        unit_column: str = "service",
+        horizon: str | float = "15m",
+        tick: str | float = "1m",
+        labels: str | os.PathLike[str] | dict[str, bool] | None = None,
+        unsupervised: bool = False,
+        session_column: str = "session_key",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Replay the history in time order (predict first, learn when the label is due).
+
+        Returns precision, recall, f1, pr_auc, alerts, positives, median_lead_time_s and, under
+        ``baselines``, the same for a static error-rate threshold and a batch scikit-learn model
+        (both on the second half of the history).  ``mode="session"`` scores sessions, with
+        labels from ``labels`` (CSV ``key,label``) or from failure events, or ``unsupervised``.
+        """
+        if isinstance(labels, os.PathLike):
+            labels = str(labels)
+        result: dict[str, Any] = run_backtest(
+            self.store,
+            mode,
+            unit_column=unit_column,
+            horizon=parse_duration(horizon),
+            tick=parse_duration(tick),
+            labels=labels,
+            unsupervised=unsupervised,
+            session_column=session_column,
+            progress=progress,
+        )
+        return result
 
     def summary(self) -> dict[str, Any]:
         """Counts of the whole store: events, quarantined, services, levels, categories, time span."""

@@ -474,6 +474,267 @@ def demo(
     out.print(f"store: {payload['db']}   try: faultcast events --db {db} --level error")
 
 
+# ---------------------------------------------------------------------------------- models
+HorizonOption = Annotated[
+    str, typer.Option("--horizon", help="How far ahead a failure counts (e.g. 15m, 1h).")
+]
+
+
+def _fmt_pct(v: Any) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+@app.command()
+def learn(
+    db: DbOption = Path("faultcast.duckdb"),
+    unit: Annotated[
+        str, typer.Option("--unit-column", help="The unit predicted for: service, host, component.")
+    ] = "service",
+    horizon: HorizonOption = "15m",
+    tick: Annotated[str, typer.Option("--tick", help="Prediction tick (event time).")] = "1m",
+    json_out: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Feed the events not learned yet through the online failure model and store its predictions.
+
+    Resumable and idempotent: run it after every ingest (or on a schedule); an unchanged store
+    learns nothing.  --unit-column, --horizon and --tick apply to the first run on a store.
+    """
+    _configure_logging(verbose)
+    show = not json_out and err.is_terminal
+    try:
+        with connect(db) as fc, _progress(show) as progress:
+            task = progress.add_task("learn (ticks)", total=None)
+            summary = fc.learn(
+                unit=unit,
+                horizon=horizon,
+                tick=tick,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except (FaultcastError, ValueError) as e:
+        _fail(e)
+    if json_out:
+        _emit(summary)
+        return
+    if not summary["ticks"]:
+        out.print("nothing new to learn (every complete tick is learned)")
+        return
+    out.print(
+        f"learned {summary['ticks']:,} ticks ({summary['rows']:,} unit-ticks, {summary['from']} .. {summary['to']}); "
+        f"model version {summary['model_version']}, alert threshold {summary['threshold']:.3f}, "
+        f"{summary['drift_events']} drift events"
+    )
+
+
+@app.command()
+def predict(
+    db: DbOption = Path("faultcast.duckdb"),
+    unit: Annotated[str | None, typer.Option("--unit", help="Only this unit.")] = None,
+    horizon: HorizonOption = "15m",
+    json_out: JsonOption = False,
+) -> None:
+    """Risk of a failure within the horizon per unit, as of the last learned tick, and why."""
+    _configure_logging(False)
+    try:
+        with connect(db) as fc:
+            df = fc.predict_failure(unit=unit, horizon=horizon)
+            versions = fc.models("unit_failure")
+    except (FaultcastError, ValueError) as e:
+        _fail(e)
+    if df.empty and versions.empty:
+        _fail(FaultcastError(f"no predictions in {db}: run `faultcast learn --db {db}` first"))
+    if unit is not None and df.empty:
+        _fail(
+            FaultcastError(
+                f"no prediction for unit {unit!r}; units: see `faultcast predict --db {db}`"
+            )
+        )
+    if json_out:
+        payload = json.loads(df.to_json(orient="records", date_format="iso"))
+        _emit(
+            {
+                "predictions": payload,
+                "count": len(df),
+                "model_version": int(df["model_version"].iloc[0]) if len(df) else None,
+                "as_of": payload[0]["as_of"] if payload else None,
+            }
+        )
+        return
+    table = Table(title=f"failure risk within {horizon}", title_justify="left")
+    for column in ("unit", "risk", "alert", "anomaly", "why"):
+        table.add_column(column, overflow="fold")
+    for row in df.itertuples():
+        table.add_row(
+            str(row.unit),
+            f"{row.risk:.3f}",
+            "ALERT" if row.alert else "",
+            f"{row.anomaly_score:.1f}",
+            "; ".join(row.top_features),
+        )
+    out.print(table)
+    if len(df):
+        out.print(f"as of {df['as_of'].iloc[0]}, model version {df['model_version'].iloc[0]}")
+
+
+@app.command()
+def backtest(
+    db: DbOption = Path("faultcast.duckdb"),
+    mode: Annotated[
+        str, typer.Option("--mode", help="unit (per service/host) or session.")
+    ] = "unit",
+    unit_column: Annotated[
+        str, typer.Option("--unit-column", help="Unit mode: service, host or component.")
+    ] = "service",
+    horizon: HorizonOption = "15m",
+    tick: Annotated[str, typer.Option("--tick", help="Unit mode: prediction tick.")] = "1m",
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", help="Session mode: CSV with a header and columns key,label."),
+    ] = None,
+    unsupervised: Annotated[
+        bool, typer.Option("--unsupervised", help="Session mode: learn from no labels at all.")
+    ] = False,
+    json_out: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Replay the store's history in time order: predict first, learn when the label is due.
+
+    Prints precision, recall, F1, PR-AUC, alerts, positives and median lead time, and the same
+    for two baselines from the same run (a static error-rate threshold and a batch
+    scikit-learn model, both on the second half of the history).
+    """
+    _configure_logging(verbose)
+    show = not json_out and err.is_terminal
+    try:
+        with connect(db) as fc, _progress(show) as progress:
+            task = progress.add_task("backtest (ticks)", total=None)
+            result = fc.backtest(
+                mode,
+                unit_column=unit_column,
+                horizon=horizon,
+                tick=tick,
+                labels=labels,
+                unsupervised=unsupervised,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except (FaultcastError, ValueError, FileNotFoundError) as e:
+        _fail(e)
+    if json_out:
+        _emit(result)
+        return
+    table = Table(title=f"backtest ({mode} mode)", title_justify="left")
+    for column in (
+        "",
+        "precision",
+        "recall",
+        "f1",
+        "pr_auc",
+        "alerts",
+        "positives",
+        "median lead s",
+    ):
+        table.add_column(column)
+
+    def add(name: str, m: dict[str, Any] | None) -> None:
+        if not m:
+            return
+        lead = m.get("median_lead_time_s")
+        table.add_row(
+            name,
+            _fmt_pct(m.get("precision")),
+            _fmt_pct(m.get("recall")),
+            _fmt_pct(m.get("f1")),
+            _fmt_pct(m.get("pr_auc")),
+            str(m.get("alerts")),
+            str(m.get("positives")),
+            "-" if lead is None else f"{lead:.0f}",
+        )
+
+    add("online (whole history)", result)
+    add("online (second half)", result.get("second_half", {}).get("online"))
+    for name, m in result.get("baselines", {}).items():
+        if isinstance(m, dict):
+            add(f"baseline: {name} (second half)", m)
+    out.print(table)
+
+
+models_app = typer.Typer(
+    help="The model registry: list versions, promote one, roll back.", no_args_is_help=False
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.callback(invoke_without_command=True)
+def models(
+    ctx: typer.Context,
+    db: DbOption = Path("faultcast.duckdb"),
+    json_out: JsonOption = False,
+) -> None:
+    """List model versions (newest first) with their status and metrics."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _configure_logging(False)
+    try:
+        with connect(db) as fc:
+            df = fc.models()
+    except FaultcastError as e:
+        _fail(e)
+    if json_out:
+        df = df.assign(
+            metrics=[json.loads(m) for m in df["metrics"]],
+            params=[json.loads(m) for m in df["params"]],
+        )
+        _emit_frame("models", df)
+        return
+    if df.empty:
+        out.print(f"no models in {db} yet: run `faultcast learn --db {db}`")
+        return
+    table = Table(title="models", title_justify="left")
+    for column in ("name", "version", "status", "created", "bytes", "metrics"):
+        table.add_column(column, overflow="fold")
+    for row in df.itertuples():
+        table.add_row(
+            row.name,
+            str(row.version),
+            row.status,
+            str(row.created_at),
+            f"{row.bytes or 0:,}",
+            row.metrics,
+        )
+    out.print(table)
+
+
+@models_app.command("promote")
+def models_promote(
+    version: Annotated[int, typer.Argument(help="The version to make production.")],
+    name: Annotated[str, typer.Option("--name", help="The model.")] = "unit_failure",
+    db: DbOption = Path("faultcast.duckdb"),
+) -> None:
+    """Make VERSION the production version of the model."""
+    _configure_logging(False)
+    try:
+        with connect(db) as fc:
+            fc.registry.promote(name, version)
+    except FaultcastError as e:
+        _fail(e)
+    out.print(f"{name} version {version} is now production")
+
+
+@models_app.command("rollback")
+def models_rollback(
+    name: Annotated[str, typer.Option("--name", help="The model.")] = "unit_failure",
+    db: DbOption = Path("faultcast.duckdb"),
+) -> None:
+    """Make the version before the production one production again."""
+    _configure_logging(False)
+    try:
+        with connect(db) as fc:
+            version = fc.registry.rollback(name)
+    except FaultcastError as e:
+        _fail(e)
+    out.print(f"{name} rolled back to version {version}")
+
+
 def _version(value: bool) -> None:
     if value:
         from faultcast import __version__

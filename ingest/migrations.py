@@ -18,7 +18,7 @@ class Migration(NamedTuple):
 
 _EVENT_COLUMNS_SQL = ",\n    ".join(f"{name} {dtype}" for name, dtype in EVENT_COLUMNS)
 
-MIGRATIONS: Final[tuple[Migration, ...]] = (
+_MIGRATIONS_1_3: Final[tuple[Migration, ...]] = (
     Migration(
         1,
         "events and quarantine",
@@ -83,6 +83,49 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     state BLOB,
     clusters INTEGER,
     updated_at TIMESTAMPTZ
+)""",
+        ),
+    ),
+)
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    *_MIGRATIONS_1_3,
+    Migration(
+        4,
+        "model registry, predictions, learning state and drift events",
+        (
+            """CREATE TABLE model_registry (
+    name VARCHAR,
+    version INTEGER,
+    created_at TIMESTAMPTZ,
+    status VARCHAR,
+    blob BLOB,
+    sha256 VARCHAR,
+    metrics JSON,
+    params JSON,
+    PRIMARY KEY (name, version)
+)""",
+            """CREATE TABLE predictions (
+    mode VARCHAR,
+    unit_column VARCHAR,
+    unit VARCHAR,
+    tick TIMESTAMPTZ,
+    made_at TIMESTAMPTZ,
+    horizon_s DOUBLE,
+    probability DOUBLE,
+    threshold DOUBLE,
+    alert BOOLEAN,
+    anomaly_score DOUBLE,
+    model_name VARCHAR,
+    model_version INTEGER,
+    explanation JSON
+)""",
+            """CREATE TABLE drift_events (
+    model_name VARCHAR,
+    model_version INTEGER,
+    detected_at TIMESTAMPTZ,
+    detector VARCHAR,
+    detail JSON
 )""",
         ),
     ),

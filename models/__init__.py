@@ -1,8 +1,33 @@
-"""faultcast.models: feature extraction, online models, registry, backtest and retraining.
+"""faultcast.models: features, online models (River), the model registry and the backtest.
 
-Planned (see the issues); the package exists so the layout of DESIGN.md installs whole.
+Layer: imports only :mod:`faultcast.ingest`.
 """
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from faultcast.models.backtest import backtest, read_labels
+from faultcast.models.estimators import (
+    FailureRiskClassifier,
+    RareTemplateDetector,
+    SessionClassifier,
+    ThresholdSelector,
+)
+from faultcast.models.features import UnitFeatureSpec
+from faultcast.models.learn import UNIT_MODEL, latest_predictions, learn
+from faultcast.models.registry import ModelNotFoundError, Registry, RegistryWarning
+
+__all__ = [
+    "UNIT_MODEL",
+    "FailureRiskClassifier",
+    "ModelNotFoundError",
+    "RareTemplateDetector",
+    "Registry",
+    "RegistryWarning",
+    "SessionClassifier",
+    "ThresholdSelector",
+    "UnitFeatureSpec",
+    "backtest",
+    "latest_predictions",
+    "learn",
+    "read_labels",
+]

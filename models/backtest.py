@@ -106,7 +106,7 @@ class UnitReplay:
         self.tick_index = -1  # ticks seen so far, minus one
         self.last_tick: pd.Timestamp | None = None
         self.pending: collections.deque[
-            tuple[int, list[dict[str, float]], np.ndarray, np.ndarray, np.ndarray]
+            tuple[int, list[dict[Any, Any]], np.ndarray, np.ndarray, np.ndarray]
         ] = collections.deque()
         self.learned = 0
 
@@ -118,7 +118,7 @@ class UnitReplay:
             out["threshold"] = pd.Series(dtype=float)
             out["alert"] = pd.Series(dtype=bool)
             return out
-        X = frame[names].to_dict("records")
+        X: list[dict[Any, Any]] = frame[names].to_dict("records")
         ticks = frame["tick"].to_numpy()
         labels = frame["label"].to_numpy(dtype=bool)
         failing = frame["failing"].to_numpy(dtype=bool)
@@ -342,8 +342,7 @@ def backtest_sessions(
     scores = np.zeros(n)
     flagged = np.zeros(n, dtype=bool)
     if unsupervised:
-        det = model if model is not None else RareTemplateDetector()
-        assert isinstance(det, RareTemplateDetector) or hasattr(det, "score_one")
+        det: Any = model if model is not None else RareTemplateDetector()
         cut = 1.0 - getattr(det, "rare_share", 0.02)
         for i, x in enumerate(xs):
             scores[i] = det.score_one(x)
@@ -351,14 +350,14 @@ def backtest_sessions(
             det.learn_one(x)
         model_name = type(det).__name__
     else:
-        clf = model if model is not None else SessionClassifier()
+        clf: Any = model if model is not None else SessionClassifier()
         selector = ThresholdSelector(window=5000, min_positives=5, default=0.5)
         thr = 0.5
         for i, (x, label) in enumerate(zip(xs, y, strict=True)):
-            p = clf.predict_proba_one(x).get(True, 0.0)  # type: ignore[attr-defined]
+            p = clf.predict_proba_one(x).get(True, 0.0)
             scores[i] = p
             flagged[i] = p >= thr
-            clf.learn_one(x, bool(label))  # type: ignore[attr-defined]
+            clf.learn_one(x, bool(label))
             selector.update(p, bool(label))
             if i % 100 == 99:
                 thr = selector.threshold()

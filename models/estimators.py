@@ -64,7 +64,9 @@ class FailureRiskClassifier(base.Classifier):
         weight = w * (self.positive_weight if y else 1.0)
         self._lr.learn_one(self._scaler.transform_one(x), bool(y), w=weight)
 
-    def predict_proba_one(self, x: dict[Any, Any]) -> dict[base.typing.ClfTarget, float]:
+    def predict_proba_one(
+        self, x: dict[Any, Any], **kwargs: Any
+    ) -> dict[base.typing.ClfTarget, float]:
         return self._lr.predict_proba_one(self._scaler.transform_one(x))
 
     def predict_one(self, x: dict[Any, Any], **kwargs: Any) -> base.typing.ClfTarget | None:
@@ -172,7 +174,9 @@ class SessionClassifier(base.Classifier):
         self._lr.learn_one(self._scaler.transform_one(f), bool(y))
         self._rarity.learn_one(x)
 
-    def predict_proba_one(self, x: dict[Any, Any]) -> dict[base.typing.ClfTarget, float]:
+    def predict_proba_one(
+        self, x: dict[Any, Any], **kwargs: Any
+    ) -> dict[base.typing.ClfTarget, float]:
         return self._lr.predict_proba_one(self._scaler.transform_one(self._features(x)))
 
     def predict_one(self, x: dict[Any, Any], **kwargs: Any) -> base.typing.ClfTarget | None:

@@ -146,15 +146,8 @@ def _unit_sql(spec: UnitFeatureSpec) -> str:
                 f"sum({s}) OVER (PARTITION BY unit ORDER BY tick ROWS BETWEEN {w - 1} PRECEDING AND CURRENT ROW) AS {s}_{w}"
             )
     window_sql = ",\n        ".join(windows)
-    short, long = spec.windows[1], spec.windows[-1]
-    trends = ",\n    ".join(
-        f"ln(({s}_{short} / {short}.0 + 0.05) / ({s}_{long} / {long}.0 + 0.05)) AS {s}_trend"
-        for s in spec.signals
-    )
     counts = ", ".join(f"{s}_{w}" for s in spec.signals for w in spec.windows)
-    del trends
     u = spec.unit
-    tick = spec.tick_s
     return f"""
 WITH ev AS MATERIALIZED (
     SELECT e.{u} AS unit, e.ts, e.level, e.category, e.failure, e.retry_count,

@@ -16,7 +16,7 @@ Examples
 >>> ticks = pd.date_range("2026-01-01", periods=6, freq="min", tz="UTC")
 >>> rows = pd.DataFrame({"unit": "a", "made_at": ticks, "alert": [0, 1, 1, 0, 0, 0]})
 >>> onsets = pd.DataFrame({"unit": ["a"], "ts": [ticks[3] + pd.Timedelta("30s")]})
->>> m = episode_metrics(rows, onsets, horizon_s=300)
+>>> m = episode_metrics(rows, onsets, horizon_s=120)
 >>> m["precision"], m["recall"], m["median_lead_time_s"]
 (1.0, 1.0, 150.0)
 """

@@ -5,22 +5,28 @@ from __future__ import annotations
 import doctest
 import importlib
 import logging
+import pkgutil
 
 import pytest
 import structlog
 
-MODULES = [
-    "faultcast",
-    "faultcast._facade",
-    "faultcast.simulate",
-    "faultcast.ingest.fingerprint",
-    "faultcast.ingest.patterns",
-    "faultcast.ingest.pipeline",
-    "faultcast.ingest.redact",
-    "faultcast.ingest.schema",
-    "faultcast.ingest.store",
-    "faultcast.ingest.text",
-]
+def _modules() -> list[str]:
+    """Every module of the faultcast packages (the layers included), found by walking them."""
+    import faultcast
+
+    names = ["faultcast"]
+    for info in pkgutil.walk_packages(faultcast.__path__, "faultcast."):
+        if info.name.endswith("__main__"):
+            continue
+        names.append(info.name)
+    for layer in ("ingest", "models", "analytics", "dashboard"):
+        package = importlib.import_module(f"faultcast.{layer}")
+        names.append(package.__name__)
+        names += [i.name for i in pkgutil.walk_packages(package.__path__, f"faultcast.{layer}.")]
+    return sorted(set(names))
+
+
+MODULES = _modules()
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,232 @@
+"""Online learning over a store: feed the ticks not yet learned through the unit model.
+
+:func:`learn` is resumable and idempotent.  The whole learning state (model, threshold, rows
+awaiting their labels, drift detector, the next tick to learn) is one registry version, saved in
+the same transaction as the predictions it made; a crash leaves the previous state and no
+predictions of the lost run, and running again on an unchanged store learns nothing.  Only
+complete ticks (older than the latest event's tick) are learned; events that arrive later for a
+tick already learned are not replayed.
+
+Examples
+--------
+>>> from faultcast.ingest import Store
+>>> learn(Store(":memory:"))["ticks"]
+0
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+import structlog
+from faultcast.ingest import Store
+from faultcast.models.backtest import UnitReplay
+from faultcast.models.features import (
+    UnitFeatureSpec,
+    describe_feature,
+    event_time_range,
+    unit_features,
+)
+from faultcast.models.registry import ModelNotFoundError, Registry
+from river import drift
+
+log = structlog.get_logger(__name__)
+
+#: The registry name of the unit-mode failure model's learning state.
+UNIT_MODEL: Final[str] = "unit_failure"
+#: Registry versions kept per model by :func:`learn` (older archived blobs are pruned).
+KEEP_VERSIONS: Final[int] = 20
+
+
+@dataclass
+class LearnState:
+    """Everything online learning needs to resume: pickled as one registry version."""
+
+    spec: UnitFeatureSpec
+    replay: UnitReplay
+    next_tick: pd.Timestamp | None = None
+    drift_detector: Any = field(default_factory=lambda: drift.ADWIN(delta=0.002))
+    errors_seen: int = 0
+
+
+def _explain(state: LearnState, row: pd.Series, top: int = 3) -> list[dict[str, Any]]:
+    model = state.replay.model
+    names = state.spec.feature_names()
+    x = {n: float(row[n]) for n in names}
+    explain = getattr(model, "explain_one", None)
+    if explain is None:
+        return []
+    out = []
+    for name, contribution in explain(x)[:top]:
+        if contribution <= 0:
+            break
+        out.append(
+            {
+                "feature": name,
+                "value": round(x[name], 3),
+                "contribution": round(contribution, 3),
+                "text": describe_feature(name, x[name], state.spec),
+            }
+        )
+    return out
+
+
+def learn(
+    store: Store,
+    spec: UnitFeatureSpec | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Learn the complete ticks not learned yet; store their predictions; save the state.
+
+    ``spec`` applies when no state exists yet (the first run); later runs continue with the
+    stored state's spec.  Returns a summary: ticks and rows learned, predictions stored, the
+    model version written, drift events.
+    """
+    t0 = time.perf_counter()
+    if store.exists():
+        with store.writing():
+            pass  # brings an older store's schema up to date (the registry and predictions)
+    registry = Registry(store)
+    try:
+        loaded = registry.load(UNIT_MODEL)
+        # A copy: the cached version must stay as stored if this run fails half way.
+        state: LearnState = copy.deepcopy(loaded.model)
+        previous_version: int | None = loaded.version
+    except ModelNotFoundError:
+        state = LearnState(spec or UnitFeatureSpec(), UnitReplay(spec or UnitFeatureSpec()))
+        previous_version = None
+    spec = state.spec
+    tick = pd.Timedelta(seconds=spec.tick_s)
+    empty = {
+        "ticks": 0,
+        "rows": 0,
+        "predictions": 0,
+        "model_version": previous_version,
+        "drift_events": 0,
+    }
+    if not store.exists():
+        return empty
+    with store.reading() as con:
+        rng = event_time_range(con, spec.unit)
+    if rng is None:
+        return empty
+    hi = rng[1].floor(tick)
+    lo = state.next_tick if state.next_tick is not None else rng[0].floor(tick)
+    if lo >= hi:
+        return empty
+    with store.reading() as con:
+        feats = unit_features(con, spec, lo, hi)
+    t_features = time.perf_counter() - t0
+    names = spec.feature_names()
+    ticks = feats["tick"].to_numpy()
+    uniq = np.unique(ticks)
+    per_step = max(1, 86_400 // spec.tick_s)
+    parts = []
+    learned_before = state.replay.learned
+    drifts: list[dict[str, Any]] = []
+    for i in range(0, len(uniq), per_step):
+        part = feats[(ticks >= uniq[i]) & (ticks <= uniq[min(i + per_step, len(uniq)) - 1])]
+        parts.append(state.replay.step(part, names))
+        if progress:
+            progress(min(i + per_step, len(uniq)), len(uniq))
+    res = pd.concat(parts, ignore_index=True)
+    # Drift: ADWIN over the absolute error of predictions whose labels are now known, in order.
+    known = res[(res["made_at"] + pd.Timedelta(seconds=spec.horizon_s) <= hi) & ~res["failing"]]
+    detector = state.drift_detector
+    for made_at, p, y in zip(known["made_at"], known["probability"], known["label"], strict=True):
+        detector.update(abs(float(y) - float(p)))
+        state.errors_seen += 1
+        if detector.drift_detected:
+            drifts.append({"at": made_at, "mean_error": round(float(detector.estimation), 4)})
+    state.next_tick = hi
+    anomaly = feats["max_surge"].to_numpy(dtype=float)
+    last_tick = res["tick"].max()
+    explanations: list[str | None] = [None] * len(res)
+    for idx in np.flatnonzero((res["tick"] == last_tick).to_numpy()):
+        explanations[idx] = json.dumps(_explain(state, feats.iloc[idx]))
+    preds = pd.DataFrame(
+        {
+            "mode": "unit",
+            "unit_column": spec.unit,
+            "unit": res["unit"].astype(str),
+            "tick": res["tick"],
+            "made_at": res["made_at"],
+            "horizon_s": float(spec.horizon_s),
+            "probability": res["probability"].astype(float),
+            "threshold": res["threshold"].astype(float),
+            "alert": res["alert"].astype(bool),
+            "anomaly_score": anomaly,
+            "model_name": UNIT_MODEL,
+            "model_version": 0,
+            "explanation": explanations,
+        }
+    )
+    with store.writing() as con:
+        version = Registry(store).save(
+            UNIT_MODEL,
+            state,
+            metrics={"rows_learned": state.replay.learned, "threshold": state.replay.threshold},
+            params={
+                "unit": spec.unit,
+                "tick_s": spec.tick_s,
+                "horizon_s": spec.horizon_s,
+                "model": repr(state.replay.model),
+            },
+            con=con,
+        )
+        preds["model_version"] = version
+        con.register("new_predictions", preds)
+        try:
+            con.execute("INSERT INTO store.predictions SELECT * FROM new_predictions")
+        finally:
+            con.unregister("new_predictions")
+        for d in drifts:
+            con.execute(
+                "INSERT INTO store.drift_events VALUES (?, ?, ?, 'ADWIN', ?)",
+                [
+                    UNIT_MODEL,
+                    version,
+                    d["at"].to_pydatetime(),
+                    json.dumps({"mean_error": d["mean_error"]}),
+                ],
+            )
+        con.execute(
+            """UPDATE store.model_registry SET blob = NULL
+               WHERE name = ? AND status = 'archived' AND version <= ?""",
+            [UNIT_MODEL, version - KEEP_VERSIONS],
+        )
+    summary = {
+        "ticks": int(len(uniq)),
+        "rows": int(len(res)),
+        "learned_rows": int(state.replay.learned - learned_before),
+        "predictions": int(len(preds)),
+        "from": lo.isoformat(),
+        "to": hi.isoformat(),
+        "model_version": version,
+        "threshold": round(float(state.replay.threshold), 4),
+        "drift_events": len(drifts),
+        "seconds": {"features": round(t_features, 3), "total": round(time.perf_counter() - t0, 3)},
+    }
+    log.info("learn.done", **{k: v for k, v in summary.items() if k != "seconds"})
+    return summary
+
+
+def latest_predictions(store: Store, unit_column: str | None = None) -> pd.DataFrame:
+    """The newest prediction per unit (unit mode): unit, made_at, probability, threshold, alert,
+    anomaly_score, horizon_s, model_version, explanation (JSON text)."""
+    return store.query_df(
+        """SELECT unit_column, unit, tick, made_at, horizon_s, probability, threshold, alert,
+                  anomaly_score, model_name, model_version, explanation
+           FROM store.predictions
+           WHERE mode = 'unit' AND (? IS NULL OR unit_column = ?)
+           QUALIFY row_number() OVER (PARTITION BY unit_column, unit ORDER BY made_at DESC) = 1
+           ORDER BY probability DESC, unit""",
+        [unit_column, unit_column],
+    )

@@ -1,0 +1,231 @@
+"""The model registry: every model version, its metrics and its status, stored in the store.
+
+A version is a pickled blob with its SHA-256, so a corrupt or missing blob is detected when
+loaded: :meth:`Registry.load` then falls back to the previous good version with a warning.
+One version per name is ``production``; :meth:`promote` and :meth:`rollback` move it.  Loaded
+models are cached per process by (store, name, version), so a process unpickles a model once.
+
+Examples
+--------
+>>> from faultcast.ingest import Store
+>>> registry = Registry(Store(":memory:"))
+>>> registry.save("demo", {"weights": [1, 2]}, metrics={"f1": 0.5})
+1
+>>> registry.load("demo").model
+{'weights': [1, 2]}
+>>> list(registry.versions()["status"])
+['production']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import structlog
+from faultcast.ingest import Store
+from faultcast.ingest.errors import FaultcastError
+
+log = structlog.get_logger(__name__)
+
+
+class ModelNotFoundError(FaultcastError, LookupError):  # type: ignore[misc,unused-ignore]
+    """No usable version of a model is in the registry."""
+
+
+class RegistryWarning(UserWarning):
+    """A model version could not be loaded and an older one was used."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    name: str
+    version: int
+    model: Any
+    metrics: dict[str, Any]
+    params: dict[str, Any]
+
+
+#: The schema version that added the registry (a store older than that has no models yet).
+REGISTRY_SCHEMA = 4
+
+_CACHE: dict[tuple[str, str, int], LoadedModel] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+class Registry:
+    """Model versions in a store's ``model_registry`` table."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def save(
+        self,
+        name: str,
+        model: Any,
+        metrics: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        status: str = "production",
+        con: Any = None,
+    ) -> int:
+        """Store a new version (``production`` by default, demoting the previous one); its number.
+
+        Pass ``con`` (a connection from ``store.writing()``) to save inside a caller's transaction.
+        """
+        blob = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+        digest = hashlib.sha256(blob).hexdigest()
+
+        def write(c: Any) -> int:
+            version = int(
+                c.execute(
+                    "SELECT coalesce(max(version), 0) + 1 FROM store.model_registry WHERE name = ?",
+                    [name],
+                ).fetchall()[0][0]
+            )
+            if status == "production":
+                c.execute(
+                    "UPDATE store.model_registry SET status = 'archived' WHERE name = ? AND status = 'production'",
+                    [name],
+                )
+            c.execute(
+                "INSERT INTO store.model_registry VALUES (?, ?, now(), ?, ?, ?, ?, ?)",
+                [
+                    name,
+                    version,
+                    status,
+                    blob,
+                    digest,
+                    json.dumps(metrics or {}, default=str),
+                    json.dumps(params or {}, default=str),
+                ],
+            )
+            return version
+
+        if con is not None:
+            version = write(con)
+        else:
+            with self.store.writing() as c:
+                version = write(c)
+        log.info("registry.saved", name=name, version=version, status=status, bytes=len(blob))
+        return version
+
+    def _has_table(self) -> bool:
+        return self.store.exists() and self.store.schema_version() >= REGISTRY_SCHEMA
+
+    def versions(self, name: str | None = None) -> pd.DataFrame:
+        """Versions (newest first): name, version, created_at, status, bytes, metrics, params."""
+        if not self._has_table():
+            return pd.DataFrame(
+                columns=["name", "version", "created_at", "status", "bytes", "metrics", "params"]
+            )
+        return self.store.query_df(
+            """SELECT name, version, created_at, status, octet_length(blob) AS bytes, metrics, params
+               FROM store.model_registry WHERE ? IS NULL OR name = ?
+               ORDER BY name, version DESC""",
+            [name, name],
+        )
+
+    def _rows(self, name: str) -> list[tuple[Any, ...]]:
+        if not self._has_table():
+            return []
+        with self.store.reading() as con:
+            return con.execute(
+                """SELECT version, status, sha256, metrics, params FROM store.model_registry
+                   WHERE name = ? ORDER BY (status = 'production') DESC, version DESC""",
+                [name],
+            ).fetchall()
+
+    def _blob(self, name: str, version: int) -> bytes | None:
+        with self.store.reading() as con:
+            rows = con.execute(
+                "SELECT blob FROM store.model_registry WHERE name = ? AND version = ?",
+                [name, version],
+            ).fetchall()
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    def load(self, name: str, version: int | None = None) -> LoadedModel:
+        """The production version (or ``version``), falling back to older good versions.
+
+        A version whose blob is missing, does not match its SHA-256 or does not unpickle is
+        skipped with a :class:`RegistryWarning` naming it.
+        """
+        rows = self._rows(name)
+        if version is not None:
+            rows = [r for r in rows if r[0] == version] + [r for r in rows if r[0] < version]
+        else:
+            # production first, then every other version newest first
+            rows = rows[:1] + sorted(rows[1:], key=lambda r: -int(r[0]))
+        if not rows:
+            raise ModelNotFoundError(
+                f"no model {name!r} in the registry of {self.store.path}: run `faultcast learn` first"
+            )
+        problems = []
+        for v, _status, digest, metrics, params in rows:
+            key = (self.store.path, name, int(v))
+            with _CACHE_LOCK:
+                cached = _CACHE.get(key)
+            if cached is not None and not self.store.is_memory:
+                return cached
+            blob = self._blob(name, int(v))
+            reason = None
+            if blob is None:
+                reason = "its blob is missing"
+            elif hashlib.sha256(blob).hexdigest() != digest:
+                reason = "its blob does not match its SHA-256 (corrupt)"
+            else:
+                try:
+                    model = pickle.loads(blob)
+                except Exception as e:  # noqa: BLE001 - any unpickling failure means unusable
+                    reason = f"its blob does not load ({type(e).__name__}: {e})"
+            if reason is not None:
+                problems.append(f"version {v}: {reason}")
+                warnings.warn(
+                    f"model {name!r} version {v} is unusable: {reason}; trying an older version",
+                    RegistryWarning,
+                    stacklevel=2,
+                )
+                log.warning("registry.fallback", name=name, version=int(v), reason=reason)
+                continue
+            loaded = LoadedModel(
+                name, int(v), model, json.loads(metrics or "{}"), json.loads(params or "{}")
+            )
+            with _CACHE_LOCK:
+                _CACHE[key] = loaded
+            return loaded
+        raise ModelNotFoundError(f"no usable version of model {name!r}: " + "; ".join(problems))
+
+    def promote(self, name: str, version: int) -> None:
+        """Make ``version`` the production version of ``name``."""
+        with self.store.writing() as con:
+            found = con.execute(
+                "SELECT count(*) FROM store.model_registry WHERE name = ? AND version = ?",
+                [name, version],
+            ).fetchall()[0][0]
+            if not found:
+                raise ModelNotFoundError(f"model {name!r} has no version {version}")
+            con.execute(
+                "UPDATE store.model_registry SET status = 'archived' WHERE name = ? AND status = 'production'",
+                [name],
+            )
+            con.execute(
+                "UPDATE store.model_registry SET status = 'production' WHERE name = ? AND version = ?",
+                [name, version],
+            )
+
+    def rollback(self, name: str) -> int:
+        """Make the newest version older than the production one production; its number."""
+        rows = self._rows(name)
+        current = next((int(r[0]) for r in rows if r[1] == "production"), None)
+        if current is None:
+            raise ModelNotFoundError(f"model {name!r} has no production version to roll back from")
+        older = sorted((int(r[0]) for r in rows if int(r[0]) < current), reverse=True)
+        if not older:
+            raise ModelNotFoundError(f"model {name!r} has no version older than {current}")
+        self.promote(name, older[0])
+        return older[0]
