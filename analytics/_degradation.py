@@ -79,7 +79,7 @@ def degradation(
     """
     columns = grouping(by, allowed=("service", "host", "component"))
     width = bucket_seconds(bucket)
-    parse_duration(resolution)  # fail early on a bad resolution
+    parse_duration(resolution, "resolution")  # fail early on a bad resolution
     scope = Scope(since, until, service, host, component)
     schema = [
         *grouped(columns, width is not None),
@@ -140,7 +140,7 @@ def degradation_query(
         )
     else:
         lead = ""
-        group = f"GROUP BY {unit_list}" if columns else ""
+        group = f"GROUP BY {unit_list}" if columns else "HAVING count(*) > 0"
         order = "ORDER BY unhealthy_share DESC" + "".join(f", {c} NULLS LAST" for c in columns)
     sql = f"""
         WITH per AS MATERIALIZED (

@@ -147,7 +147,7 @@ def _activity(
     order: str,
     limit: int | None,
 ) -> pd.DataFrame:
-    seconds = parse_duration(window)
+    seconds = parse_duration(window, "window")
     if baseline_windows < 1:
         raise ValueError(f"baseline_windows must be at least 1, not {baseline_windows!r}")
 
@@ -341,7 +341,7 @@ def precursor_patterns(
              T1            4          1                  1       2  0.57
     """
     units = grouping(by, allowed=("service", "host", "component"))
-    seconds = parse_duration(window)
+    seconds = parse_duration(window, "window")
     scope = Scope(since, until, service, host, component, level, category, error_type)
 
     def query(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

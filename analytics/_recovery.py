@@ -249,7 +249,7 @@ def retry_attempts(
                 count(*) / sum(count(*)) OVER ({partition}) AS share
             FROM store.events
             WHERE retry_count IS NOT NULL AND {where}
-            GROUP BY ALL
+            GROUP BY {", ".join([*groups, "retry_count"])}
             ORDER BY {order}
         """
         return q.run(con, sql)

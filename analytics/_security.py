@@ -254,7 +254,7 @@ def _incidents_sql(
 ) -> str:
     where = scope.where(q, scope.window(con))
     kind = security_kind_sql(q)
-    gap_us = q.param(round(parse_duration(gap) * 1e6), "BIGINT")
+    gap_us = q.param(round(parse_duration(gap, "gap") * 1e6), "BIGINT")
     return f"""
         WITH sec AS (
             SELECT ts, event_id, service, recovery_action, recovery_outcome, recovery_ms,

@@ -84,12 +84,14 @@ class Source(Protocol):
     def exists(self) -> bool: ...
 
 
-def parse_duration(text: str | float | timedelta) -> float:
-    """Seconds in a duration like ``"15m"``, ``"1h"``, ``"2d"``, a number of seconds or a timedelta.
+def parse_duration(text: str | float | timedelta, name: str = "") -> float:
+    """Seconds in a duration like ``"15m"``, ``"1h"``, ``"2d"``, a number of seconds or a
+    timedelta; ``name`` names the argument in the error.
 
     >>> parse_duration("15m"), parse_duration("1.5h"), parse_duration(30)
     (900.0, 5400.0, 30.0)
     """
+    what = f"{name}={text!r}" if name else repr(text)
     if isinstance(text, timedelta):
         seconds = text.total_seconds()
     elif isinstance(text, (int, float)) and not isinstance(text, bool):
@@ -97,9 +99,9 @@ def parse_duration(text: str | float | timedelta) -> float:
     elif isinstance(text, str) and (m := _DURATION.match(text)):
         seconds = float(m.group(1)) * _UNIT_SECONDS[(m.group(2) or "s").lower()]
     else:
-        raise ValueError(f"{text!r} is not a duration; use e.g. 30s, 15m, 1h, 2d")
+        raise ValueError(f"{what} is not a duration; use e.g. 30s, 15m, 1h, 2d")
     if seconds <= 0:
-        raise ValueError(f"{text!r} is not a positive duration; use e.g. 30s, 15m, 1h, 2d")
+        raise ValueError(f"{what} is not a positive duration; use e.g. 30s, 15m, 1h, 2d")
     return seconds
 
 
@@ -174,10 +176,7 @@ def bucket_seconds(bucket: str | timedelta | None) -> float | None:
     """The width of a time bucket in seconds (``"5m"`` -> 300.0), or None for no bucketing."""
     if bucket is None:
         return None
-    try:
-        return parse_duration(bucket)
-    except ValueError as e:
-        raise ValueError(f"bucket={bucket!r} is not a duration; use e.g. 1m, 5m, 1h, 1d") from e
+    return parse_duration(bucket, "bucket")
 
 
 class Sql:

@@ -1,0 +1,156 @@
+"""Top, new, surging and precursor patterns, worked out by hand."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from faultcast.analytics import new_patterns, precursor_patterns, surging_patterns, top_patterns
+from faultcast.ingest import Store
+
+from tests.analytics.conftest import INJECTIONS, at, build, ev
+
+COMM = {"category": "communication", "error_type": "TimeoutError"}
+ACTIVITY = [
+    *[ev(m, "a", template_id="T1", message=f"tick {m}") for m in range(0, 120, 10)],  # 12
+    ev(5, "a", "error", **COMM, template_id="T2", message="timeout 5"),
+    ev(65, "a", "error", **COMM, template_id="T2", message="timeout 65"),
+    *[ev(m, "a", "error", **COMM, template_id="T2", message=f"timeout {m}") for m in (111, 112, 113)],
+    *[ev(m, "b", "error", **COMM, template_id="T2", message=f"timeout {m}") for m in (114, 115, 116)],
+    ev(115, "a", "warning", category="memory", template_id="T3", message="heap at 91%"),
+    ev(116, "a", "critical", category="memory", template_id="T3", message="heap at 99%", failure=True),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def activity() -> Store:
+    return build(ACTIVITY)
+
+
+def _rows(df: pd.DataFrame, *columns: str) -> list[tuple[object, ...]]:
+    return [tuple(r) for r in df[list(columns)].itertuples(index=False)]
+
+
+def test_top_patterns(activity: Store) -> None:
+    df = top_patterns(activity)
+    assert list(df.columns) == [
+        "template_id",
+        "template",
+        "count",
+        "share",
+        "services",
+        "errors",
+        "failures",
+        "first_seen",
+        "last_seen",
+        "example",
+    ]
+    assert _rows(df, "template_id", "count", "services", "errors", "failures") == [
+        ("T1", 12, 1, 0, 0),
+        ("T2", 8, 2, 8, 0),
+        ("T3", 2, 1, 2, 1),
+    ]
+    assert df["share"].tolist() == pytest.approx([12 / 22, 8 / 22, 2 / 22])
+    assert _rows(df.head(1), "template", "first_seen", "last_seen", "example") == [
+        ("template of T1", pd.Timestamp(at(0)), pd.Timestamp(at(110)), "tick 0")
+    ]
+    assert _rows(top_patterns(activity, limit=1, service="b"), "template_id", "count") == [
+        ("T2", 3)
+    ]
+    assert _rows(top_patterns(activity, since="6m", level="error"), "template_id", "count") == [
+        ("T2", 6)
+    ]
+
+
+def test_new_and_surging(activity: Store) -> None:
+    # now = 00:116 (the latest event); the window is (106, 116]
+    new = new_patterns(activity, window="10m")
+    assert _rows(new, "template_id", "count", "recent_count", "is_new") == [("T3", 2, 2, True)]
+    surging = surging_patterns(activity, window="10m")
+    # T2: 6 in the window; 2 in the 24 windows before: baseline 1/12; 6 >= 3/12 + 3*sqrt(1/12) + 1
+    assert _rows(surging, "template_id", "recent_count", "is_surging", "is_new") == [
+        ("T2", 6, True, False)
+    ]
+    assert surging["baseline_per_window"].iloc[0] == pytest.approx(2 / 24)
+    assert surging["surge_ratio"].iloc[0] == pytest.approx(72.0)
+    assert surging_patterns(activity, window="10m", min_count=7).empty
+    # until moves "now": at 00:100 nothing is new or surging in the 10 minutes before
+    assert new_patterns(activity, window="10m", until=at(100)).empty
+    assert surging_patterns(activity, window="10m", until=at(100)).empty
+    assert _rows(new_patterns(activity, window="10m", service="b"), "template_id") == [("T2",)]
+
+
+# Service a fails at 30 (an onset), 32 (not: within 15 minutes of 30) and 80; b at 50.
+# P precedes every onset; N is noise that lands in a window once.
+PRECURSORS = [
+    ev(30, "a", "critical", **COMM, template_id="F", failure=True),
+    ev(32, "a", "critical", **COMM, template_id="F", failure=True),
+    ev(80, "a", "critical", **COMM, template_id="F", failure=True),
+    ev(50, "b", "critical", **COMM, template_id="F", failure=True),
+    *[ev(m, "a", "warning", **COMM, template_id="P") for m in (0, 20, 25, 70)],
+    ev(45, "b", "warning", **COMM, template_id="P"),
+    *[ev(m, "a", "info", template_id="N") for m in (1, 5, 10, 28, 40, 50, 60, 90)],
+    *[ev(m, "b", "info", template_id="N") for m in (10, 20, 60)],
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def precursors() -> Store:
+    return build(PRECURSORS)
+
+
+def test_precursor_patterns_by_lift(precursors: Store) -> None:
+    df = precursor_patterns(precursors, min_support=1)
+    assert list(df.columns) == [
+        "template_id",
+        "template",
+        "occurrences",
+        "in_window",
+        "failures_preceded",
+        "onsets",
+        "coverage",
+        "confidence",
+        "lift",
+        "mean_lead_s",
+    ]
+    assert _rows(df, "template_id", "occurrences", "in_window", "failures_preceded", "onsets") == [
+        ("P", 5, 4, 3, 3),
+        ("N", 11, 1, 1, 3),
+    ]
+    # 5 of the 16 candidate events are in pre-failure windows
+    assert df["lift"].tolist() == pytest.approx([0.8 / (5 / 16), (1 / 11) / (5 / 16)])
+    assert df["coverage"].tolist() == pytest.approx([1.0, 1 / 3])
+    assert df["mean_lead_s"].tolist() == pytest.approx([450.0, 120.0])
+    # the default minimum support (3 failures preceded) keeps P only
+    assert precursor_patterns(precursors)["template_id"].tolist() == ["P"]
+
+
+def test_precursors_of_the_whole_system(precursors: Store) -> None:
+    # one unit: onsets at 30, 50 and 80; N now lands before 30 (28, b's 20) and 50 (40)
+    df = precursor_patterns(precursors, by=None, min_support=1)
+    assert _rows(df, "template_id", "in_window", "failures_preceded", "onsets") == [
+        ("P", 4, 3, 3),
+        ("N", 3, 2, 3),
+    ]
+    assert df["lift"].tolist() == pytest.approx([0.8 / (7 / 16), (3 / 11) / (7 / 16)])
+
+
+def test_precursor_candidates_and_windows(precursors: Store) -> None:
+    # only warnings are candidates; onsets still come from all events
+    warnings = precursor_patterns(precursors, level="warning", min_support=1)
+    assert _rows(warnings, "template_id", "in_window", "onsets", "lift") == [("P", 4, 3, 1.0)]
+    # a 6-minute window: 32 is still no onset (2 minutes after 30); P at 25 and 45 remain
+    short = precursor_patterns(precursors, window="6m", min_support=1)
+    assert _rows(short, "template_id", "in_window", "failures_preceded") == [
+        ("P", 2, 2),
+        ("N", 1, 1),
+    ]
+    assert precursor_patterns(precursors, since=at(60), min_support=1)["onsets"].tolist() == [1]
+
+
+@pytest.mark.parametrize("value", INJECTIONS)
+def test_injection_strings_are_literals(activity: Store, value: str) -> None:
+    assert top_patterns(activity, category=value).empty
+    assert new_patterns(activity, service=value).empty
+    assert surging_patterns(activity, error_type=[value]).empty
+    assert precursor_patterns(activity, service=value, min_support=0).empty
+    assert activity.counts()["events"] == len(ACTIVITY)
