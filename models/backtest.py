@@ -82,13 +82,28 @@ def read_labels(path: str | Path) -> dict[str, bool]:
 
 
 # -------------------------------------------------------------------------------- unit mode
+OnsetIndex = dict[Any, np.ndarray]
+
+
+def onset_index(onsets: pd.DataFrame) -> OnsetIndex:
+    """Failure onsets (``unit``, ``ts``) as unit -> sorted UTC ``datetime64[ns]`` array."""
+    if onsets.empty:
+        return {}
+    ts = onsets["ts"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+    index: OnsetIndex = {}
+    for unit, group in pd.Series(ts).groupby(onsets["unit"].to_numpy()):
+        index[unit] = np.sort(group.to_numpy("datetime64[ns]"))
+    return index
+
+
 class UnitReplay:
     """The online state of unit-mode learning: model, threshold and the rows awaiting labels.
 
     :meth:`step` takes the feature rows of consecutive ticks (in tick order, all units of a
     tick together) and returns their probabilities and alerts.  Rows wait in ``pending`` until
-    their label is due (``horizon_ticks`` ticks later) and are learned then; a row whose unit
-    was already failing is not learned.  The whole object pickles, so learning resumes.
+    their label is due (``horizon_ticks`` ticks later); only then is the label computed, from
+    the failure onsets known at that step, and learned.  A row whose unit was already failing
+    is not learned.  The whole object pickles, so learning resumes.
     """
 
     def __init__(
@@ -105,13 +120,37 @@ class UnitReplay:
         self.threshold = self.selector.threshold()
         self.tick_index = -1  # ticks seen so far, minus one
         self.last_tick: pd.Timestamp | None = None
+        # (tick index, feature dicts, units, made_at, probabilities, failing) per tick
         self.pending: collections.deque[
-            tuple[int, list[dict[Any, Any]], np.ndarray, np.ndarray, np.ndarray]
+            tuple[int, list[dict[Any, Any]], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
         ] = collections.deque()
         self.learned = 0
 
-    def step(self, frame: pd.DataFrame, feature_names: list[str] | None = None) -> pd.DataFrame:
+    def _labels(self, units: np.ndarray, made_at: np.ndarray, onsets: OnsetIndex) -> np.ndarray:
+        horizon = np.timedelta64(int(self.spec.horizon_s), "s")
+        out = np.zeros(len(units), dtype=bool)
+        for i, (u, m) in enumerate(zip(units, made_at, strict=True)):
+            times = onsets.get(u)
+            if times is None or not len(times):
+                continue
+            j = int(np.searchsorted(times, m, side="right"))
+            out[i] = j < len(times) and times[j] <= m + horizon
+        return out
+
+    def step(
+        self,
+        frame: pd.DataFrame,
+        feature_names: list[str] | None = None,
+        onsets: OnsetIndex | None = None,
+    ) -> pd.DataFrame:
+        """Predict the rows of ``frame``; learn the pending rows whose labels fall due.
+
+        ``onsets`` (unit -> sorted ``datetime64[ns]`` failure onsets, see :func:`onset_index`)
+        must hold every onset known up to the end of ``frame``; labels are computed from it
+        only when due, so a label never depends on data a real deployment would not have had.
+        """
         names = feature_names or self.spec.feature_names()
+        onsets = onsets if onsets is not None else {}
         out = frame[["unit", "tick", "made_at", "failing", "label"]].copy()
         if frame.empty:
             out["probability"] = pd.Series(dtype=float)
@@ -120,7 +159,8 @@ class UnitReplay:
             return out
         X: list[dict[Any, Any]] = frame[names].to_dict("records")
         ticks = frame["tick"].to_numpy()
-        labels = frame["label"].to_numpy(dtype=bool)
+        units = frame["unit"].to_numpy()
+        made = frame["made_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
         failing = frame["failing"].to_numpy(dtype=bool)
         bounds = np.flatnonzero(np.r_[True, ticks[1:] != ticks[:-1], True])
         prob = np.zeros(len(frame))
@@ -143,7 +183,8 @@ class UnitReplay:
             self.last_tick = tick
             # Labels due now: rows made at least `horizon` ticks ago.
             while self.pending and self.pending[0][0] <= self.tick_index - horizon:
-                _, xs, ys, ps, fs = self.pending.popleft()
+                _, xs, us, ms, ps, fs = self.pending.popleft()
+                ys = self._labels(us, ms, onsets)
                 for x, y, p, f in zip(xs, ys, ps, fs, strict=True):
                     if f:
                         continue
@@ -156,7 +197,9 @@ class UnitReplay:
             for r in range(s, e):
                 prob[r] = model.predict_proba_one(X[r]).get(True, 0.0)
             thr[s:e] = self.threshold
-            self.pending.append((self.tick_index, xs, labels[s:e], prob[s:e].copy(), failing[s:e]))
+            self.pending.append(
+                (self.tick_index, xs, units[s:e], made[s:e], prob[s:e].copy(), failing[s:e])
+            )
         out["probability"] = prob
         out["threshold"] = thr
         out["alert"] = (prob >= thr) & ~failing
@@ -256,6 +299,7 @@ def backtest_units(
     t_features = time.perf_counter() - t0
     names = spec.feature_names()
     replay = UnitReplay(spec, model=model)
+    index = onset_index(onsets)
     parts = []
     ticks = feats["tick"].to_numpy()
     # Steps of a day of ticks keep memory flat and report progress.
@@ -263,7 +307,7 @@ def backtest_units(
     uniq = np.unique(ticks)
     for i in range(0, len(uniq), per_day):
         chunk = feats[(ticks >= uniq[i]) & (ticks <= uniq[min(i + per_day, len(uniq)) - 1])]
-        parts.append(replay.step(chunk, names))
+        parts.append(replay.step(chunk, names, index))
         if progress:
             progress(min(i + per_day, len(uniq)), len(uniq))
     res = pd.concat(parts, ignore_index=True) if parts else feats.iloc[:0]

@@ -27,11 +27,12 @@ import numpy as np
 import pandas as pd
 import structlog
 from faultcast.ingest import Store
-from faultcast.models.backtest import UnitReplay
+from faultcast.models.backtest import UnitReplay, onset_index
 from faultcast.models.features import (
     UnitFeatureSpec,
     describe_feature,
     event_time_range,
+    failure_onsets,
     unit_features,
 )
 from faultcast.models.registry import ModelNotFoundError, Registry
@@ -123,6 +124,7 @@ def learn(
         return empty
     with store.reading() as con:
         feats = unit_features(con, spec, lo, hi)
+        onsets = onset_index(failure_onsets(con, spec))
     t_features = time.perf_counter() - t0
     names = spec.feature_names()
     ticks = feats["tick"].to_numpy()
@@ -133,7 +135,7 @@ def learn(
     drifts: list[dict[str, Any]] = []
     for i in range(0, len(uniq), per_step):
         part = feats[(ticks >= uniq[i]) & (ticks <= uniq[min(i + per_step, len(uniq)) - 1])]
-        parts.append(state.replay.step(part, names))
+        parts.append(state.replay.step(part, names, onsets))
         if progress:
             progress(min(i + per_step, len(uniq)), len(uniq))
     res = pd.concat(parts, ignore_index=True)
