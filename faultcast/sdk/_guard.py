@@ -1,0 +1,643 @@
+"""``guard``: classify a failure, choose a recovery, carry it out, log one event."""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import math
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, ParamSpec, TypeVar, cast, overload
+
+import structlog
+
+from faultcast.sdk import _types
+from faultcast.sdk._breaker import CircuitBreaker
+from faultcast.sdk._buffer import StreamBuffer
+from faultcast.sdk._errors import CircuitOpenError, ErrorInfo, classify
+from faultcast.sdk._events import error_fields
+from faultcast.sdk._metrics import RecoveryMetrics
+from faultcast.sdk._metrics import metrics as default_metrics
+from faultcast.sdk._policy import RecoveryPolicy, StaticPolicy
+from faultcast.sdk._retry import Retry, RetryBudget, RetryState
+from faultcast.sdk._security import Lockout
+from faultcast.sdk._types import AsyncSleep, Clock, Sleep
+
+__all__ = ["Guard", "GuardScope", "guard"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: Actions the guard carries out itself (others are ``handlers`` the application gives).
+BUILT_IN_ACTIONS: Final[tuple[str, ...]] = (
+    "retry",
+    "retry_with_backoff",
+    "failover",
+    "fallback",
+    "circuit_break",
+    "buffer_replay",
+    "dead_letter",
+    "lockout",
+)
+_RETRIES: Final[frozenset[str]] = frozenset({"retry", "retry_with_backoff"})
+_STATIC = StaticPolicy()
+#: Recent error rate: exponentially decayed count with this time constant (seconds).
+RATE_WINDOW_S: Final[float] = 300.0
+
+
+class _ErrorRate:
+    """Errors per minute over about the last five minutes (an exponentially decayed count)."""
+
+    __slots__ = ("_last", "_lock", "_value")
+
+    def __init__(self) -> None:
+        self._value = 0.0
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, now: float) -> float:
+        with self._lock:
+            self._value = self._value * math.exp(-(now - self._last) / RATE_WINDOW_S) + 1.0
+            self._last = now
+            return self._value * 60.0 / RATE_WINDOW_S
+
+
+def _first_argument(*args: Any, **kwargs: Any) -> Any:
+    if args:
+        return args[0]
+    if len(kwargs) == 1:
+        return next(iter(kwargs.values()))
+    return kwargs
+
+
+@dataclass(slots=True)
+class _Outcome:
+    action: str | None = None
+    succeeded: bool = False
+    retries: int = 0
+
+
+class GuardScope:
+    """What ``with guard(...) as scope`` gives: set ``scope.result``; on a recovered failure
+    it holds the fallback's value.  ``error`` is the exception the block raised, if any."""
+
+    __slots__ = ("error", "recovered", "result")
+
+    def __init__(self) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.recovered = False
+
+
+class Guard:
+    """Recovery around a call: classify the failure, choose a recovery, do it, log one event.
+
+    Made by :func:`guard`; see there.
+    """
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        policy: RecoveryPolicy | None = None,
+        learn: bool = True,
+        attempts: int = 3,
+        base_delay: float = 0.1,
+        max_delay: float = 10.0,
+        deadline: float | None = None,
+        budget: RetryBudget | None = None,
+        breaker: CircuitBreaker | None = None,
+        fallback: Callable[..., Any] | None = None,
+        failover: Callable[..., Any] | None = None,
+        buffer: StreamBuffer[Any] | None = None,
+        dead_letter: Callable[[Any, BaseException], Any] | None = None,
+        record: Callable[..., Any] | None = None,
+        lockout: Lockout | None = None,
+        principal: Callable[..., str | None] | None = None,
+        handlers: Mapping[str, Callable[[BaseException], Any]] | None = None,
+        service: str | None = None,
+        host: str | None = None,
+        component: str | None = None,
+        session_key: Callable[..., str | None] | None = None,
+        fields: Mapping[str, Any] | None = None,
+        exc_info: bool = True,
+        logger: Any = None,
+        metrics: RecoveryMetrics | None = None,
+        clock: Clock | None = None,
+        sleep: Sleep | None = None,
+        async_sleep: AsyncSleep | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.name = name
+        self.policy = policy
+        self.learn = learn
+        self.attempts = attempts
+        self.budget = budget
+        self.breaker = breaker
+        self.fallback = fallback
+        self.failover = failover
+        self.buffer = buffer
+        self.dead_letter = dead_letter
+        self.record = record or _first_argument
+        self.lockout = lockout
+        self.principal = principal
+        self.handlers = dict(handlers or {})
+        clash = set(self.handlers) & set(BUILT_IN_ACTIONS)
+        if clash:
+            raise ValueError(f"handlers may not replace the built-in actions {sorted(clash)}")
+        self.session_key = session_key
+        self.exc_info = exc_info
+        self.logger = logger if logger is not None else structlog.get_logger("faultcast.sdk")
+        self.metrics = metrics if metrics is not None else default_metrics
+        self.clock: Clock = clock or _types.monotonic
+        self.sleep: Sleep = sleep or _types.sleep
+        self.async_sleep: AsyncSleep = async_sleep or _types.async_sleep
+        common: dict[str, Any] = {
+            "budget": budget,
+            "clock": self.clock,
+            "sleep": self.sleep,
+            "async_sleep": self.async_sleep,
+            "seed": seed,
+        }
+        self._retry_now = Retry(attempts, base_delay=0.0, deadline=deadline, **common)
+        self._retry_backoff = Retry(
+            attempts, base_delay=base_delay, max_delay=max_delay, deadline=deadline, **common
+        )
+        static: dict[str, Any] = {"service": service, "host": host, "component": component}
+        static.update(fields or {})
+        self._static = {k: v for k, v in static.items() if v is not None}
+        self._rate = _ErrorRate()
+        self._scope: contextvars.ContextVar[GuardScope | None] = contextvars.ContextVar(
+            "faultcast_guard_scope", default=None
+        )
+
+    # ------------------------------------------------------------------ choosing
+    def _actions(self, info: ErrorInfo, can_rerun: bool) -> list[str]:
+        if info.category == "security":
+            return []  # never retried; the lockout is recorded separately
+        actions: list[str] = []
+        if can_rerun and info.retryable and self.attempts > 1:
+            actions += ["retry_with_backoff", "retry"]
+        if self.failover is not None and can_rerun:
+            actions.append("failover")
+        if self.fallback is not None:
+            actions.append("fallback")
+            if self.breaker is not None:
+                actions.append("circuit_break")
+        if self.buffer is not None and can_rerun:
+            actions.append("buffer_replay")
+        if self.dead_letter is not None and can_rerun:
+            actions.append("dead_letter")
+        if can_rerun:
+            actions += list(self.handlers)
+        return actions
+
+    def _context(self, exc: BaseException, info: ErrorInfo, message: str) -> dict[str, Any]:
+        return {
+            "category": info.category,
+            "error_type": info.error_type,
+            "message": message,
+            "service": self._static.get("service"),
+            "component": self._static.get("component"),
+            "operation": self.name,
+            "recent_error_rate": self._rate.add(self.clock()),
+        }
+
+    def _choose(self, context: Mapping[str, Any], actions: list[str]) -> str | None:
+        if not actions:
+            return None
+        if self.policy is not None:
+            action = self.policy.choose(context, actions)
+            if action is not None and action in actions:
+                return action
+        return _STATIC.choose(context, actions)
+
+    def _learn(self, context: Mapping[str, Any], outcome: _Outcome) -> None:
+        if self.learn and outcome.action is not None and self.policy is not None:
+            learner = getattr(self.policy, "learn_one", None)
+            if learner is not None:
+                learner(context, outcome.action, outcome.succeeded)
+
+    # ------------------------------------------------------------------ the event
+    def _emit(
+        self,
+        exc: BaseException,
+        info: ErrorInfo,
+        fields: dict[str, Any],
+        outcome: _Outcome,
+        start: float,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        chain: list[str] | None = None,
+    ) -> None:
+        elapsed_ms = (time.perf_counter() - start) * 1000.0
+        message = fields.pop("event")
+        fields.update(self._static)
+        if self.name:
+            fields["operation"] = self.name
+        if self.session_key is not None:
+            key = self.session_key(*args, **kwargs)
+            if key is not None:
+                fields["session_key"] = key
+        fields["failure"] = not outcome.succeeded
+        if outcome.action is not None:
+            fields["recovery_action"] = outcome.action
+            fields["recovery_outcome"] = "succeeded" if outcome.succeeded else "failed"
+            fields["retry_count"] = outcome.retries
+            fields["recovery_ms"] = round(elapsed_ms, 3)
+            done = chain or []
+            steps = [*done, f"{outcome.action}:succeeded"] if outcome.succeeded else done
+            if len(steps) > 1:
+                fields["recovery_chain"] = steps
+        if outcome.succeeded:
+            method = self.logger.warning
+        else:
+            method = self.logger.critical if info.severity == "critical" else self.logger.error
+            if self.exc_info:
+                fields["exc_info"] = exc
+        method(message, **fields)
+        self.metrics.record(
+            info.category,
+            info.error_type,
+            outcome.action,
+            None if outcome.action is None else ("succeeded" if outcome.succeeded else "failed"),
+            outcome.retries,
+            elapsed_ms,
+        )
+
+    def _security(
+        self, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> _Outcome:
+        if self.lockout is None:
+            return _Outcome()
+        who = self.principal(*args, **kwargs) if self.principal is not None else None
+        tripped = self.lockout.record(who, exc, log_event=False)
+        return _Outcome("lockout", True) if tripped else _Outcome()
+
+    # ------------------------------------------------------------------ sync
+    def _before(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if self.lockout is not None and self.principal is not None:
+            who = self.principal(*args, **kwargs)
+            if who is not None:
+                self.lockout.check(who)
+        if self.breaker is not None and not self.breaker.allow():
+            raise self.breaker.open_error()
+
+    def _succeeded(self) -> None:
+        if self.breaker is not None:
+            self.breaker.record_success()
+        if self.budget is not None:
+            self.budget.record_request()
+
+    def _start(self, exc: Exception, rerun: bool) -> tuple[float, ErrorInfo, dict[str, Any]]:
+        start = time.perf_counter()
+        if self.budget is not None and rerun:
+            self.budget.record_request()
+        if self.breaker is not None and not isinstance(exc, CircuitOpenError):
+            self.breaker.record_failure(exc)
+        info = classify(exc)
+        return start, info, error_fields(exc, info, self.name)
+
+    def _next(
+        self, context: Mapping[str, Any], actions: list[str], outcome: _Outcome
+    ) -> str | None:
+        """After a failed retry, the best action that is not a retry (a fallback, a failover,
+        the buffer...); after anything else, nothing."""
+        if outcome.action not in _RETRIES:
+            return None
+        rest = [a for a in actions if a not in _RETRIES]
+        return self._choose(context, rest)
+
+    def _failed_step(self, context: Mapping[str, Any], outcome: _Outcome, chain: list[str]) -> None:
+        chain.append(f"{outcome.action}:failed")
+        if self.learn and self.policy is not None and outcome.action is not None:
+            learner = getattr(self.policy, "learn_one", None)
+            if learner is not None:
+                learner(context, outcome.action, False)
+
+    def _recover(
+        self,
+        exc: Exception,
+        fn: Callable[..., T] | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> T:
+        start, info, fields = self._start(exc, fn is not None)
+        if info.category == "security":
+            outcome = self._security(exc, args, kwargs)
+            self._emit(exc, info, fields, _Outcome(outcome.action, False), start, args, kwargs)
+            raise exc
+        context = self._context(exc, info, fields["event"])
+        actions = self._actions(info, fn is not None)
+        outcome = _Outcome(self._choose(context, actions))
+        chain: list[str] = []
+        last: Exception = exc
+        while outcome.action is not None:
+            try:
+                result = self._execute(outcome.action, exc, fn, args, kwargs, outcome)
+            except Exception as failed:
+                last = failed
+                self._failed_step(context, outcome, chain)
+                step = self._next(context, actions, outcome)
+                if step is None:
+                    break
+                outcome.action = step
+                continue
+            outcome.succeeded = True
+            self._emit(exc, info, fields, outcome, start, args, kwargs, chain)
+            self._learn(context, outcome)
+            return result
+        self._emit(last, info, fields, outcome, start, args, kwargs, chain)
+        raise last
+
+    def _execute(
+        self,
+        action: str,
+        exc: Exception,
+        fn: Callable[..., T] | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        outcome: _Outcome,
+    ) -> T:
+        if action in _RETRIES:
+            assert fn is not None
+            retry = self._retry_backoff if action == "retry_with_backoff" else self._retry_now
+            state = RetryState()
+            try:
+                return retry.run(fn, args, kwargs, state=state, first_error=exc, log_security=False)
+            finally:
+                outcome.retries += state.retries
+        if action == "fallback":
+            assert self.fallback is not None
+            return cast(T, self.fallback(*args, **kwargs))
+        if action == "circuit_break":
+            assert self.breaker is not None and self.fallback is not None
+            if not isinstance(exc, CircuitOpenError):
+                self.breaker.trip()
+            return cast(T, self.fallback(*args, **kwargs))
+        if action == "failover":
+            assert self.failover is not None
+            return cast(T, self.failover(*args, **kwargs))
+        if action == "buffer_replay":
+            assert self.buffer is not None
+            self.buffer.keep(self.record(*args, **kwargs), exc)
+            return cast(T, None)
+        if action == "dead_letter":
+            assert self.dead_letter is not None
+            self.dead_letter(self.record(*args, **kwargs), exc)
+            return cast(T, None)
+        # A repair the application provides (restart, clear_cache, ...), then one more try.
+        assert fn is not None
+        self.handlers[action](exc)
+        outcome.retries += 1
+        return fn(*args, **kwargs)
+
+    def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn(*args, **kwargs)`` under this guard."""
+        try:
+            self._before(args, kwargs)
+            result = fn(*args, **kwargs)
+        except Exception as exc:
+            return self._recover(exc, fn, args, kwargs)
+        self._succeeded()
+        return result
+
+    # ------------------------------------------------------------------ async
+    async def _arecover(
+        self,
+        exc: Exception,
+        fn: Callable[..., Awaitable[T]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> T:
+        start, info, fields = self._start(exc, True)
+        if info.category == "security":
+            outcome = self._security(exc, args, kwargs)
+            self._emit(exc, info, fields, _Outcome(outcome.action, False), start, args, kwargs)
+            raise exc
+        context = self._context(exc, info, fields["event"])
+        actions = self._actions(info, True)
+        outcome = _Outcome(self._choose(context, actions))
+        chain: list[str] = []
+        last: Exception = exc
+        while outcome.action is not None:
+            try:
+                result = await self._aexecute(outcome.action, exc, fn, args, kwargs, outcome)
+            except Exception as failed:
+                last = failed
+                self._failed_step(context, outcome, chain)
+                step = self._next(context, actions, outcome)
+                if step is None:
+                    break
+                outcome.action = step
+                continue
+            outcome.succeeded = True
+            self._emit(exc, info, fields, outcome, start, args, kwargs, chain)
+            self._learn(context, outcome)
+            return result
+        self._emit(last, info, fields, outcome, start, args, kwargs, chain)
+        raise last
+
+    async def _aexecute(
+        self,
+        action: str,
+        exc: Exception,
+        fn: Callable[..., Awaitable[T]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        outcome: _Outcome,
+    ) -> T:
+        if action in _RETRIES:
+            retry = self._retry_backoff if action == "retry_with_backoff" else self._retry_now
+            state = RetryState()
+            try:
+                return await retry.arun(
+                    fn, args, kwargs, state=state, first_error=exc, log_security=False
+                )
+            finally:
+                outcome.retries += state.retries
+        if action in ("fallback", "circuit_break", "failover"):
+            if action == "circuit_break" and not isinstance(exc, CircuitOpenError):
+                assert self.breaker is not None
+                self.breaker.trip()
+            target = self.failover if action == "failover" else self.fallback
+            assert target is not None
+            value = target(*args, **kwargs)
+            if inspect.isawaitable(value):
+                value = await value
+            return cast(T, value)
+        if action == "buffer_replay":
+            assert self.buffer is not None
+            self.buffer.keep(self.record(*args, **kwargs), exc)
+            return cast(T, None)
+        if action == "dead_letter":
+            assert self.dead_letter is not None
+            done = self.dead_letter(self.record(*args, **kwargs), exc)
+            if inspect.isawaitable(done):
+                await done
+            return cast(T, None)
+        repaired = self.handlers[action](exc)
+        if inspect.isawaitable(repaired):
+            await repaired
+        outcome.retries += 1
+        return await fn(*args, **kwargs)
+
+    async def acall(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        """``await fn(*args, **kwargs)`` under this guard."""
+        try:
+            self._before(args, kwargs)
+            result = await fn(*args, **kwargs)
+        except Exception as exc:
+            return await self._arecover(exc, fn, args, kwargs)
+        self._succeeded()
+        return result
+
+    # ------------------------------------------------------------------ decorator
+    def __call__(self, fn: Callable[P, T]) -> Callable[P, T]:
+        """Decorate a function or coroutine function."""
+        if self.name is None:
+            self.name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "call")
+        checks = self.breaker is not None or (
+            self.lockout is not None and self.principal is not None
+        )
+        if inspect.iscoroutinefunction(fn):
+            afn = cast(Callable[..., Awaitable[Any]], fn)
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                return await self.acall(afn, *args, **kwargs)
+
+            return cast(Callable[P, T], async_wrapper)
+
+        recover = self._recover
+        if not checks and self.budget is None:
+            # The path of a call that does not fail: one try block, nothing else.
+            @functools.wraps(fn)
+            def fast(*args: P.args, **kwargs: P.kwargs) -> T:
+                try:
+                    return fn(*args, **kwargs)
+                except Exception as exc:
+                    return recover(exc, fn, args, kwargs)
+
+            return fast
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            return self.call(fn, *args, **kwargs)
+
+        return wrapper
+
+    # ------------------------------------------------------------------ context manager
+    def __enter__(self) -> GuardScope:
+        if self.breaker is not None and not self.breaker.allow():
+            raise self.breaker.open_error()
+        scope = GuardScope()
+        self._scope.set(scope)
+        return scope
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        scope = self._scope.get()
+        self._scope.set(None)
+        if exc is None:
+            self._succeeded()
+            return False
+        if not isinstance(exc, Exception):
+            return False  # KeyboardInterrupt, CancelledError, SystemExit: not ours
+        if scope is not None:
+            scope.error = exc
+        try:
+            value: Any = self._recover(exc, None, (), {})
+        except Exception:
+            return False
+        if scope is not None:
+            scope.result, scope.recovered = value, True
+        return True
+
+    async def __aenter__(self) -> GuardScope:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool:
+        return self.__exit__(exc_type, exc, tb)
+
+    def __repr__(self) -> str:
+        return f"Guard({self.name!r})"
+
+
+@overload
+def guard(fn: Callable[P, T], /) -> Callable[P, T]: ...
+@overload
+def guard(fn: str | None = None, /, **options: Any) -> Guard: ...
+def guard(fn: Callable[P, T] | str | None = None, /, **options: Any) -> Callable[P, T] | Guard:
+    """Recovery for a call: a decorator (sync or async) and a context manager.
+
+    When the call raises, the guard classifies the error (:func:`~faultcast.sdk.classify`),
+    chooses a recovery among the actions it can carry out (the static
+    :class:`~faultcast.sdk.StaticPolicy` by default; ``policy=`` a learned one, such as
+    :class:`faultcast.models.RecoveryRecommender`), carries it out, and logs **one** event
+    through structlog with the fields of DESIGN.md: ``error_type``, ``category``,
+    ``failure`` (True when unrecovered), ``recovery_action``, ``recovery_outcome``,
+    ``retry_count``, ``recovery_ms``, plus ``operation`` and whatever ``service``,
+    ``component``, ``session_key``, ``fields`` you give.  A call that does not fail costs
+    well under a microsecond more than a bare one.
+
+    Actions and what makes them available:
+
+    ==================== ===================================================================
+    ``retry``            retryable errors: try again at once (``attempts`` in all)
+    ``retry_with_backoff`` retryable errors: exponential backoff with full jitter,
+                         ``deadline``, shared ``budget`` (:class:`RetryBudget`)
+    ``failover``         ``failover=``: call it with the same arguments instead
+    ``fallback``         ``fallback=``: return its value (budget errors degrade this way)
+    ``circuit_break``    ``breaker=`` and ``fallback=``: open the breaker, return the fallback
+    ``buffer_replay``    ``buffer=``: keep the record (``record(*args)``, default the first
+                         argument) in the :class:`StreamBuffer` to be replayed in order
+    ``dead_letter``      ``dead_letter=``: hand ``(record, error)`` over
+    ``lockout``          security errors with ``lockout=`` and ``principal=``: count the
+                         violation; repeated ones lock the principal out.  Security errors are
+                         never retried and always logged.
+    any other name       ``handlers={"clear_cache": cache.clear, ...}``: run it, try once more
+    ==================== ===================================================================
+
+    When nothing recovers the call, the original error (or the last retry's) is raised.  As a
+    context manager the block cannot be re-run, so only ``fallback`` / ``circuit_break``
+    recover it (``scope.result`` then holds the fallback's value and the error is swallowed).
+
+    Examples
+    --------
+    >>> from structlog.testing import capture_logs
+    >>> attempts = []
+    >>> @guard(attempts=3, base_delay=0, service="checkout")
+    ... def charge(amount):
+    ...     attempts.append(amount)
+    ...     if len(attempts) < 2:
+    ...         raise TimeoutError("payments timed out")
+    ...     return "charged"
+    >>> with capture_logs() as logs:
+    ...     charge(10)
+    'charged'
+    >>> e = logs[0]
+    >>> e["category"], e["recovery_action"], e["recovery_outcome"], e["retry_count"], e["failure"]
+    ('communication', 'retry_with_backoff', 'succeeded', 1, False)
+    >>> with capture_logs() as logs:
+    ...     with guard("load_profile", fallback=lambda: {}) as scope:
+    ...         scope.result = {"name": "x"}[0]
+    >>> scope.result, logs[0]["recovery_action"]
+    ({}, 'fallback')
+    """
+    if callable(fn):
+        return Guard(**options)(fn)
+    return Guard(fn, **options)
