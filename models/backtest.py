@@ -85,6 +85,13 @@ def read_labels(path: str | Path) -> dict[str, bool]:
 OnsetIndex = dict[Any, np.ndarray]
 
 
+def _naive_ns(times: pd.Series) -> np.ndarray:
+    """UTC times as ``datetime64[ns]`` (fast to compare and sort, unlike tz-aware objects)."""
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    return times.to_numpy("datetime64[ns]")
+
+
 def onset_index(onsets: pd.DataFrame) -> OnsetIndex:
     """Failure onsets (``unit``, ``ts``) as unit -> sorted UTC ``datetime64[ns]`` array."""
     if onsets.empty:
@@ -104,6 +111,10 @@ class UnitReplay:
     their label is due (``horizon_ticks`` ticks later); only then is the label computed, from
     the failure onsets known at that step, and learned.  A row whose unit was already failing
     is not learned.  The whole object pickles, so learning resumes.
+
+    Failures are rare, so by default only one negative row in ``negative_sampling`` is learned,
+    with that weight (the expected gradient is unchanged), when the model takes sample weights;
+    every row still feeds the threshold selector.
     """
 
     def __init__(
@@ -112,29 +123,37 @@ class UnitReplay:
         model: base.Classifier | None = None,
         selector: ThresholdSelector | None = None,
         refresh_every: int = 60,
+        negative_sampling: int = 4,
     ) -> None:
         self.spec = spec
         self.model = model if model is not None else FailureRiskClassifier(seed=0)
         self.selector = selector if selector is not None else ThresholdSelector()
         self.refresh_every = refresh_every
+        self.negative_sampling = negative_sampling
         self.threshold = self.selector.threshold()
         self.tick_index = -1  # ticks seen so far, minus one
         self.last_tick: pd.Timestamp | None = None
-        # (tick index, feature dicts, units, made_at, probabilities, failing) per tick
-        self.pending: collections.deque[
-            tuple[int, list[dict[Any, Any]], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-        ] = collections.deque()
+        # [tick index, features (matrix), units, made_at, probabilities, failing] per tick
+        self.pending: collections.deque[list[Any]] = collections.deque()
         self.learned = 0
+        self.negatives_seen = 0
 
     def _labels(self, units: np.ndarray, made_at: np.ndarray, onsets: OnsetIndex) -> np.ndarray:
+        """Whether a failure onset of each row's unit falls in (made_at, made_at + horizon]."""
         horizon = np.timedelta64(int(self.spec.horizon_s), "s")
         out = np.zeros(len(units), dtype=bool)
-        for i, (u, m) in enumerate(zip(units, made_at, strict=True)):
-            times = onsets.get(u)
+        if not len(units) or not onsets:
+            return out
+        keys, inverse = np.unique(units.astype(str), return_inverse=True)
+        for k, key in enumerate(keys):
+            times = onsets.get(key)
             if times is None or not len(times):
                 continue
-            j = int(np.searchsorted(times, m, side="right"))
-            out[i] = j < len(times) and times[j] <= m + horizon
+            rows = np.flatnonzero(inverse == k)
+            m = made_at[rows]
+            j = np.searchsorted(times, m, side="right")
+            nxt = times[np.minimum(j, len(times) - 1)]
+            out[rows] = (j < len(times)) & (nxt <= m + horizon)
         return out
 
     def step(
@@ -146,8 +165,8 @@ class UnitReplay:
         """Predict the rows of ``frame``; learn the pending rows whose labels fall due.
 
         ``onsets`` (unit -> sorted ``datetime64[ns]`` failure onsets, see :func:`onset_index`)
-        must hold every onset known up to the end of ``frame``; labels are computed from it
-        only when due, so a label never depends on data a real deployment would not have had.
+        must hold every onset known up to the end of ``frame``; a label is used only once due,
+        so it never depends on data a real deployment would not have had at that time.
         """
         names = feature_names or self.spec.feature_names()
         onsets = onsets if onsets is not None else {}
@@ -157,17 +176,25 @@ class UnitReplay:
             out["threshold"] = pd.Series(dtype=float)
             out["alert"] = pd.Series(dtype=bool)
             return out
-        X: list[dict[Any, Any]] = frame[names].to_dict("records")
-        ticks = frame["tick"].to_numpy()
+        X = frame[names].to_numpy(dtype=float)
+        ticks = _naive_ns(frame["tick"])
         units = frame["unit"].to_numpy()
-        made = frame["made_at"].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+        made = _naive_ns(frame["made_at"])
         failing = frame["failing"].to_numpy(dtype=bool)
+        # Labels of every row that can fall due in this step, from the onsets known at its end
+        # (used only when due; rows still pending afterwards are labelled again next step).
+        for entry in self.pending:
+            entry[6] = self._labels(entry[2], entry[3], onsets)
+        labels = self._labels(units, made, onsets)
         bounds = np.flatnonzero(np.r_[True, ticks[1:] != ticks[:-1], True])
         prob = np.zeros(len(frame))
         thr = np.zeros(len(frame))
         step_s = pd.Timedelta(seconds=self.spec.tick_s)
         model, selector = self.model, self.selector
         horizon = self.spec.horizon_ticks
+        weighted = isinstance(model, FailureRiskClassifier) and self.negative_sampling > 1
+        k = self.negative_sampling if weighted else 1
+        predict_matrix = getattr(model, "predict_proba_matrix", None)
         for b in range(len(bounds) - 1):
             s, e = int(bounds[b]), int(bounds[b + 1])
             tick = pd.Timestamp(ticks[s])
@@ -183,22 +210,40 @@ class UnitReplay:
             self.last_tick = tick
             # Labels due now: rows made at least `horizon` ticks ago.
             while self.pending and self.pending[0][0] <= self.tick_index - horizon:
-                _, xs, us, ms, ps, fs = self.pending.popleft()
-                ys = self._labels(us, ms, onsets)
-                for x, y, p, f in zip(xs, ys, ps, fs, strict=True):
+                _, xs, _us, _ms, ps, fs, ys = self.pending.popleft()
+                for row, y, p, f in zip(xs, ys, ps, fs, strict=True):
                     if f:
                         continue
-                    model.learn_one(x, bool(y))
                     selector.update(float(p), bool(y))
+                    if not y:
+                        self.negatives_seen += 1
+                        if self.negatives_seen % k:
+                            continue
+                    x = dict(zip(names, row.tolist(), strict=True))
+                    if weighted:
+                        model.learn_one(x, bool(y), w=1.0 if y else float(k))
+                    else:
+                        model.learn_one(x, bool(y))
                     self.learned += 1
             if self.tick_index % self.refresh_every == 0:
                 self.threshold = selector.threshold()
-            xs = X[s:e]
-            for r in range(s, e):
-                prob[r] = model.predict_proba_one(X[r]).get(True, 0.0)
+            if predict_matrix is not None:
+                prob[s:e] = predict_matrix(X[s:e], names)
+            else:
+                for r in range(s, e):
+                    x = dict(zip(names, X[r].tolist(), strict=True))
+                    prob[r] = model.predict_proba_one(x).get(True, 0.0)
             thr[s:e] = self.threshold
             self.pending.append(
-                (self.tick_index, xs, units[s:e], made[s:e], prob[s:e].copy(), failing[s:e])
+                [
+                    self.tick_index,
+                    X[s:e],
+                    units[s:e],
+                    made[s:e],
+                    prob[s:e].copy(),
+                    failing[s:e],
+                    labels[s:e],
+                ]
             )
         out["probability"] = prob
         out["threshold"] = thr
@@ -301,7 +346,7 @@ def backtest_units(
     replay = UnitReplay(spec, model=model)
     index = onset_index(onsets)
     parts = []
-    ticks = feats["tick"].to_numpy()
+    ticks = _naive_ns(feats["tick"])
     # Steps of a day of ticks keep memory flat and report progress.
     per_day = max(1, 86_400 // spec.tick_s)
     uniq = np.unique(ticks)

@@ -72,6 +72,18 @@ class FailureRiskClassifier(base.Classifier):
     def predict_one(self, x: dict[Any, Any], **kwargs: Any) -> base.typing.ClfTarget | None:
         return self.predict_proba_one(x).get(True, 0.0) >= 0.5
 
+    def predict_proba_matrix(self, X: np.ndarray, names: list[str]) -> np.ndarray:
+        """P(True) for each row of ``X`` (columns ``names``): :meth:`predict_proba_one`, vectorised."""
+        means = self._scaler.means
+        variances = self._scaler.vars
+        weights = self._lr.weights
+        mu = np.array([means.get(n, 0.0) for n in names])
+        sd = np.sqrt(np.array([variances.get(n, 0.0) for n in names]))
+        w = np.array([weights.get(n, 0.0) for n in names])
+        z = np.divide(X - mu, sd, out=np.zeros_like(X, dtype=float), where=sd > 0)
+        logit = z @ w + float(self._lr.intercept)
+        return 1.0 / (1.0 + np.exp(-np.clip(logit, -100, 100)))
+
     def explain_one(self, x: dict[Any, Any]) -> list[tuple[str, float]]:
         """Each feature's contribution to the log-odds, largest first (standardised value x weight)."""
         z = self._scaler.transform_one(x)

@@ -127,7 +127,8 @@ def describe_feature(name: str, value: float, spec: UnitFeatureSpec) -> str:
     words = SIGNALS.get(signal, (None, signal))[1]
     short = spec.windows[1] if len(spec.windows) > 1 else spec.windows[0]
     if suffix == "surge":
-        return f"{words} {value:.1f} standard deviations above their hourly rate over the last {short * spec.tick_s // 60} min"
+        side = "above" if value >= 0 else "below"
+        return f"{words} {abs(value):.1f} standard deviations {side} their hourly rate over the last {short * spec.tick_s // 60} min"
     if suffix == "trend":
         factor = math.exp(value)
         return (
@@ -190,8 +191,8 @@ SELECT w.unit, w.tick, w.tick + to_seconds($tick) AS made_at,
     cos(2 * pi() * (hour(w.tick) * 60 + minute(w.tick)) / 1440.0) AS hour_cos,
     EXISTS (SELECT 1 FROM fails f WHERE f.unit = w.unit AND f.ts < w.tick + to_seconds($tick)
             AND f.ts >= w.tick + to_seconds($tick) - to_seconds($gap)) AS failing,
-    (SELECT min(o.ts) FROM onsets o WHERE o.unit = w.unit AND o.ts >= w.tick + to_seconds($tick)
-            AND o.ts < w.tick + to_seconds($tick) + to_seconds($horizon)) AS next_onset
+    (SELECT min(o.ts) FROM onsets o WHERE o.unit = w.unit AND o.ts > w.tick + to_seconds($tick)
+            AND o.ts <= w.tick + to_seconds($tick) + to_seconds($horizon)) AS next_onset
 FROM windowed w
 WHERE w.tick >= $lo AND w.tick < $hi
 ORDER BY w.tick, w.unit

@@ -27,8 +27,9 @@ import numpy as np
 import pandas as pd
 import structlog
 from faultcast.ingest import Store
-from faultcast.models.backtest import UnitReplay, onset_index
+from faultcast.models.backtest import UnitReplay, _naive_ns, onset_index
 from faultcast.models.features import (
+    SIGNALS,
     UnitFeatureSpec,
     describe_feature,
     event_time_range,
@@ -57,6 +58,26 @@ class LearnState:
     errors_seen: int = 0
 
 
+def _words(name: str, row: pd.Series, spec: UnitFeatureSpec) -> str:
+    """A feature in words; surges as "N x their hourly rate (a in the last 5 min, b expected)"."""
+    if name.endswith("_surge") and not name.startswith("max_"):
+        signal = name[: -len("_surge")]
+        short, long = spec.windows[1], spec.windows[-1]
+        seen = float(row[f"{signal}_{short}"])
+        expected = max(float(row[f"{signal}_{long}"]) - seen, 0.0) * short / (long - short)
+        words = describe_feature(name, float(row[name]), spec).split(" ", 1)[0]
+        label = SIGNALS[signal][1] if signal in SIGNALS else signal
+        del words
+        minutes = short * spec.tick_s / 60
+        if expected > 0:
+            return (
+                f"{label} {seen / expected:.1f}x their hourly rate over the last {minutes:g} min "
+                f"({seen:.0f} vs {expected:.1f} expected)"
+            )
+        return f"{seen:.0f} {label} in the last {minutes:g} min, none in the hour before"
+    return describe_feature(name, float(row[name]), spec)
+
+
 def _explain(state: LearnState, row: pd.Series, top: int = 3) -> list[dict[str, Any]]:
     model = state.replay.model
     names = state.spec.feature_names()
@@ -73,7 +94,7 @@ def _explain(state: LearnState, row: pd.Series, top: int = 3) -> list[dict[str, 
                 "feature": name,
                 "value": round(x[name], 3),
                 "contribution": round(contribution, 3),
-                "text": describe_feature(name, x[name], state.spec),
+                "text": _words(name, row, state.spec),
             }
         )
     return out
@@ -91,9 +112,6 @@ def learn(
     model version written, drift events.
     """
     t0 = time.perf_counter()
-    if store.exists():
-        with store.writing():
-            pass  # brings an older store's schema up to date (the registry and predictions)
     registry = Registry(store)
     try:
         loaded = registry.load(UNIT_MODEL)
@@ -116,18 +134,17 @@ def learn(
         return empty
     with store.reading() as con:
         rng = event_time_range(con, spec.unit)
-    if rng is None:
-        return empty
-    hi = rng[1].floor(tick)
-    lo = state.next_tick if state.next_tick is not None else rng[0].floor(tick)
-    if lo >= hi:
-        return empty
-    with store.reading() as con:
+        if rng is None:
+            return empty
+        hi = rng[1].floor(tick)
+        lo = state.next_tick if state.next_tick is not None else rng[0].floor(tick)
+        if lo >= hi:
+            return empty
         feats = unit_features(con, spec, lo, hi)
         onsets = onset_index(failure_onsets(con, spec))
     t_features = time.perf_counter() - t0
     names = spec.feature_names()
-    ticks = feats["tick"].to_numpy()
+    ticks = _naive_ns(feats["tick"])
     uniq = np.unique(ticks)
     per_step = max(1, 86_400 // spec.tick_s)
     parts = []
@@ -220,12 +237,31 @@ def learn(
     return summary
 
 
+_LATEST_COLUMNS: Final[dict[str, str]] = {
+    "unit_column": "object",
+    "unit": "object",
+    "tick": "datetime64[ns, UTC]",
+    "made_at": "datetime64[ns, UTC]",
+    "horizon_s": "float64",
+    "probability": "float64",
+    "threshold": "float64",
+    "alert": "bool",
+    "anomaly_score": "float64",
+    "model_name": "object",
+    "model_version": "int64",
+    "explanation": "object",
+}
+
+
 def latest_predictions(store: Store, unit_column: str | None = None) -> pd.DataFrame:
-    """The newest prediction per unit (unit mode): unit, made_at, probability, threshold, alert,
-    anomaly_score, horizon_s, model_version, explanation (JSON text)."""
+    """The newest prediction per unit (unit mode), riskiest first: unit_column, unit, tick,
+    made_at, horizon_s, probability, threshold, alert, anomaly_score, model_name, model_version,
+    explanation (JSON text, for the last tick of a learn run)."""
+    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _LATEST_COLUMNS.items()})
+    if not store.exists() or store.schema_version() < 4:
+        return empty  # nothing learned yet (a store from before the models)
     return store.query_df(
-        """SELECT unit_column, unit, tick, made_at, horizon_s, probability, threshold, alert,
-                  anomaly_score, model_name, model_version, explanation
+        f"""SELECT {", ".join(_LATEST_COLUMNS)}
            FROM store.predictions
            WHERE mode = 'unit' AND (? IS NULL OR unit_column = ?)
            QUALIFY row_number() OVER (PARTITION BY unit_column, unit ORDER BY made_at DESC) = 1

@@ -59,6 +59,14 @@ _CACHE: dict[tuple[str, str, int], LoadedModel] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+def _registry_exists(con: Any) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'store' AND table_name = 'model_registry'"
+        ).fetchall()[0][0]
+    )
+
+
 class Registry:
     """Model versions in a store's ``model_registry`` table."""
 
@@ -132,9 +140,11 @@ class Registry:
         )
 
     def _rows(self, name: str) -> list[tuple[Any, ...]]:
-        if not self._has_table():
+        if not self.store.exists():
             return []
         with self.store.reading() as con:
+            if not _registry_exists(con):
+                return []
             return con.execute(
                 """SELECT version, status, sha256, metrics, params FROM store.model_registry
                    WHERE name = ? ORDER BY (status = 'production') DESC, version DESC""",

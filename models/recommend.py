@@ -1,0 +1,598 @@
+"""Recovery recommendation: a contextual bandit that learns which recovery works.
+
+:class:`RecoveryRecommender` is a River contextual bandit policy
+(:class:`river.bandit.base.ContextualPolicy`) over recovery actions.  Its context is a path
+from the general to the specific — ``category`` → ``error_type`` → message ``pattern`` →
+``unit`` (service) → ``load`` (recent error rate: low, elevated, high) — and it keeps, for
+every prefix of that path and every action, how often the action was tried and how often it
+worked.  An estimate at a specific context is shrunk towards its parent's (a hierarchical
+Beta-binomial model), with a strength fitted from the data per level (empirical Bayes: the
+more alike the children of a level behave, the more a child with few outcomes borrows from its
+parent).  So a rare pattern starts from what its error type and category say, and moves away
+as its own outcomes show it differs.
+
+- :meth:`~RecoveryRecommender.choose` (and River's ``pull``): Thompson sampling, so it keeps
+  exploring a little where it is unsure; used online, e.g. as ``guard(policy=...)``;
+- :meth:`~RecoveryRecommender.recommend`: the best action, its expected success, the
+  alternatives, and whether the evidence is strong enough to automate it;
+- :meth:`~RecoveryRecommender.learn_one` / ``update``: one outcome;
+  :meth:`~RecoveryRecommender.learn_many` / :meth:`~RecoveryRecommender.learn_from_store`:
+  outcomes in bulk (vectorised), e.g. those ingested from logs.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+from faultcast.ingest.errors import FaultcastError
+from faultcast.ingest.fingerprint import template_of, template_sql
+from faultcast.ingest.schema import category_of
+from faultcast.ingest.store import Store
+from river import bandit
+
+__all__ = [
+    "Alternative",
+    "NotFittedError",
+    "Recommendation",
+    "RecoveryRecommender",
+]
+
+#: The context path, general to specific.
+LEVELS: Final[tuple[str, ...]] = ("category", "error_type", "pattern", "unit", "load")
+#: Columns of ``events`` that may serve as the unit.
+UNIT_COLUMNS: Final[frozenset[str]] = frozenset({"service", "host", "component"})
+#: Minutes of trailing window for the recent error rate.
+RATE_WINDOW_MIN: Final[int] = 5
+_LOAD_NAMES: Final[tuple[str, str, str]] = ("low", "elevated", "high")
+#: Bounds of the fitted prior strength per level.
+_MIN_STRENGTH: Final[float] = 1.0
+_MAX_STRENGTH: Final[float] = 1000.0
+
+
+class NotFittedError(FaultcastError, ValueError):
+    """The recommender has learned no outcome yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    """One action's estimate in a context."""
+
+    action: str
+    expected_success: float
+    #: Outcomes of this action recorded for the error's category.
+    trials: int
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """What :meth:`RecoveryRecommender.recommend` advises.
+
+    ``confidence`` is the posterior probability that ``action`` is within ``tolerance`` of the
+    best action; ``automate`` is True when that confidence, the number of ``trials`` and the
+    ``expected_success`` all clear the recommender's bars.
+    """
+
+    action: str
+    expected_success: float
+    automate: bool
+    confidence: float
+    trials: int
+    alternatives: tuple[Alternative, ...]
+    context: dict[str, str | None] = field(default_factory=dict)
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data."""
+        out = asdict(self)
+        out["alternatives"] = [asdict(a) for a in self.alternatives]
+        return out
+
+
+def _phi(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
+def _clean(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    text = str(value)
+    return text if text else None
+
+
+class RecoveryRecommender(bandit.base.ContextualPolicy):
+    """A contextual bandit over recovery actions (see the module docstring).
+
+    Parameters
+    ----------
+    prior_strength
+        How many outcomes' worth a parent context counts for in a child before the strength
+        per level has been fitted from data (after ``refit_every`` outcomes or a bulk learn).
+    min_trials
+        Outcomes of the recommended action (in the error's category) needed to automate it.
+    confidence
+        Posterior probability, that the action is within ``tolerance`` of the best, needed to
+        automate it.
+    tolerance
+        How much worse than the best an automated action may be (success probability).
+    min_success
+        Expected success below which an action is never automated (a person should look).
+    load_thresholds
+        Errors per minute of the unit (over the last 5 minutes) at which load is "elevated"
+        and "high".
+    levels
+        The context path, general to specific (a prefix of ``category``, ``error_type``,
+        ``pattern``, ``unit``, ``load`` in any order after ``category``).
+    actions
+        Actions that fit each category (``{"data": ["dead_letter", ...]}``), added to those
+        seen in the outcomes.
+    refit_every
+        Refit the per-level strengths after this many outcomes learned one at a time.
+    seed
+        Seed of the Thompson sampling.
+
+    Examples
+    --------
+    >>> import random
+    >>> rng = random.Random(0)
+    >>> truth = {"retry": 0.3, "retry_with_backoff": 0.9, "failover": 0.6}
+    >>> model = RecoveryRecommender(seed=1)
+    >>> error = {"category": "communication", "error_type": "TimeoutError",
+    ...          "message": "GET /v1/stock timed out after 3000 ms", "service": "checkout"}
+    >>> for _ in range(600):
+    ...     action = model.choose(error, list(truth))
+    ...     model.learn_one(error, action, rng.random() < truth[action])
+    >>> advice = model.recommend(error)
+    >>> advice.action, advice.automate, round(advice.expected_success, 1)
+    ('retry_with_backoff', True, 0.9)
+    >>> [a.action for a in advice.alternatives]
+    ['failover', 'retry']
+    """
+
+    def __init__(
+        self,
+        prior_strength: float = 20.0,
+        min_trials: int = 30,
+        confidence: float = 0.95,
+        tolerance: float = 0.05,
+        min_success: float = 0.5,
+        load_thresholds: tuple[float, float] = (2.0, 10.0),
+        levels: tuple[str, ...] = LEVELS,
+        actions: Mapping[str, Sequence[str]] | None = None,
+        refit_every: int = 1000,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(burn_in=0)
+        self.prior_strength = prior_strength
+        self.min_trials = min_trials
+        self.confidence = confidence
+        self.tolerance = tolerance
+        self.min_success = min_success
+        self.load_thresholds = load_thresholds
+        self.levels = levels
+        self.actions = actions
+        self.refit_every = refit_every
+        self.seed = seed
+        # Learned state: per context prefix, per action, [outcomes, successes].
+        self._stats: dict[tuple[str, ...], dict[str, list[float]]] = {}
+        self._strengths: list[float] | None = None
+        self._since_refit = 0
+        self._outcomes = 0
+        self._rng = random.Random(seed)
+
+    # ------------------------------------------------------------------ learned attributes
+    @property
+    def n_outcomes_(self) -> int:
+        """Outcomes learned."""
+        return self._outcomes
+
+    @property
+    def strengths_(self) -> dict[str, float]:
+        """The prior strength per level (how much a context borrows from its parent)."""
+        strengths = self._strength_list()
+        return {name: strengths[i + 1] for i, name in enumerate(self.levels)}
+
+    def _strength_list(self) -> list[float]:
+        if self._strengths is None:
+            return [2.0] + [float(self.prior_strength)] * len(self.levels)
+        return self._strengths
+
+    # ------------------------------------------------------------------ context
+    def _load(self, rate: Any) -> str | None:
+        if rate is None:
+            return None
+        try:
+            value = float(rate)
+        except (TypeError, ValueError):
+            return None
+        if math.isnan(value):
+            return None
+        low, high = self.load_thresholds
+        return _LOAD_NAMES[0] if value < low else _LOAD_NAMES[1] if value < high else _LOAD_NAMES[2]
+
+    def context_of(self, error: Mapping[str, Any] | BaseException) -> dict[str, str | None]:
+        """The context of an error: a dict (an ``events`` row, a guard's context, or any of
+        ``category``, ``error_type``, ``message``, ``template``, ``pattern``, ``unit`` /
+        ``service``, ``recent_error_rate``, ``level``) or an exception.
+
+        Examples
+        --------
+        >>> RecoveryRecommender().context_of(TimeoutError("read timed out after 30 s"))
+        {'category': 'communication', 'error_type': 'TimeoutError', 'pattern': 'read timed out after <*> s', 'unit': None, 'load': None}
+        """
+        if isinstance(error, BaseException):
+            names = [k.__name__ for k in type(error).__mro__ if k not in (BaseException, object)]
+            category = getattr(error, "category", None)
+            if not isinstance(category, str):
+                category = next(
+                    (c for c in (category_of(n) for n in names) if c and c != "unknown"), "unknown"
+                )
+            message = str(error)
+            return {
+                "category": category,
+                "error_type": type(error).__name__,
+                "pattern": template_of(" ".join(message.split())) if message else None,
+                "unit": None,
+                "load": None,
+            }
+        error_type = _clean(error.get("error_type"))
+        message = _clean(error.get("message"))
+        category = _clean(error.get("category")) or category_of(
+            error_type, message, _clean(error.get("level")) or "error"
+        )
+        pattern = _clean(error.get("pattern"))
+        if pattern is None:
+            text = message or _clean(error.get("template"))
+            pattern = template_of(" ".join(text.split())) if text else None
+        return {
+            "category": category or "unknown",
+            "error_type": error_type,
+            "pattern": pattern,
+            "unit": _clean(error.get("unit")) or _clean(error.get("service")),
+            "load": self._load(error.get("recent_error_rate")),
+        }
+
+    def _path(self, ctx: Mapping[str, str | None]) -> list[tuple[str, ...]]:
+        path: list[tuple[str, ...]] = [()]
+        key: tuple[str, ...] = ()
+        for name in self.levels:
+            value = ctx.get(name)
+            if value is None:
+                break
+            key = (*key, value)
+            path.append(key)
+        return path
+
+    def actions_for(self, category: str) -> list[str]:
+        """The actions known to fit a category (seen in its outcomes, or given); all known
+        actions for a category never seen."""
+        found = list(self._stats.get((category,), {}))
+        for action in (self.actions or {}).get(category, ()):
+            if action not in found:
+                found.append(action)
+        if not found:
+            found = list(self._stats.get((), {}))
+        return found
+
+    # ------------------------------------------------------------------ estimates
+    def _posterior(self, path: list[tuple[str, ...]], action: str) -> tuple[float, float]:
+        """(mean, effective outcomes) of an action's success at the end of ``path``."""
+        strengths = self._strength_list()
+        mean, n_eff = 0.5, 2.0
+        for depth, key in enumerate(path):
+            counts = self._stats.get(key)
+            st = counts.get(action) if counts is not None else None
+            n, s = (st[0], st[1]) if st is not None else (0.0, 0.0)
+            w = min(strengths[depth], n_eff) if depth else n_eff
+            mean = (s + w * mean) / (n + w)
+            n_eff = n + w
+        return mean, n_eff
+
+    def _trials(self, category: str, action: str) -> int:
+        st = self._stats.get((category,), {}).get(action)
+        return int(st[0]) if st is not None else 0
+
+    # ------------------------------------------------------------------ learning
+    def learn_one(
+        self, context: Mapping[str, Any] | BaseException, action: str, succeeded: bool
+    ) -> None:
+        """Learn one outcome: ``action`` was tried for the error ``context`` and worked or not."""
+        ctx = self.context_of(context)
+        ok = 1.0 if succeeded else 0.0
+        for key in self._path(ctx):
+            st = self._stats.setdefault(key, {}).setdefault(action, [0.0, 0.0])
+            st[0] += 1.0
+            st[1] += ok
+        self._counts[action] += 1
+        self._n += 1
+        self._outcomes += 1
+        self._since_refit += 1
+        if self.refit_every and self._since_refit >= self.refit_every:
+            self.refit()
+
+    def update(self, arm_id: Any, context: Any, *reward_args: Any, **reward_kwargs: Any) -> None:
+        """River's bandit interface: ``reward`` > 0.5 (or True) is a success."""
+        reward = reward_args[0] if reward_args else reward_kwargs.get("reward", 0.0)
+        self.learn_one(context, str(arm_id), float(reward) > 0.5)
+
+    def _pull(self, arm_ids: list[Any], context: Any) -> Any:
+        choice = self.choose(context or {}, [str(a) for a in arm_ids])
+        return next((a for a in arm_ids if str(a) == choice), arm_ids[0])
+
+    def learn_many(self, outcomes: pd.DataFrame) -> RecoveryRecommender:
+        """Learn outcomes in bulk, vectorised.
+
+        ``outcomes`` has ``recovery_action`` and either ``succeeded`` (bool) or
+        ``recovery_outcome`` (``"succeeded"`` / ``"failed"``; other rows are skipped), and the
+        context columns it can: ``category``, ``error_type``, ``pattern`` (else ``message``
+        or ``template``), ``unit`` (else ``service``), ``recent_error_rate``.
+        """
+        df = outcomes
+        if "succeeded" in df.columns:
+            ok = df["succeeded"].astype(bool).to_numpy()
+            keep = df["recovery_action"].notna().to_numpy()
+        else:
+            outcome = df["recovery_outcome"]
+            keep = (
+                df["recovery_action"].notna() & outcome.isin(["succeeded", "failed"])
+            ).to_numpy()
+            ok = (outcome == "succeeded").to_numpy()
+        df = df.loc[keep]
+        ok = ok[keep]
+        if df.empty:
+            return self
+        n = len(df)
+        columns: dict[str, pd.Series] = {}
+        error_type = (
+            df["error_type"].astype("object")
+            if "error_type" in df
+            else pd.Series([None] * n, index=df.index)
+        )
+        if "category" in df:
+            category = df["category"].astype("object")
+        else:
+            category = pd.Series([None] * n, index=df.index, dtype="object")
+        missing = category.isna()
+        if missing.any():
+            category = category.copy()
+            category[missing] = [category_of(_clean(t)) or "unknown" for t in error_type[missing]]
+        columns["category"] = category
+        columns["error_type"] = error_type
+        if "pattern" in df:
+            columns["pattern"] = df["pattern"].astype("object")
+        else:
+            source = df["message"] if "message" in df else df.get("template")
+            columns["pattern"] = (
+                pd.Series([None] * n, index=df.index, dtype="object")
+                if source is None
+                else source.map(
+                    lambda m: template_of(" ".join(m.split())) if isinstance(m, str) and m else None
+                )
+            )
+        unit = df["unit"] if "unit" in df else df.get("service")
+        columns["unit"] = (
+            pd.Series([None] * n, index=df.index, dtype="object") if unit is None else unit
+        )
+        if "recent_error_rate" in df:
+            rate = df["recent_error_rate"].astype(float).to_numpy()
+            low, high = self.load_thresholds
+            load = np.where(rate < low, "low", np.where(rate < high, "elevated", "high"))
+            columns["load"] = pd.Series(load, index=df.index, dtype="object").where(
+                ~np.isnan(rate), None
+            )
+        else:
+            columns["load"] = pd.Series([None] * n, index=df.index, dtype="object")
+        frame = pd.DataFrame({name: columns[name].astype("object") for name in self.levels})
+        frame = frame.where(frame.notna(), None)
+        frame["action"] = df["recovery_action"].astype(str).to_numpy()
+        frame["ok"] = ok.astype(float)
+        # A prefix is usable while every value in it is present.
+        present = np.ones(n, dtype=bool)
+        self._add_counts(frame, (), present)
+        for depth, name in enumerate(self.levels, start=1):
+            present &= frame[name].notna().to_numpy()
+            if not present.any():
+                break
+            self._add_counts(frame, tuple(self.levels[:depth]), present)
+        for action, count in frame["action"].value_counts().items():
+            self._counts[str(action)] += int(count)
+        self._n += n
+        self._outcomes += n
+        self.refit()
+        return self
+
+    def _add_counts(self, frame: pd.DataFrame, names: tuple[str, ...], rows: np.ndarray) -> None:
+        sub = frame.loc[rows, [*names, "action", "ok"]]
+        grouped = sub.groupby([*names, "action"], sort=False, dropna=False)["ok"].agg(
+            ["count", "sum"]
+        )
+        for index, n, s in zip(grouped.index, grouped["count"], grouped["sum"], strict=True):
+            parts = index if isinstance(index, tuple) else (index,)
+            key = tuple(str(p) for p in parts[:-1])
+            st = self._stats.setdefault(key, {}).setdefault(str(parts[-1]), [0.0, 0.0])
+            st[0] += float(n)
+            st[1] += float(s)
+
+    def learn_from_store(
+        self,
+        store: Store,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        unit: str = "service",
+    ) -> RecoveryRecommender:
+        """Learn every recorded recovery outcome in a store (events with ``recovery_action``
+        and a ``recovery_outcome`` of succeeded/failed), oldest first, in one query.
+
+        The context's ``recent_error_rate`` is the unit's errors per minute over the 5
+        minutes up to each event.  ``unit`` is ``service``, ``host`` or ``component``.
+        """
+        if unit not in UNIT_COLUMNS:
+            raise ValueError(f"unit must be one of {sorted(UNIT_COLUMNS)}, not {unit!r}")
+        sql = f"""
+            WITH errors AS (
+                SELECT ts, source, source_offset, category, error_type, message,
+                    {unit} AS unit, recovery_action, recovery_outcome,
+                    count(*) OVER (
+                        PARTITION BY {unit} ORDER BY ts
+                        RANGE BETWEEN INTERVAL {RATE_WINDOW_MIN} MINUTE PRECEDING AND CURRENT ROW
+                    ) AS recent
+                FROM store.events
+                WHERE category IS NOT NULL
+                    AND (?::TIMESTAMPTZ IS NULL OR ts >= ?::TIMESTAMPTZ - INTERVAL {RATE_WINDOW_MIN} MINUTE)
+                    AND (?::TIMESTAMPTZ IS NULL OR ts < ?::TIMESTAMPTZ)
+            )
+            SELECT category, error_type, {template_sql("regexp_replace(trim(message), '\\s+', ' ', 'g')")} AS pattern,
+                unit, recent / {float(RATE_WINDOW_MIN)} AS recent_error_rate,
+                recovery_action, recovery_outcome = 'succeeded' AS succeeded
+            FROM errors
+            WHERE recovery_action IS NOT NULL AND recovery_outcome IN ('succeeded', 'failed')
+                AND (?::TIMESTAMPTZ IS NULL OR ts >= ?::TIMESTAMPTZ)
+            ORDER BY ts, source, source_offset
+        """
+        params = [since, since, until, until, since, since]
+        return self.learn_many(store.query_df(sql, params))
+
+    @classmethod
+    def from_store(
+        cls,
+        store: Store,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        unit: str = "service",
+        **params: Any,
+    ) -> RecoveryRecommender:
+        """A new recommender (``params`` as for the class) that has learned a store's outcomes."""
+        return cls(**params).learn_from_store(store, since=since, until=until, unit=unit)
+
+    def refit(self) -> None:
+        """Fit each level's prior strength to how alike its contexts behave (method of
+        moments for a Beta-binomial: the intra-class correlation of outcomes within a parent
+        context, pooled over parents and actions)."""
+        strengths = [2.0]
+        by_depth: dict[int, list[tuple[str, ...]]] = {}
+        for key in self._stats:
+            by_depth.setdefault(len(key), []).append(key)
+        for depth in range(1, len(self.levels) + 1):
+            num = den = 0.0
+            groups: dict[tuple[tuple[str, ...], str], list[tuple[float, float]]] = {}
+            for key in by_depth.get(depth, ()):
+                for action, (n, s) in self._stats[key].items():
+                    groups.setdefault((key[:-1], action), []).append((n, s))
+            for (parent, action), children in groups.items():
+                if len(children) < 2:
+                    continue
+                st = self._stats.get(parent, {}).get(action)
+                if st is None or st[0] <= 0:
+                    continue
+                mu = st[1] / st[0]
+                var = mu * (1.0 - mu)
+                if var < 1e-9:
+                    continue
+                num += sum(n * (s / n - mu) ** 2 for n, s in children if n > 0) / var - len(
+                    children
+                )
+                den += sum(n - 1.0 for n, _ in children if n > 0)
+            if den <= 0:
+                strengths.append(float(self.prior_strength))
+                continue
+            rho = min(max(num / den, 1.0 / (_MAX_STRENGTH + 1.0)), 1.0 / (_MIN_STRENGTH + 1.0))
+            strengths.append(1.0 / rho - 1.0)
+        self._strengths = strengths
+        self._since_refit = 0
+
+    # ------------------------------------------------------------------ deciding
+    def choose(
+        self, context: Mapping[str, Any] | BaseException, actions: Sequence[str] | None = None
+    ) -> str | None:
+        """An action for the error by Thompson sampling (explores where unsure); None when
+        there is nothing to choose from."""
+        ctx = self.context_of(context)
+        arms = list(actions) if actions is not None else self.actions_for(ctx["category"] or "")
+        if not arms:
+            return None
+        path = self._path(ctx)
+        best, best_draw = arms[0], -1.0
+        beta = self._rng.betavariate
+        for action in arms:
+            mean, n_eff = self._posterior(path, action)
+            draw = beta(max(mean * n_eff, 1e-3), max((1.0 - mean) * n_eff, 1e-3))
+            if draw > best_draw:
+                best, best_draw = action, draw
+        return best
+
+    def recommend(
+        self, error: Mapping[str, Any] | BaseException, actions: Sequence[str] | None = None
+    ) -> Recommendation:
+        """The best recovery for an error, with its expected success, the alternatives, and
+        whether it is safe to automate.  Raises NotFittedError before any outcome is learned."""
+        if not self._stats:
+            raise NotFittedError(
+                "the recommender has learned no recovery outcome yet: call learn_from_store(store) "
+                "(the store needs events with recovery_action and recovery_outcome) or learn_one()"
+            )
+        ctx = self.context_of(error)
+        category = ctx["category"] or "unknown"
+        arms = list(actions) if actions is not None else self.actions_for(category)
+        if not arms:
+            raise NotFittedError(f"no recovery action is known for {category} errors")
+        path = self._path(ctx)
+        estimates = []
+        for action in arms:
+            mean, n_eff = self._posterior(path, action)
+            estimates.append((mean, n_eff, action))
+        estimates.sort(key=lambda e: (-e[0], e[2]))
+        mean_b, n_b, best = estimates[0]
+        var_b = mean_b * (1.0 - mean_b) / (n_b + 1.0)
+        confidence = 1.0
+        for mean_a, n_a, _ in estimates[1:]:
+            var_a = mean_a * (1.0 - mean_a) / (n_a + 1.0)
+            z = (mean_b + self.tolerance - mean_a) / math.sqrt(var_b + var_a + 1e-12)
+            confidence *= _phi(z)
+        trials = self._trials(category, best)
+        if trials < self.min_trials:
+            reason = f"only {trials} outcomes of {best} for {category} errors (automating needs {self.min_trials})"
+        elif mean_b < self.min_success:
+            reason = f"{best} is expected to work only {mean_b:.0%} of the time (automating needs {self.min_success:.0%})"
+        elif confidence < self.confidence:
+            reason = (
+                f"{best} is within {self.tolerance:.0%} of the best action with only "
+                f"{confidence:.0%} confidence (automating needs {self.confidence:.0%})"
+            )
+        else:
+            reason = (
+                f"{best} is expected to work {mean_b:.0%} of the time ({trials} outcomes for "
+                f"{category} errors), within {self.tolerance:.0%} of the best with "
+                f"{confidence:.0%} confidence"
+            )
+        automate = (
+            trials >= self.min_trials
+            and mean_b >= self.min_success
+            and confidence >= self.confidence
+        )
+        return Recommendation(
+            action=best,
+            expected_success=mean_b,
+            automate=automate,
+            confidence=confidence,
+            trials=trials,
+            alternatives=tuple(
+                Alternative(a, m, self._trials(category, a)) for m, _, a in estimates[1:]
+            ),
+            context=dict(ctx),
+            reason=("automate: " if automate else "ask a person: ") + reason,
+        )
+
+    def recommend_many(self, errors: Iterable[Mapping[str, Any]]) -> list[Recommendation]:
+        """:meth:`recommend` for each error."""
+        return [self.recommend(e) for e in errors]
+
+    def __repr__(self) -> str:
+        return f"RecoveryRecommender(outcomes={self._outcomes}, contexts={len(self._stats)})"
