@@ -7,14 +7,13 @@ import random
 from collections.abc import Iterator
 
 import pytest
-from river import checks
-
 from faultcast.models import (
     FailureRiskClassifier,
     RareTemplateDetector,
     SessionClassifier,
     ThresholdSelector,
 )
+from river import checks
 
 ESTIMATORS = [FailureRiskClassifier(seed=1), SessionClassifier(), RareTemplateDetector()]
 

@@ -11,9 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from river import base
-
-import faultcast
 from faultcast.ingest import Store
 from faultcast.models import (
     ModelNotFoundError,
@@ -25,6 +22,9 @@ from faultcast.models import (
 )
 from faultcast.models.backtest import UnitReplay, backtest, onset_index
 from faultcast.models.features import event_time_range, failure_onsets, unit_features
+from river import base
+
+import faultcast
 from faultcast.simulate import simulate
 
 
