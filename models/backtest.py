@@ -127,7 +127,9 @@ class UnitReplay:
     ) -> None:
         self.spec = spec
         self.model = model if model is not None else FailureRiskClassifier(seed=0)
-        self.selector = selector if selector is not None else ThresholdSelector()
+        # Tick-level F0.5: one alerting tick is enough to catch a failure, while each tick of a
+        # false alarm counts against precision, so a tick-level F1 would alert too readily.
+        self.selector = selector if selector is not None else ThresholdSelector(beta=0.5)
         self.refresh_every = refresh_every
         self.negative_sampling = negative_sampling
         self.threshold = self.selector.threshold()

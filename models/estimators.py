@@ -196,9 +196,11 @@ class SessionClassifier(base.Classifier):
 
 
 class ThresholdSelector(base.Base):
-    """The alert threshold with the best F1 over the last ``window`` labelled predictions.
+    """The alert threshold with the best F-beta (F1 by default) over the last ``window``
+    labelled predictions.
 
-    Until ``min_positives`` positives have been seen it returns ``default``.
+    Until ``min_positives`` positives have been seen it returns ``default``; it never returns
+    less than ``floor``.
 
     Examples
     --------
@@ -215,8 +217,10 @@ class ThresholdSelector(base.Base):
         min_positives: int = 10,
         default: float = 0.5,
         floor: float = 0.05,
+        beta: float = 1.0,
     ) -> None:
         self.window = window
+        self.beta = beta
         self.min_positives = min_positives
         self.default = default
         self.floor = floor
@@ -237,7 +241,8 @@ class ThresholdSelector(base.Base):
         p_sorted, y_sorted = p[order], y[order]
         tp = np.cumsum(y_sorted)
         k = np.arange(1, len(p_sorted) + 1)
-        f1 = 2 * tp / (k + positives)
+        b2 = self.beta**2
+        f1 = (1 + b2) * tp / (k + b2 * positives)
         # Only cut between distinct probabilities.
         last_of_run = np.r_[p_sorted[1:] != p_sorted[:-1], True]
         f1 = np.where(last_of_run, f1, -1.0)
