@@ -91,10 +91,9 @@ def _anomaly_scores(store: Store, spec: UnitFeatureSpec) -> dict[str, Any]:
     """PR-AUC against the failure labels of two unsupervised error-rate anomaly scores: the
     robust surge score faultcast stores (``max_surge``) and River's HalfSpaceTrees on the unit's
     per-level and per-category rates (min-max scaled online), scored before learning each row."""
-    from river import anomaly, compose, preprocessing
-
     from faultcast.models.features import event_time_range, unit_features
     from faultcast.models.metrics import pr_auc
+    from river import anomaly, compose, preprocessing
 
     with store.reading() as con:
         lo, hi = event_time_range(con, spec.unit)  # type: ignore[misc]
