@@ -54,9 +54,11 @@ _LOAD_NAMES: Final[tuple[str, str, str]] = ("low", "elevated", "high")
 #: Bounds of the fitted prior strength per level.
 _MIN_STRENGTH: Final[float] = 1.0
 _MAX_STRENGTH: Final[float] = 1000.0
+#: Outcomes' worth a category borrows from the same action in all categories.
+_CATEGORY_STRENGTH: Final[float] = 2.0
 
 
-class NotFittedError(FaultcastError, ValueError):
+class NotFittedError(FaultcastError, ValueError):  # type: ignore[misc,unused-ignore]
     """The recommender has learned no outcome yet."""
 
 
@@ -202,7 +204,7 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
 
     def _strength_list(self) -> list[float]:
         if self._strengths is None:
-            return [2.0] + [float(self.prior_strength)] * len(self.levels)
+            return [2.0, _CATEGORY_STRENGTH] + [float(self.prior_strength)] * (len(self.levels) - 1)
         return self._strengths
 
     # ------------------------------------------------------------------ context
@@ -230,16 +232,17 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
         """
         if isinstance(error, BaseException):
             names = [k.__name__ for k in type(error).__mro__ if k not in (BaseException, object)]
-            category = getattr(error, "category", None)
-            if not isinstance(category, str):
-                category = next(
-                    (c for c in (category_of(n) for n in names) if c and c != "unknown"), "unknown"
-                )
-            message = str(error)
+            own = getattr(error, "category", None)
+            kind = (
+                own
+                if isinstance(own, str)
+                else next((c for c in map(category_of, names) if c and c != "unknown"), "unknown")
+            )
+            text = str(error)
             return {
-                "category": category,
+                "category": kind,
                 "error_type": type(error).__name__,
-                "pattern": template_of(" ".join(message.split())) if message else None,
+                "pattern": template_of(" ".join(text.split())) if text else None,
                 "unit": None,
                 "load": None,
             }
@@ -250,8 +253,8 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
         )
         pattern = _clean(error.get("pattern"))
         if pattern is None:
-            text = message or _clean(error.get("template"))
-            pattern = template_of(" ".join(text.split())) if text else None
+            shown = message or _clean(error.get("template"))
+            pattern = template_of(" ".join(shown.split())) if shown else None
         return {
             "category": category or "unknown",
             "error_type": error_type,
@@ -286,11 +289,18 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
     def _posterior(self, path: list[tuple[str, ...]], action: str) -> tuple[float, float]:
         """(mean, effective outcomes) of an action's success at the end of ``path``."""
         strengths = self._strength_list()
+        counts: list[tuple[float, float]] = []
+        for key in path:
+            by_action = self._stats.get(key)
+            st = by_action.get(action) if by_action is not None else None
+            counts.append((st[0], st[1]) if st is not None else (0.0, 0.0))
+        # Each outcome counts once: a level contributes only the outcomes outside the next
+        # level on the path (its other children), and is the prior of that next level.
         mean, n_eff = 0.5, 2.0
-        for depth, key in enumerate(path):
-            counts = self._stats.get(key)
-            st = counts.get(action) if counts is not None else None
-            n, s = (st[0], st[1]) if st is not None else (0.0, 0.0)
+        last = len(counts) - 1
+        for depth, (n, s) in enumerate(counts):
+            if depth < last:
+                n, s = n - counts[depth + 1][0], s - counts[depth + 1][1]
             w = min(strengths[depth], n_eff) if depth else n_eff
             mean = (s + w * mean) / (n + w)
             n_eff = n + w
@@ -323,7 +333,7 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
         reward = reward_args[0] if reward_args else reward_kwargs.get("reward", 0.0)
         self.learn_one(context, str(arm_id), float(reward) > 0.5)
 
-    def _pull(self, arm_ids: list[Any], context: Any) -> Any:
+    def _pull(self, arm_ids: list[Any], context: Any) -> Any:  # type: ignore[override]
         choice = self.choose(context or {}, [str(a) for a in arm_ids])
         return next((a for a in arm_ids if str(a) == choice), arm_ids[0])
 
@@ -436,6 +446,7 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
         """
         if unit not in UNIT_COLUMNS:
             raise ValueError(f"unit must be one of {sorted(UNIT_COLUMNS)}, not {unit!r}")
+        pattern = template_sql(r"regexp_replace(trim(message), '\s+', ' ', 'g')")
         sql = f"""
             WITH errors AS (
                 SELECT ts, source, source_offset, category, error_type, message,
@@ -449,7 +460,7 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
                     AND (?::TIMESTAMPTZ IS NULL OR ts >= ?::TIMESTAMPTZ - INTERVAL {RATE_WINDOW_MIN} MINUTE)
                     AND (?::TIMESTAMPTZ IS NULL OR ts < ?::TIMESTAMPTZ)
             )
-            SELECT category, error_type, {template_sql("regexp_replace(trim(message), '\\s+', ' ', 'g')")} AS pattern,
+            SELECT category, error_type, {pattern} AS pattern,
                 unit, recent / {float(RATE_WINDOW_MIN)} AS recent_error_rate,
                 recovery_action, recovery_outcome = 'succeeded' AS succeeded
             FROM errors
@@ -476,11 +487,13 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
         """Fit each level's prior strength to how alike its contexts behave (method of
         moments for a Beta-binomial: the intra-class correlation of outcomes within a parent
         context, pooled over parents and actions)."""
-        strengths = [2.0]
+        # How an action fares differs by category by design (a retry fixes a timeout, not a
+        # bad input), so a category borrows little from the other categories: a weak prior.
+        strengths = [2.0, _CATEGORY_STRENGTH]
         by_depth: dict[int, list[tuple[str, ...]]] = {}
         for key in self._stats:
             by_depth.setdefault(len(key), []).append(key)
-        for depth in range(1, len(self.levels) + 1):
+        for depth in range(2, len(self.levels) + 1):
             num = den = 0.0
             groups: dict[tuple[tuple[str, ...], str], list[tuple[float, float]]] = {}
             for key in by_depth.get(depth, ()):
