@@ -128,6 +128,15 @@ def degradation_query(
     units = columns_sql(columns)
     unit_list = ", ".join(columns)
     join = "".join(f" AND per.{c} IS NOT DISTINCT FROM grid.{c}" for c in columns)
+    if columns:
+        # only error and failure events are aggregated; the units are all that logged anything
+        present = f"SELECT DISTINCT {unit_list} FROM store.events WHERE {where}"
+        totals_join = "LEFT JOIN totals ON " + " AND ".join(
+            f"totals.{c} IS NOT DISTINCT FROM present.{c}" for c in columns
+        )
+    else:
+        present = f"SELECT count(*) AS events FROM store.events WHERE {where} HAVING events > 0"
+        totals_join = "LEFT JOIN totals ON TRUE"
     levels = ", ".join(q.param(level, "VARCHAR") for level in ERROR_LEVELS)
     if width is not None:
         bucket_us = q.param(round(width * 1e6), "BIGINT")
@@ -143,16 +152,20 @@ def degradation_query(
         group = f"GROUP BY {unit_list}" if columns else "HAVING count(*) > 0"
         order = "ORDER BY unhealthy_share DESC" + "".join(f", {c} NULLS LAST" for c in columns)
     sql = f"""
-        WITH per AS MATERIALIZED (
-            SELECT {units}epoch_us(ts) // {p_us} AS period,
-                count(*) FILTER (WHERE level IN ({levels})) AS errors,
-                bool_or(coalesce(failure, FALSE)) AS failed
-            FROM store.events WHERE {where}
-            GROUP BY ALL
-        ), units AS (
-            SELECT {units}sum(errors) / {q.param(n_periods, "DOUBLE")} AS baseline
-            FROM per {f"GROUP BY {unit_list}" if columns else "HAVING count(*) > 0"}
-        ), grid AS (
+        WITH present AS (
+        {present}
+    ), per AS MATERIALIZED (
+        SELECT {units}epoch_us(ts) // {p_us} AS period,
+            count(*) FILTER (WHERE level IN ({levels})) AS errors,
+            bool_or(coalesce(failure, FALSE)) AS failed
+        FROM store.events WHERE {where} AND (level IN ({levels}) OR failure)
+        GROUP BY ALL
+    ), totals AS (
+        SELECT {units}sum(errors) AS total FROM per {f"GROUP BY {unit_list}" if columns else ""}
+    ), units AS (
+        SELECT present.*, coalesce(totals.total, 0) / {q.param(n_periods, "DOUBLE")} AS baseline
+        FROM present {totals_join}
+    ), grid AS (
             SELECT units.*, g.range AS period
             FROM units CROSS JOIN range({q.param(first, "BIGINT")},
                                         {q.param(last + 1, "BIGINT")}) AS g

@@ -68,6 +68,8 @@ _PRECURSOR_SCHEMA: Final[list[tuple[str, str]]] = [
 # is now, after any generalisation); events whose pattern is not there yet fall back to their
 # own template text.
 _PATTERN_TEXT = "coalesce(p.template, c.template)"
+# The same where only the patterns table is read (a pattern missing from it has no text).
+_STORED_TEXT = "p.template"
 
 
 def _limit(q: Sql, limit: int | None) -> str:
@@ -352,7 +354,12 @@ def precursor_patterns(
         w_us = q.param(round(seconds * 1e6), "BIGINT")
         unit_cols = "".join(f"{u}, " for u in units)
         partition = f"PARTITION BY {', '.join(units)}" if units else ""
-        match = "".join(f"c.{u} = o.{u} AND " for u in units)
+        match = "".join(f"c.{u} IS NOT DISTINCT FROM o.{u} AND " for u in units)
+        # Each onset's window [onset - window, onset) lies in at most two slots of the window's
+        # width, so joining events to onsets on (unit, slot) finds every event in a window
+        # with an equi-join, and an event is in at most one window (onsets of a unit are more
+        # than a window apart).
+        slot = f"epoch_us(ts) // {w_us}"
         sql = f"""
             WITH fail AS (
                 SELECT {unit_cols}ts, lag(ts) OVER ({partition} ORDER BY ts) AS prev
@@ -360,28 +367,32 @@ def precursor_patterns(
             ), onsets AS MATERIALIZED (
                 SELECT {unit_cols}ts AS onset_ts, row_number() OVER (ORDER BY ts) AS onset
                 FROM fail WHERE prev IS NULL OR ts - prev > to_microseconds({w_us})
+            ), slots AS (
+                SELECT {unit_cols}onset_ts, onset, unnest([{slot} - 1, {slot}]) AS slot
+                FROM (SELECT *, onset_ts AS ts FROM onsets)
             ), candidates AS (
-                SELECT {unit_cols}ts, template_id, template
+                SELECT {unit_cols}ts, template_id, {slot} AS slot
                 FROM store.events WHERE NOT coalesce(failure, FALSE) AND {where}
             ), hits AS (
-                SELECT c.template_id, c.template, o.onset,
-                    o.onset_ts - c.ts <= to_microseconds({w_us}) AS hit,
-                    epoch(o.onset_ts - c.ts) AS lead_s
-                FROM candidates c ASOF LEFT JOIN onsets o ON {match}o.onset_ts > c.ts
+                SELECT c.template_id, o.onset, epoch(o.onset_ts - c.ts) AS lead_s
+                FROM candidates c JOIN slots o ON {match}o.slot = c.slot
+                    AND c.ts < o.onset_ts AND c.ts >= o.onset_ts - to_microseconds({w_us})
+            ), seen AS (
+                SELECT template_id, count(*) AS occurrences FROM candidates GROUP BY template_id
             ), per AS (
-                SELECT template_id, any_value(template) AS template,
-                    count(*) AS occurrences,
-                    count(*) FILTER (WHERE hit) AS in_window,
-                    count(DISTINCT onset) FILTER (WHERE hit) AS failures_preceded,
-                    avg(lead_s) FILTER (WHERE hit) AS mean_lead_s
-                FROM hits GROUP BY template_id
+                SELECT s.template_id, s.occurrences,
+                    count(h.onset) AS in_window,
+                    count(DISTINCT h.onset) AS failures_preceded,
+                    avg(h.lead_s) AS mean_lead_s
+                FROM seen s LEFT JOIN hits h ON h.template_id IS NOT DISTINCT FROM s.template_id
+                GROUP BY s.template_id, s.occurrences
             ), rated AS (
                 SELECT *, in_window / occurrences AS confidence,
                     confidence / nullif(sum(in_window) OVER () / sum(occurrences) OVER (), 0)
                         AS lift
                 FROM per
             )
-            SELECT c.template_id, {_PATTERN_TEXT} AS template, c.occurrences, c.in_window,
+            SELECT c.template_id, {_STORED_TEXT} AS template, c.occurrences, c.in_window,
                 c.failures_preceded, (SELECT count(*) FROM onsets) AS onsets,
                 c.failures_preceded / nullif((SELECT count(*) FROM onsets), 0) AS coverage,
                 c.confidence, c.lift, c.mean_lead_s

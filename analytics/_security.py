@@ -1,19 +1,21 @@
 """Security: authentication failures, authorisation violations, incidents and the response to them.
 
-Security events (category ``security``) are of one of four kinds, decided in this order:
+Security events (category ``security``) are of one of four kinds, decided in this order from
+the error type and the event's pattern (its template: the message with the variable parts
+masked, so these rules read the same words as the message without reading every message):
 
 1. ``response``: a notice that something was done about an attack, such as a lockout (the
-   message says ``locked out`` / ``lockout``);
+   pattern says ``locked out`` / ``lockout``);
 2. ``authentication``: the error type names an authentication problem (authentication, login,
    credential, password, token, JWT, unauthorised);
 3. ``authorization``: the error type names an access problem (permission, forbidden, access
    denied, authorisation, security violation, scope, CSRF);
-4. failing both, the message decides with the same words (``login failed``, ``not allowed``,
+4. failing both, the pattern decides with the same words (``login failed``, ``not allowed``,
    ``permission denied``...), else ``other``.
 
 An *incident* is a run of security events against one service from one actor (the
-``source_ip`` of the event's attributes, else its ``user``, else its session key, else the
-event alone) with no gap longer than ``gap`` (5 minutes by default).  It is *responded to* at
+``source_ip`` of the event's attributes, else its ``user``, else its session key; an event with
+none of them is an incident of its own, with no actor) with no gap longer than ``gap`` (5 minutes by default).  It is *responded to* at
 the first successful recovery among its events (a lockout, rotated credentials...), and the
 *time to respond* runs from its first event to the end of that recovery (its ``recovery_ms``).
 """
@@ -68,7 +70,7 @@ AUTHORIZATION_MESSAGE: Final[str] = (
 
 def security_kind_sql(q: Sql) -> str:
     """The SQL expression of an event's security kind (NULL for non-security events)."""
-    message = "coalesce(message, '')"
+    message = "coalesce(template, '')"
     error_type = "coalesce(error_type, '')"
     return f"""(CASE
         WHEN category IS DISTINCT FROM 'security' THEN NULL
@@ -257,21 +259,27 @@ def _incidents_sql(
     gap_us = q.param(round(parse_duration(gap, "gap") * 1e6), "BIGINT")
     return f"""
         WITH sec AS (
-            SELECT ts, event_id, service, recovery_action, recovery_outcome, recovery_ms,
+            SELECT ts, service, recovery_action, recovery_outcome, recovery_ms,
                 {kind} AS kind,
-                coalesce(attrs->>'source_ip', attrs->>'user', session_key, event_id) AS actor
+                coalesce(attrs->>'source_ip', attrs->>'user', session_key) AS actor
             FROM store.events WHERE {where}
+        ), keyed AS (
+            -- an event without an actor is an incident of its own
+            SELECT *, row_number() OVER () AS rn,
+                coalesce(actor, '#' || rn::VARCHAR) AS key
+            FROM sec
         ), marked AS (
-            SELECT *, CASE WHEN ts - lag(ts) OVER w <= to_microseconds({gap_us}) THEN 0 ELSE 1 END
-                AS starts
-            FROM sec WINDOW w AS (PARTITION BY service, actor ORDER BY ts, event_id)
+            -- one sort for all actors (a window per actor is slow with many small ones)
+            SELECT *, CASE WHEN lag(service) OVER w = service AND lag(key) OVER w = key
+                AND ts - lag(ts) OVER w <= to_microseconds({gap_us}) THEN 0 ELSE 1 END AS starts
+            FROM keyed WINDOW w AS (ORDER BY service, key, ts, rn)
         ), numbered AS (
             SELECT *, sum(starts) OVER (
-                PARTITION BY service, actor ORDER BY ts, event_id ROWS UNBOUNDED PRECEDING
+                ORDER BY service, key, ts, rn ROWS UNBOUNDED PRECEDING
             ) AS incident
             FROM marked
         ), incidents AS (
-            SELECT service, actor, incident,
+            SELECT any_value(service) AS service, any_value(actor) AS actor, incident,
                 min(ts) AS started, max(ts) AS ended, count(*) AS events,
                 count(*) FILTER (WHERE kind = 'authentication') AS auth_failures,
                 count(*) FILTER (WHERE kind = 'authorization') AS violations,
@@ -280,7 +288,7 @@ def _incidents_sql(
                     AS response_action,
                 arg_min(recovery_ms, ts) FILTER (WHERE recovery_outcome = 'succeeded')
                     AS response_ms
-            FROM numbered GROUP BY service, actor, incident
+            FROM numbered GROUP BY incident
             HAVING count(*) >= {q.param(int(min_events), "BIGINT")}
         )
         SELECT service, actor, started, ended, events, auth_failures, violations,
@@ -308,7 +316,7 @@ def security_incidents(
     Returns
     -------
     DataFrame
-        ``service``, ``actor`` (str: the source address, user, session or event id),
+        ``service``, ``actor`` (str: the source address, user or session; NaN when none),
         ``started``, ``ended`` (datetime64[us, UTC]), ``events``, ``auth_failures``,
         ``violations`` (int64), ``responded`` (bool), ``response_action`` (str),
         ``responded_at`` (datetime64[us, UTC]), ``time_to_respond_s`` (float64: NaN when

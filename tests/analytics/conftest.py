@@ -42,7 +42,7 @@ def ev(
     session_key: str | None = None,
 ) -> dict[str, Any]:
     """One event row; an error type or a level of warning or worse without a category gets
-    ``unknown``, as ingest would."""
+    ``unknown``, as ingest would, and the template is the message unless given."""
     if category is None and (error_type or level in ("warning", "error", "critical")):
         category = "unknown"
     return {
@@ -55,7 +55,7 @@ def ev(
         "error_type": error_type,
         "message": message,
         "template_id": template_id,
-        "template": template or f"template of {template_id}",
+        "template": template or message,
         "session_key": session_key,
         "failure": failure,
         "recovery_action": action,
