@@ -56,6 +56,7 @@ CALLS: list[tuple[str, str, dict[str, Any]]] = [
     ("authorization_violations", "authorization_violations", {}),
     ("security_recovery_success", "security_recovery_success", {}),
     ("security_incidents", "security_incidents", {}),
+    ("security_incidents, last 24h", "security_incidents", {"since": "24h"}),
     ("security_response_time", "security_response_time", {}),
     ("degradation", "degradation", {}),
     ("degradation, 1h buckets, last 24h", "degradation", {"bucket": "1h", "since": "24h"}),
