@@ -416,7 +416,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     json_out: JsonOption = False,
 ) -> None:
-    """Simulate a day of events for 8 services, ingest them and print a summary."""
+    """Simulate a day of events for 8 services, ingest them, learn online and print a summary."""
     from faultcast.simulate import simulate as run_simulation
 
     _configure_logging(False)
@@ -443,6 +443,8 @@ def demo(
                     progress=lambda done, total: progress.update(task, completed=done, total=total),
                 )
             summary = fc.summary()
+            learned = fc.learn()
+            risks = fc.predict_failure()
     except FaultcastError as e:
         _fail(e)
     payload = {
@@ -452,6 +454,8 @@ def demo(
         "simulated": sim.events,
         "ingest": report.to_dict(),
         "store": summary,
+        "learn": learned,
+        "risk_now": json.loads(risks.head(3).to_json(orient="records", date_format="iso")),
         "seconds": round(time.monotonic() - started, 2),
     }
     if json_out:
@@ -471,7 +475,25 @@ def demo(
     table.add_row("categories", ", ".join(f"{k} {v:,}" for k, v in summary["categories"].items()))
     table.add_row("quarantined", f"{summary['quarantined']:,}")
     out.print(table)
-    out.print(f"store: {payload['db']}   try: faultcast events --db {db} --level error")
+    if len(risks):
+        table = Table(
+            title=f"failure risk in the next 15 min, as of {risks['as_of'].iloc[0]}",
+            title_justify="left",
+        )
+        for column in ("service", "risk", "alert", "why"):
+            table.add_column(column, overflow="fold")
+        for row in risks.head(3).itertuples():
+            table.add_row(
+                str(row.unit),
+                f"{row.risk:.3f}",
+                "ALERT" if row.alert else "",
+                "; ".join(row.top_features),
+            )
+        out.print(table)
+    out.print(
+        f"store: {payload['db']}   try: faultcast events --db {db} --level error   "
+        f"faultcast backtest --db {db}"
+    )
 
 
 # ---------------------------------------------------------------------------------- models

@@ -223,7 +223,7 @@ class UnitReplay:
                             continue
                     x = dict(zip(names, row.tolist(), strict=True))
                     if weighted:
-                        model.learn_one(x, bool(y), w=1.0 if y else float(k))
+                        model.learn_one(x, bool(y), w=1.0 if y else float(k))  # type: ignore[call-arg]
                     else:
                         model.learn_one(x, bool(y))
                     self.learned += 1

@@ -85,10 +85,12 @@ def _explain(state: LearnState, row: pd.Series, top: int = 3) -> list[dict[str, 
     explain = getattr(model, "explain_one", None)
     if explain is None:
         return []
-    out = []
-    for name, contribution in explain(x)[:top]:
-        if contribution <= 0:
+    out: list[dict[str, Any]] = []
+    for name, contribution in explain(x):
+        if contribution <= 0 or len(out) == top:
             break
+        if name.endswith("_surge") and x[name] <= 0:
+            continue  # a rate at or below its usual level is no reason in words
         out.append(
             {
                 "feature": name,
