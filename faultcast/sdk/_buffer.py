@@ -151,6 +151,11 @@ class StreamBuffer(Generic[R]):
         return self._pending
 
     @property
+    def in_memory(self) -> int:
+        """Pending records held in memory."""
+        return len(self._head) + len(self._tail)
+
+    @property
     def on_disk(self) -> int:
         """Pending records spilled to disk."""
         return sum(n for _, n in self._segments)
@@ -217,12 +222,14 @@ class StreamBuffer(Generic[R]):
         )
 
     # ------------------------------------------------------------------ outcomes
-    def _sink_failed(self, exc: BaseException) -> None:
+    def _sink_failed(self, exc: BaseException, log_event: bool = True) -> None:
         self._last_attempt = self.clock()
         if self._down_since is None:
             self._down_since = self._last_attempt
             self._down_error = exc
             self._attempts_while_down = 0
+            if not log_event:
+                return
             fields = error_fields(exc, classify(exc), operation=f"stream {self.name}")
             log.warning(
                 fields.pop("event"),
@@ -254,6 +261,12 @@ class StreamBuffer(Generic[R]):
             retry_count=self._attempts_while_down,
             recovery_ms=round(down_ms, 3),
             replayed=replayed,
+        )
+
+    def _due(self) -> bool:
+        """Whether to try the sink now: it is healthy, or ``retry_interval`` has passed."""
+        return self._down_since is None or (
+            self.clock() - self._last_attempt >= self.retry_interval
         )
 
     def _poisoned(self, record: R, exc: BaseException) -> None:
@@ -292,7 +305,7 @@ class StreamBuffer(Generic[R]):
                 if self.is_full:
                     self._wait_for_room()
             self._push(record)
-            if self.clock() - self._last_attempt >= self.retry_interval:
+            if self._due():
                 self._flush_locked()
             return self._pending == 0
 
@@ -304,7 +317,7 @@ class StreamBuffer(Generic[R]):
                 self._wait_for_room()
             self._push(record)
             if error is not None:
-                self._sink_failed(error)
+                self._sink_failed(error, log_event=False)  # the caller logs it
             else:
                 self._last_attempt = self.clock()
 
@@ -400,7 +413,7 @@ class StreamBuffer(Generic[R]):
                         await self._aflush_locked()
             with self._lock:
                 self._push(record)
-            if self.clock() - self._last_attempt >= self.retry_interval:
+            if self._due():
                 await self._aflush_locked()
             return self._pending == 0
 

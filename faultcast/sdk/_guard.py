@@ -283,7 +283,7 @@ class Guard:
         if self.lockout is not None and self.principal is not None:
             who = self.principal(*args, **kwargs)
             if who is not None:
-                self.lockout.check(who)
+                self.lockout.check(who, log_event=False)
         if self.breaker is not None and not self.breaker.allow():
             raise self.breaker.open_error()
 
@@ -500,7 +500,8 @@ class Guard:
     def __call__(self, fn: Callable[P, T]) -> Callable[P, T]:
         """Decorate a function or coroutine function."""
         if self.name is None:
-            self.name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "call")
+            qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", "call")
+            self.name = str(qualname).rsplit("<locals>.", 1)[-1]
         checks = self.breaker is not None or (
             self.lockout is not None and self.principal is not None
         )

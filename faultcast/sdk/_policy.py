@@ -9,14 +9,21 @@ from typing import Any, Final, Protocol, runtime_checkable
 __all__ = ["DEFAULT_PREFERENCES", "RecoveryPolicy", "StaticPolicy"]
 
 #: Actions in order of preference per category; the first one the guard can carry out wins.
-DEFAULT_PREFERENCES: Final[Mapping[str, tuple[str, ...]]] = {
-    "communication": ("retry_with_backoff", "failover", "circuit_break", "fallback", "retry"),
+DEFAULT_PREFERENCES: Final[Mapping[str, tuple[str, ...]]] = {  # fmt: skip
+    "communication": (
+        "retry_with_backoff",
+        "failover",
+        "circuit_break",
+        "fallback",
+        "buffer_replay",
+        "retry",
+    ),
     "streaming": ("buffer_replay", "retry_with_backoff", "fallback", "dead_letter"),
     "budget": ("fallback", "shed_load"),
     "security": ("lockout",),
     "memory": ("clear_cache", "shed_load", "restart", "fallback"),
     "data": ("dead_letter", "fallback"),
-    "unknown": ("retry_with_backoff", "failover", "fallback", "restart"),
+    "unknown": ("retry_with_backoff", "failover", "fallback", "buffer_replay", "restart"),
 }
 
 

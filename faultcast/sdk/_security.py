@@ -93,8 +93,9 @@ class Lockout:
     def is_locked(self, principal: str) -> bool:
         return self.locked_for(principal) > 0
 
-    def check(self, principal: str) -> None:
-        """Raise LockedOutError when ``principal`` is locked out (logged)."""
+    def check(self, principal: str, *, log_event: bool = True) -> None:
+        """Raise LockedOutError when ``principal`` is locked out (logged unless
+        ``log_event=False``: ``guard`` logs it with its own event)."""
         left = self.locked_for(principal)
         if left > 0:
             error = LockedOutError(
@@ -103,6 +104,8 @@ class Lockout:
                 context={"principal": principal},
             )
             error.retry_after = left
+            if not log_event:
+                raise error
             fields = error_fields(error, classify(error))
             log.warning(
                 fields.pop("event"),
