@@ -674,10 +674,15 @@ def backtest(
 
     add("online (whole history)", result)
     add("online (second half)", result.get("second_half", {}).get("online"))
-    for name, m in result.get("baselines", {}).items():
-        if isinstance(m, dict):
-            add(f"baseline: {name} (second half)", m)
+    baselines = result.get("baselines", {})
+    for name in ("static_threshold", "batch_sklearn"):
+        if isinstance(baselines.get(name), dict):
+            add(f"baseline: {name} (second half)", baselines[name])
+        elif name in baselines:
+            table.add_row(f"baseline: {name}", "-", "-", "-", "-", "-", "-", "-")
     out.print(table)
+    if baselines.get("note"):
+        out.print(f"baselines: {baselines['note']}")
 
 
 models_app = typer.Typer(

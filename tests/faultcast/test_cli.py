@@ -11,7 +11,17 @@ from tests.conftest import event
 def test_help_lists_the_commands(cli) -> None:
     result = cli("--help")
     assert result.returncode == 0
-    for command in ("ingest", "simulate", "demo", "events", "quarantine"):
+    for command in (
+        "ingest",
+        "simulate",
+        "demo",
+        "events",
+        "quarantine",
+        "learn",
+        "predict",
+        "backtest",
+        "models",
+    ):
         assert command in result.stdout.decode()
     assert "--follow" in cli("ingest", "--help").stdout.decode()
 
@@ -112,3 +122,50 @@ def test_patterns_command(cli, write_lines, tmp_path: Path) -> None:
     )
     assert top["error_count"] == 12 and top["services"] == 4
     assert "timed out" in cli("patterns", "--db", db).stdout.decode()
+
+
+def test_learn_predict_backtest_and_models_from_the_command_line(cli, tmp_path: Path) -> None:
+    out = tmp_path / "sim.jsonl"
+    db = str(tmp_path / "s.duckdb")
+    assert (
+        cli(
+            "simulate", "--out", str(out), "--services", "3", "--hours", "6", "--seed", "8"
+        ).returncode
+        == 0
+    )
+    assert cli("ingest", str(out), "--db", db).returncode == 0
+    missing = cli("predict", "--db", db)
+    assert missing.returncode == 1 and "faultcast learn" in missing.stderr.decode()
+
+    learned = cli("learn", "--db", db, "--json")
+    assert learned.returncode == 0, learned.stderr
+    summary = json.loads(learned.stdout)
+    assert summary["ticks"] > 300 and summary["model_version"] == 1
+    assert json.loads(cli("learn", "--db", db, "--json").stdout)["ticks"] == 0
+
+    predicted = json.loads(cli("predict", "--db", db, "--json").stdout)
+    assert predicted["count"] == 3 and predicted["model_version"] == 1
+    unit = predicted["predictions"][0]["unit"]
+    one = json.loads(cli("predict", "--db", db, "--unit", unit, "--json").stdout)
+    assert one["count"] == 1 and one["predictions"][0]["unit"] == unit
+    wrong = cli("predict", "--db", db, "--unit", "no-such-service")
+    assert wrong.returncode == 1 and "no-such-service" in wrong.stderr.decode()
+    assert cli("predict", "--db", db, "--horizon", "1h").returncode == 1
+
+    result = cli("backtest", "--db", db, "--json")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout)
+    for key in ("precision", "recall", "f1", "pr_auc", "alerts", "positives", "median_lead_time_s"):
+        assert key in metrics
+    assert set(metrics["baselines"]) >= {"static_threshold", "batch_sklearn"}
+    table = cli("backtest", "--db", db)
+    assert "baseline" in table.stdout.decode() and "online" in table.stdout.decode()
+    bad = cli("backtest", "--db", db, "--mode", "session", "--labels", str(tmp_path / "none.csv"))
+    assert bad.returncode == 1 and "none.csv" in bad.stderr.decode()
+
+    assert cli("learn", "--db", db).returncode == 0  # nothing new: says so
+    models = json.loads(cli("models", "--db", db, "--json").stdout)
+    assert models["count"] == 1 and models["models"][0]["status"] == "production"
+    rollback = cli("models", "rollback", "--db", db)
+    assert rollback.returncode == 1 and "no version older" in rollback.stderr.decode()
+    assert cli("models", "promote", "1", "--db", db).returncode == 0
