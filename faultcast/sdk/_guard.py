@@ -76,9 +76,19 @@ def _first_argument(*args: Any, **kwargs: Any) -> Any:
 
 @dataclass(slots=True)
 class _Outcome:
+    #: The action being tried, whether the call was recovered in the end, retries made.
     action: str | None = None
     succeeded: bool = False
     retries: int = 0
+    #: The first action chosen and whether it worked: what the event records (a follow-up
+    #: after a failed retry goes to ``recovery_chain``), so that outcomes learned from the
+    #: log are those of the actions chosen, failures included.
+    first_action: str | None = None
+    first_ok: bool | None = None
+
+    def step(self, ok: bool) -> None:
+        if self.first_action is None:
+            self.first_action, self.first_ok = self.action, ok
 
 
 class GuardScope:
@@ -244,9 +254,12 @@ class Guard:
             if key is not None:
                 fields["session_key"] = key
         fields["failure"] = not outcome.succeeded
-        if outcome.action is not None:
-            fields["recovery_action"] = outcome.action
-            fields["recovery_outcome"] = "succeeded" if outcome.succeeded else "failed"
+        action = outcome.first_action or outcome.action
+        ok = outcome.first_ok if outcome.first_ok is not None else outcome.succeeded
+        result = None if action is None else ("succeeded" if ok else "failed")
+        if action is not None:
+            fields["recovery_action"] = action
+            fields["recovery_outcome"] = result
             fields["retry_count"] = outcome.retries
             fields["recovery_ms"] = round(elapsed_ms, 3)
             done = chain or []
@@ -263,8 +276,8 @@ class Guard:
         self.metrics.record(
             info.category,
             info.error_type,
-            outcome.action,
-            None if outcome.action is None else ("succeeded" if outcome.succeeded else "failed"),
+            action,
+            result,
             outcome.retries,
             elapsed_ms,
         )
@@ -276,7 +289,7 @@ class Guard:
             return _Outcome()
         who = self.principal(*args, **kwargs) if self.principal is not None else None
         tripped = self.lockout.record(who, exc, log_event=False)
-        return _Outcome("lockout", True) if tripped else _Outcome()
+        return _Outcome("lockout", False, 0, "lockout", True) if tripped else _Outcome()
 
     # ------------------------------------------------------------------ sync
     def _before(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -313,6 +326,7 @@ class Guard:
         return self._choose(context, rest)
 
     def _failed_step(self, context: Mapping[str, Any], outcome: _Outcome, chain: list[str]) -> None:
+        outcome.step(False)
         chain.append(f"{outcome.action}:failed")
         if self.learn and self.policy is not None and outcome.action is not None:
             learner = getattr(self.policy, "learn_one", None)
@@ -329,7 +343,7 @@ class Guard:
         start, info, fields = self._start(exc, fn is not None)
         if info.category == "security":
             outcome = self._security(exc, args, kwargs)
-            self._emit(exc, info, fields, _Outcome(outcome.action, False), start, args, kwargs)
+            self._emit(exc, info, fields, outcome, start, args, kwargs)
             raise exc
         context = self._context(exc, info, fields["event"])
         actions = self._actions(info, fn is not None)
@@ -348,6 +362,7 @@ class Guard:
                 outcome.action = step
                 continue
             outcome.succeeded = True
+            outcome.step(True)
             self._emit(exc, info, fields, outcome, start, args, kwargs, chain)
             self._learn(context, outcome)
             return result
@@ -417,7 +432,7 @@ class Guard:
         start, info, fields = self._start(exc, True)
         if info.category == "security":
             outcome = self._security(exc, args, kwargs)
-            self._emit(exc, info, fields, _Outcome(outcome.action, False), start, args, kwargs)
+            self._emit(exc, info, fields, outcome, start, args, kwargs)
             raise exc
         context = self._context(exc, info, fields["event"])
         actions = self._actions(info, True)
@@ -436,6 +451,7 @@ class Guard:
                 outcome.action = step
                 continue
             outcome.succeeded = True
+            outcome.step(True)
             self._emit(exc, info, fields, outcome, start, args, kwargs, chain)
             self._learn(context, outcome)
             return result

@@ -69,7 +69,8 @@ def test_guard_never_retries_a_security_violation_and_always_logs_it() -> None:
     first, second = logs[0], logs[1]
     assert first["category"] == "security" and first["failure"] is True
     assert "recovery_action" not in first
-    assert second["recovery_action"] == "lockout"
+    assert second["recovery_action"] == "lockout" and second["recovery_outcome"] == "succeeded"
+    assert second["failure"] is True  # the call itself was refused
     assert first["error_context"] == {"password": "[REDACTED]"}
     assert "hunter2" not in repr(logs)
 
