@@ -548,8 +548,9 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
         whether it is safe to automate.  Raises NotFittedError before any outcome is learned."""
         if not self._stats:
             raise NotFittedError(
-                "the recommender has learned no recovery outcome yet: call learn_from_store(store) "
-                "(the store needs events with recovery_action and recovery_outcome) or learn_one()"
+                "no recovery outcome has been learned yet: the store needs events with "
+                "recovery_action and recovery_outcome (logs written through faultcast's guard "
+                "have them); learn them with learn_from_store(store), or learn_one()"
             )
         ctx = self.context_of(error)
         category = ctx["category"] or "unknown"
