@@ -8,6 +8,7 @@ import logging
 import pickle
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +165,10 @@ def test_recommend_p99_under_a_millisecond() -> None:
 
 
 @pytest.fixture(scope="module")
-def simulated_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def simulated_store(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    saved = structlog.get_config()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     tmp = tmp_path_factory.mktemp("recommend")
     events = tmp / "events.jsonl"
@@ -173,7 +177,8 @@ def simulated_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     fc = faultcast.connect(tmp / "store.duckdb")
     fc.ingest(events)
     fc.close()
-    return tmp / "store.duckdb", truth
+    yield tmp / "store.duckdb", truth
+    structlog.configure(**saved)
 
 
 def test_learns_from_the_outcomes_logged_in_a_store(

@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import pytest
-import structlog
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "sdk.md"
 
@@ -21,7 +20,6 @@ def test_end_to_end_example(
     try:
         exec(compile(example, str(DOC), "exec"), namespace)  # the example asserts its story
     finally:
-        structlog.reset_defaults()
         log_file = namespace.get("log_file")
         if log_file is not None:
             log_file.close()  # type: ignore[attr-defined]

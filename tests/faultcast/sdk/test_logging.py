@@ -29,6 +29,7 @@ def app_logger(file: Any) -> Any:
     """What the README tells an application to configure, writing to ``file``."""
     return structlog.wrap_logger(
         structlog.PrintLogger(file),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
