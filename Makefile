@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check faultcast ingest models analytics dashboard tests benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy faultcast ingest models
+	$(BIN)/mypy faultcast ingest models analytics
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

@@ -12,15 +12,19 @@ from typing import Any
 
 import pandas as pd
 
+from faultcast.analytics import Metrics
 from faultcast.ingest import Ingestor, IngestReport, Limits, Redactor, Store
 from faultcast.ingest.errors import FaultcastError
 from faultcast.ingest.jsonl import DEFAULT_LIMITS
 from faultcast.ingest.schema import EVENT_COLUMNS
+from faultcast.ingest.shards import ShardedStore
 from faultcast.models.backtest import backtest as run_backtest
 from faultcast.models.features import UnitFeatureSpec
 from faultcast.models.learn import latest_predictions
 from faultcast.models.learn import learn as learn_units
 from faultcast.models.registry import Registry
+from faultcast.models.retrain import DEFAULT_MARGIN, retrain_runs
+from faultcast.models.retrain import retrain as run_retrain
 
 _EVENT_FILTERS = (
     "service",
@@ -65,7 +69,7 @@ class FaultCast:
 
     def __init__(
         self,
-        path: str | os.PathLike[str] = "faultcast.duckdb",
+        path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "faultcast.duckdb",
         *,
         redact_patterns: Sequence[str | tuple[str, str]] = (),
         lock_timeout: float = 30.0,
@@ -73,7 +77,15 @@ class FaultCast:
         limits: Limits = DEFAULT_LIMITS,
         masks: Sequence[str] = (),
     ) -> None:
-        self.store = Store(path, lock_timeout=lock_timeout, memory_limit=memory_limit)
+        self.store: Store | ShardedStore
+        if isinstance(path, (str, os.PathLike)):
+            self.store = Store(path, lock_timeout=lock_timeout, memory_limit=memory_limit)
+        else:
+            self.store = ShardedStore(
+                list(path), lock_timeout=lock_timeout, memory_limit=memory_limit
+            )
+        #: Every metric of :mod:`faultcast.analytics` over this store: ``fc.metrics.error_rate()``.
+        self.metrics = Metrics(self.store)
         self.redactor = Redactor(redact_patterns)
         for mask in masks:
             try:
@@ -124,7 +136,8 @@ class FaultCast:
         ``follow``...) pass through.  Re-ingesting the same input stores nothing twice.
         """
         paths = [source] if isinstance(source, (str, os.PathLike)) else list(source)
-        ingestor = Ingestor(self.store, redactor=self.redactor, limits=self.limits)
+        store = self._writable("ingest")
+        ingestor = Ingestor(store, redactor=self.redactor, limits=self.limits)
         return ingestor.run(
             paths,
             format=format,
@@ -135,6 +148,14 @@ class FaultCast:
             from_start=from_start,
             **options,
         )
+
+    def _writable(self, what: str) -> Store:
+        if isinstance(self.store, ShardedStore):
+            raise FaultcastError(
+                f"several shards are read as one, never written: connect to one shard "
+                f"(faultcast.connect(path)) to {what} into it"
+            )
+        return self.store
 
     # ------------------------------------------------------------------ reads
     def events(
@@ -266,7 +287,7 @@ class FaultCast:
     @property
     def registry(self) -> Registry:
         """The model registry (versions, promote, rollback)."""
-        return Registry(self.store)
+        return Registry(self._writable("keep models"))
 
     def models(self, name: str | None = None) -> pd.DataFrame:
         """Model versions, newest first: name, version, created_at, status, bytes, metrics, params."""
@@ -289,7 +310,7 @@ class FaultCast:
         spec = UnitFeatureSpec(
             unit=unit, horizon_s=int(parse_duration(horizon)), tick_s=int(parse_duration(tick))
         )
-        summary: dict[str, Any] = learn_units(self.store, spec, progress=progress)
+        summary: dict[str, Any] = learn_units(self._writable("learn"), spec, progress=progress)
         self._predictions = None
         return summary
 
@@ -318,7 +339,7 @@ class FaultCast:
 
     def _latest_predictions(self) -> pd.DataFrame:
         key: Any
-        if self.store.is_memory:
+        if isinstance(self.store, ShardedStore) or self.store.is_memory:
             key = None
         else:
             try:
@@ -388,6 +409,32 @@ class FaultCast:
         )
         return result
 
+    def retrain(
+        self,
+        *,
+        since: str | float = "30d",
+        holdout: str | float = "1d",
+        margin: float = DEFAULT_MARGIN,
+        trigger: str = "manual",
+    ) -> dict[str, Any]:
+        """Rebuild the failure model from history, score candidates on the most recent
+        ``holdout`` (never trained on), promote the best only if it beats production by
+        ``margin`` PR-AUC.  Returns the run's record: ``promoted``, ``decision``, ``reason``,
+        ``candidates``, ``production``, ``split``."""
+        result: dict[str, Any] = run_retrain(
+            self._writable("retrain"),
+            since=parse_duration(since),
+            holdout=parse_duration(holdout),
+            margin=margin,
+            trigger=trigger,
+        )
+        self._predictions = None
+        return result
+
+    def retrain_runs(self) -> pd.DataFrame:
+        """Past retrains, newest first, with their decision and reason."""
+        return retrain_runs(self.store)
+
     def summary(self) -> dict[str, Any]:
         """Counts of the whole store: events, quarantined, services, levels, categories, time span."""
         with self.store.reading() as con:
@@ -424,12 +471,13 @@ def connect(
     path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "faultcast.duckdb",
     **options: Any,
 ) -> FaultCast:
-    """Open (creating on first write) the faultcast store at ``path``; ``":memory:"`` works."""
+    """Open (creating on first write) the faultcast store at ``path``; ``":memory:"`` works; a
+    list of paths reads those shards as one (read-only: ingest, learn and retrain need one)."""
     if not isinstance(path, (str, os.PathLike)):
         paths = list(path)
-        if len(paths) != 1:
-            raise FaultcastError(
-                "reading several shards as one is not supported yet; connect to one store"
-            )
+        if not paths:
+            raise FaultcastError("connect() needs a path, or a list of shard paths")
+        if len(paths) > 1:
+            return FaultCast(paths, **options)
         path = paths[0]
     return FaultCast(path, **options)

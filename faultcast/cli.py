@@ -685,6 +685,99 @@ def backtest(
         out.print(f"baselines: {baselines['note']}")
 
 
+@app.command()
+def retrain(
+    db: DbOption = Path("faultcast.duckdb"),
+    since: Annotated[str, typer.Option("--since", help="History to train on (e.g. 30d).")] = "30d",
+    holdout: Annotated[
+        str, typer.Option("--holdout", help="The most recent span scored, never trained on.")
+    ] = "1d",
+    margin: Annotated[
+        float, typer.Option("--margin", help="PR-AUC a candidate must gain over production.")
+    ] = 0.01,
+    json_out: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Rebuild the failure model from history and promote it only if it beats production.
+
+    Candidates (the online model replayed from scratch, and a batch HistGradientBoosting model)
+    are scored on the most recent --holdout, chronologically after everything they trained on;
+    production is scored by the predictions it stored for the same ticks.  Every candidate, the
+    decision and its reason are recorded in the registry.  Safe while learn or serve runs.
+    """
+    _configure_logging(verbose)
+    try:
+        with connect(db) as fc:
+            result = fc.retrain(since=since, holdout=holdout, margin=margin)
+    except (FaultcastError, ValueError) as e:
+        _fail(e)
+    if json_out:
+        _emit(result)
+        return
+    out.print(f"[bold]{result['decision']}[/]: {result['reason']}")
+    if result.get("candidates"):
+        table = Table(title="holdout", title_justify="left")
+        for column in ("", "version", "pr_auc", "precision", "recall", "f1"):
+            table.add_column(column)
+        production = result.get("production") or {}
+        table.add_row(
+            "production",
+            str(production.get("version")),
+            _fmt_pct(production.get("pr_auc")),
+            "-",
+            "-",
+            "-",
+        )
+        for name, m in result["candidates"].items():
+            table.add_row(
+                name,
+                str(m.get("version")),
+                _fmt_pct(m.get("pr_auc")),
+                _fmt_pct(m.get("precision")),
+                _fmt_pct(m.get("recall")),
+                _fmt_pct(m.get("f1")),
+            )
+        out.print(table)
+
+
+@app.command()
+def schedule(
+    db: DbOption = Path("faultcast.duckdb"),
+    retrain_cron: Annotated[
+        str, typer.Option("--retrain-cron", help="When to retrain, a crontab line in UTC.")
+    ] = "0 3 * * *",
+    drift_debounce: Annotated[
+        str, typer.Option("--drift-debounce", help="Retrain on drift at most this often.")
+    ] = "1h",
+    poll: Annotated[str, typer.Option("--poll", help="How often to check.")] = "1m",
+    since: Annotated[str, typer.Option("--since", help="History to train on.")] = "30d",
+    holdout: Annotated[str, typer.Option("--holdout", help="Holdout span.")] = "1d",
+) -> None:
+    """Run retraining on a cron schedule, and on drift events (debounced), in the foreground."""
+    from datetime import timedelta
+
+    from faultcast._facade import parse_duration
+    from faultcast.models.schedule import RetrainSchedule
+    from faultcast.models.schedule import run as run_schedule
+
+    _configure_logging(True)
+    try:
+        plan = RetrainSchedule(retrain_cron, timedelta(seconds=parse_duration(drift_debounce)))
+        fc = connect(db)
+    except (FaultcastError, ValueError) as e:
+        _fail(e)
+
+    def job(trigger: str) -> None:
+        result = fc.retrain(since=since, holdout=holdout, trigger=trigger)
+        err.print(f"retrain ({trigger}): {result['decision']}: {result['reason']}")
+
+    err.print(f"retraining on '{retrain_cron}' (UTC) and on drift; Ctrl-C to stop")
+    try:
+        run_schedule(fc._writable("retrain"), plan, job, poll_seconds=parse_duration(poll))
+    except (KeyboardInterrupt, SystemExit):
+        err.print("stopped")
+
+
 models_app = typer.Typer(
     help="The model registry: list versions, promote one, roll back.", no_args_is_help=False
 )

@@ -129,6 +129,28 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
 )""",
         ),
     ),
+    Migration(
+        5,
+        "retraining runs",
+        (
+            """CREATE TABLE retrain_runs (
+    run_id VARCHAR PRIMARY KEY,
+    model_name VARCHAR,
+    started_at TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ,
+    trigger VARCHAR,
+    train_from TIMESTAMPTZ,
+    holdout_from TIMESTAMPTZ,
+    holdout_to TIMESTAMPTZ,
+    promoted BOOLEAN,
+    promoted_version INTEGER,
+    production_version INTEGER,
+    decision VARCHAR,
+    reason VARCHAR,
+    candidates JSON
+)""",
+        ),
+    ),
 )
 
 LATEST_VERSION: Final[int] = MIGRATIONS[-1].version

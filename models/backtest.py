@@ -197,6 +197,12 @@ class UnitReplay:
         weighted = isinstance(model, FailureRiskClassifier) and self.negative_sampling > 1
         k = self.negative_sampling if weighted else 1
         predict_matrix = getattr(model, "predict_proba_matrix", None)
+        # A model that learns nothing online scores the whole frame in one call.
+        static = (
+            predict_matrix(X, names)
+            if getattr(model, "is_static", False) and predict_matrix
+            else None
+        )
         for b in range(len(bounds) - 1):
             s, e = int(bounds[b]), int(bounds[b + 1])
             tick = pd.Timestamp(ticks[s])
@@ -229,7 +235,9 @@ class UnitReplay:
                     self.learned += 1
             if self.tick_index % self.refresh_every == 0:
                 self.threshold = selector.threshold()
-            if predict_matrix is not None:
+            if static is not None:
+                prob[s:e] = static[s:e]
+            elif predict_matrix is not None:
                 prob[s:e] = predict_matrix(X[s:e], names)
             else:
                 for r in range(s, e):
