@@ -65,7 +65,7 @@ class RetrainSchedule:
         if self.next_cron is None:
             self.next_cron = self.next_runs(now - timedelta(microseconds=1))[0]
         if now >= self.next_cron:
-            self.next_cron = self.next_runs(now)[0]
+            self.next_cron = self.next_runs(now + timedelta(microseconds=1))[0]
             return "schedule"
         if drift_events_since_last and (
             self.last_run is None or now - self.last_run >= self.drift_debounce
