@@ -6,7 +6,7 @@ import dataclasses
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from faultcast.models.backtest import backtest as run_backtest
 from faultcast.models.features import UnitFeatureSpec
 from faultcast.models.learn import latest_predictions
 from faultcast.models.learn import learn as learn_units
+from faultcast.models.recommend import Recommendation, RecoveryRecommender
 from faultcast.models.registry import Registry
 from faultcast.models.retrain import DEFAULT_MARGIN, retrain_runs
 from faultcast.models.retrain import retrain as run_retrain
@@ -93,6 +94,7 @@ class FaultCast:
             except re.error as e:
                 raise ValueError(f"mask {mask!r} is not a regular expression: {e}") from e
         self._predictions: tuple[Any, pd.DataFrame] | None = None
+        self._recommenders: dict[Any, RecoveryRecommender] = {}
         self.limits = dataclasses.replace(
             limits, extra_masks=tuple(limits.extra_masks) + tuple(masks)
         )
@@ -336,6 +338,62 @@ class FaultCast:
         if unit is not None:
             frame = frame[frame["unit"].to_numpy() == unit]
         return frame
+
+    def _file_state(self) -> Any:
+        """What changes when the store's files change (None: cannot tell, read again)."""
+        if isinstance(self.store, ShardedStore) or self.store.is_memory:
+            return None
+        try:
+            st = os.stat(self.store.path)
+        except FileNotFoundError:
+            return "missing"
+        wal = self.store.path + ".wal"
+        wal_state = os.stat(wal).st_mtime_ns if os.path.exists(wal) else 0
+        return (st.st_mtime_ns, st.st_size, wal_state)
+
+    # ------------------------------------------------------------------ recovery
+    def recommender(
+        self, *, since: Any = None, unit: str = "service", refresh: bool = False
+    ) -> RecoveryRecommender:
+        """The recovery recommender learned from this store's recorded outcomes (kept in memory
+        until the store changes)."""
+        state = self._file_state()
+        if state is None:
+            marker = self.store.query_df(
+                "SELECT count(*) AS n, max(ingested_at) AS last FROM store.events "
+                "WHERE recovery_outcome IN ('succeeded', 'failed')"
+            ).iloc[0]
+            state = (int(marker["n"]), str(marker["last"]))
+        key = (str(since), unit, state)
+        if refresh or key not in self._recommenders:
+            self._recommenders.clear()
+            self._recommenders[key] = RecoveryRecommender.from_store(
+                self.store,
+                since=since,
+                unit=unit,
+                seed=0,
+            )
+        return self._recommenders[key]
+
+    def recommend(
+        self,
+        error: Mapping[str, Any] | BaseException | str,
+        *,
+        actions: Any = None,
+        since: Any = None,
+        unit: str = "service",
+    ) -> Recommendation:
+        """The recovery most likely to work for an error, learned from the outcomes in the store.
+
+        ``error``: an event row or dict (``category``, ``error_type``, ``message``, ``service``,
+        ``recent_error_rate``), an exception, or an error type (``"TimeoutError"``).  Returns the
+        action, its expected success, the alternatives, and whether it is confident enough to
+        automate (``.to_dict()`` for JSON).  ``actions`` limits the choice to what you can do.
+        Raises NotFittedError (a ValueError) when the store holds no recovery outcome.
+        """
+        if isinstance(error, str):
+            error = {"error_type": error}
+        return self.recommender(since=since, unit=unit).recommend(error, actions=actions)
 
     def _latest_predictions(self) -> pd.DataFrame:
         key: Any

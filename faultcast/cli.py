@@ -778,6 +778,59 @@ def schedule(
         err.print("stopped")
 
 
+@app.command()
+def recommend(
+    error_type: Annotated[
+        str | None, typer.Argument(help="The error's type: exception class or error code.")
+    ] = None,
+    db: DbOption = Path("faultcast.duckdb"),
+    category: Annotated[
+        str | None, typer.Option(help="Its category (default: from the type or message).")
+    ] = None,
+    message: Annotated[
+        str | None, typer.Option(help="Its message (its pattern is context).")
+    ] = None,
+    service: Annotated[str | None, typer.Option(help="The service (unit) it happened in.")] = None,
+    rate: Annotated[
+        float | None, typer.Option(help="The unit's recent errors per minute (5 min window).")
+    ] = None,
+    action: Annotated[
+        list[str] | None, typer.Option(help="Only these actions (repeatable): what you can do.")
+    ] = None,
+    since: SinceOption = None,
+    json_out: JsonOption = False,
+) -> None:
+    """Recommend a recovery for an error, learned from the recorded recovery outcomes."""
+    if error_type is None and category is None and message is None:
+        _fail(ValueError("give an error type, --category or --message"))
+    error = {
+        "error_type": error_type,
+        "category": category,
+        "message": message,
+        "service": service,
+        "recent_error_rate": rate,
+    }
+    try:
+        with connect(db) as fc:
+            fc.store.counts()  # a clear error when there is no store at --db
+            advice = fc.recommend(error, actions=action or None, since=since)
+    except FaultcastError as e:
+        _fail(e)
+    if json_out:
+        _emit(advice.to_dict())
+        return
+    table = Table(show_lines=False)
+    for column in ("action", "expected success", "outcomes"):
+        table.add_column(column, no_wrap=True)
+    table.add_row(
+        f"[bold]{advice.action}[/bold]", f"{advice.expected_success:.0%}", str(advice.trials)
+    )
+    for alt in advice.alternatives:
+        table.add_row(alt.action, f"{alt.expected_success:.0%}", str(alt.trials))
+    out.print(table)
+    out.print(advice.reason)
+
+
 models_app = typer.Typer(
     help="The model registry: list versions, promote one, roll back.", no_args_is_help=False
 )

@@ -14,10 +14,24 @@ from faultcast.models.estimators import (
 )
 from faultcast.models.features import UnitFeatureSpec
 from faultcast.models.learn import UNIT_MODEL, latest_predictions, learn
+from faultcast.models.recommend import (
+    Alternative,
+    NotFittedError,
+    Recommendation,
+    RecoveryRecommender,
+)
 from faultcast.models.registry import ModelNotFoundError, Registry, RegistryWarning
+from faultcast.models.retrain import BatchClassifier, retrain, retrain_runs
 
 __all__ = [
     "UNIT_MODEL",
+    "Alternative",
+    "BatchClassifier",
+    "NotFittedError",
+    "Recommendation",
+    "RecoveryRecommender",
+    "retrain",
+    "retrain_runs",
     "FailureRiskClassifier",
     "ModelNotFoundError",
     "RareTemplateDetector",

@@ -10,6 +10,7 @@ import pkgutil
 import pytest
 import structlog
 
+
 def _modules() -> list[str]:
     """Every module of the faultcast packages (the layers included), found by walking them."""
     import faultcast
@@ -32,7 +33,14 @@ MODULES = _modules()
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name: str) -> None:
     # Library modules log through structlog; its unconfigured default prints every level.
+    # The configuration is global: restore it, or later tests in this worker see WARNING only.
+    saved = structlog.get_config()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    try:
+        module = importlib.import_module(name)
+        result = doctest.testmod(
+            module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+        )
+    finally:
+        structlog.configure(**saved)
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"

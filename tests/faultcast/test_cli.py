@@ -169,3 +169,26 @@ def test_learn_predict_backtest_and_models_from_the_command_line(cli, tmp_path: 
     rollback = cli("models", "rollback", "--db", db)
     assert rollback.returncode == 1 and "no version older" in rollback.stderr.decode()
     assert cli("models", "promote", "1", "--db", db).returncode == 0
+
+
+def test_recommend_and_retrain_from_the_command_line(cli, tmp_path: Path) -> None:
+    out = tmp_path / "sim.jsonl"
+    db = str(tmp_path / "s.duckdb")
+    assert (
+        cli(
+            "simulate", "--out", str(out), "--services", "3", "--hours", "6", "--seed", "4"
+        ).returncode
+        == 0
+    )
+    assert cli("ingest", str(out), "--db", db).returncode == 0
+    advice = json.loads(cli("recommend", "TimeoutError", "--db", db, "--json").stdout)
+    assert advice["action"] and 0 <= advice["expected_success"] <= 1
+    assert isinstance(advice["automate"], bool) and isinstance(advice["alternatives"], list)
+    assert cli("recommend", "--db", db).returncode == 1  # nothing to recommend for
+    assert cli("learn", "--db", db).returncode == 0
+    result = cli("retrain", "--db", db, "--since", "6h", "--holdout", "2h", "--json")
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert {"promoted", "decision", "reason"} <= set(record)
+    assert record["decision"] in {"promoted", "kept"}
+    assert "schedule" in cli("--help").stdout.decode()
