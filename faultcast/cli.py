@@ -908,6 +908,13 @@ def models_rollback(
     out.print(f"{name} rolled back to version {version}")
 
 
+# Commands that live in their own modules.
+from faultcast import _cli_dashboard, _cli_serve  # noqa: E402
+
+_cli_dashboard.register(app)
+_cli_serve.register(app)
+
+
 def _version(value: bool) -> None:
     if value:
         from faultcast import __version__
