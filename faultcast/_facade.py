@@ -444,6 +444,7 @@ class FaultCast:
         unsupervised: bool = False,
         session_column: str = "session_key",
         progress: Callable[[int, int], None] | None = None,
+        rows: bool = False,
     ) -> dict[str, Any]:
         """Replay the history in time order (predict first, learn when the label is due).
 
@@ -451,6 +452,8 @@ class FaultCast:
         ``baselines``, the same for a static error-rate threshold and a batch scikit-learn model
         (both on the second half of the history).  ``mode="session"`` scores sessions, with
         labels from ``labels`` (CSV ``key,label``) or from failure events, or ``unsupervised``.
+        ``rows=True`` (unit mode) adds ``rows`` (every prediction of the replay, a DataFrame)
+        and ``onsets`` (the failure onsets) for curves of your own.
         """
         if isinstance(labels, os.PathLike):
             labels = str(labels)
@@ -464,6 +467,7 @@ class FaultCast:
             unsupervised=unsupervised,
             session_column=session_column,
             progress=progress,
+            rows=rows,
         )
         return result
 

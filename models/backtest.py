@@ -396,6 +396,7 @@ def backtest_units(
         "baselines": baselines,
         "seconds": {"features": round(t_features, 3), "total": round(time.perf_counter() - t0, 3)},
         "_rows": res,
+        "_onsets": onsets,
     }
 
 
@@ -505,8 +506,14 @@ def backtest(
     unsupervised: bool = False,
     session_column: str = "session_key",
     progress: Callable[[int, int], None] | None = None,
+    rows: bool = False,
 ) -> dict[str, Any]:
-    """Replay the history (see the module docstring) and return the metrics as one dict."""
+    """Replay the history (see the module docstring) and return the metrics as one dict.
+
+    ``rows=True`` (unit mode) adds ``rows``, a DataFrame of every prediction made in the replay
+    (unit, tick, made_at, probability, threshold, alert, label, failing), and ``onsets``, the
+    failure onsets (unit, ts), for curves and lead times of your own.
+    """
     if isinstance(labels, (str, Path)):
         labels = read_labels(labels)
     if mode == "session":
@@ -519,7 +526,11 @@ def backtest(
         raise ValueError("labels and --unsupervised apply to session mode (--mode session)")
     spec = UnitFeatureSpec(unit=unit_column, horizon_s=int(horizon), tick_s=int(tick))
     result = backtest_units(store, spec, progress=progress)
-    result.pop("_rows", None)
+    replayed = result.pop("_rows", None)
+    onsets = result.pop("_onsets", None)
+    if rows:
+        result["rows"] = replayed
+        result["onsets"] = onsets
     return result
 
 

@@ -236,6 +236,10 @@ def test_unit_backtest_reports_metrics_and_baselines(sim_store: Path) -> None:
     assert set(result["baselines"]) >= {"static_threshold", "batch_sklearn"}
     assert 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1
     json.dumps(result)  # one JSON object
+    detailed = backtest(Store(sim_store), rows=True)
+    rows = detailed["rows"]
+    assert len(rows) == result["rows"] and {"probability", "label", "alert"} <= set(rows.columns)
+    assert len(detailed["onsets"]) >= result["positives"]
 
 
 def test_session_backtest_from_failure_events_and_unsupervised(sim_store: Path) -> None:
