@@ -3,7 +3,8 @@
 Unit mode
     One row per (unit, tick): counts per level and category, failed recoveries, retries and
     first-seen patterns over trailing windows (1, 5, 15 and 60 ticks), their short-over-long
-    trends, time since the unit's last failure and the time of day.  The ``label`` column says
+    trends, time since the unit's last failure and the time of day (computed, but not among the
+    model's features: over five simulated histories it added noise, not skill).  The ``label`` column says
     whether a failure *onset* of the unit follows within the horizon; the
     ``failing`` column marks ticks where the unit is already failing (a failure event within the
     last ``episode_gap``), which are neither learned nor alerted on: there is nothing left to
@@ -109,8 +110,6 @@ class UnitFeatureSpec:
             "max_surge",
             "max_category_surge",
             "minutes_since_failure",
-            "hour_sin",
-            "hour_cos",
         ]
         return names
 
