@@ -20,7 +20,7 @@ from faultcast.ingest.schema import EVENT_COLUMNS
 from faultcast.ingest.shards import ShardedStore
 from faultcast.models.backtest import backtest as run_backtest
 from faultcast.models.features import UnitFeatureSpec
-from faultcast.models.learn import latest_predictions
+from faultcast.models.learn import latest_predictions, learn_sessions
 from faultcast.models.learn import learn as learn_units
 from faultcast.models.recommend import Recommendation, RecoveryRecommender
 from faultcast.models.registry import Registry
@@ -302,17 +302,28 @@ class FaultCast:
         horizon: str | float = "15m",
         tick: str | float = "1m",
         progress: Callable[[int, int], None] | None = None,
+        sessions: bool = False,
+        session_column: str = "session_key",
+        session_idle: str | float = "5m",
     ) -> dict[str, Any]:
         """Feed the events not learned yet through the failure model; store its predictions.
 
         Resumable and idempotent: a second call on an unchanged store learns nothing.
         ``unit``, ``horizon`` and ``tick`` apply to the first run on a store (later runs
         continue the stored model).  Returns what was learned and the model version written.
+        ``sessions=True`` also learns every session (``session_column``) that ended (no event
+        for ``session_idle``) since the last run, and stores a prediction per session; its
+        summary is under ``"sessions"``.
         """
         spec = UnitFeatureSpec(
             unit=unit, horizon_s=int(parse_duration(horizon)), tick_s=int(parse_duration(tick))
         )
-        summary: dict[str, Any] = learn_units(self._writable("learn"), spec, progress=progress)
+        store = self._writable("learn")
+        summary: dict[str, Any] = learn_units(store, spec, progress=progress)
+        if sessions:
+            summary["sessions"] = learn_sessions(
+                store, session_column=session_column, idle=parse_duration(session_idle)
+            )
         self._predictions = None
         return summary
 

@@ -514,6 +514,16 @@ def learn(
     ] = "service",
     horizon: HorizonOption = "15m",
     tick: Annotated[str, typer.Option("--tick", help="Prediction tick (event time).")] = "1m",
+    sessions: Annotated[
+        bool,
+        typer.Option("--sessions", help="Also score and learn every session that ended since."),
+    ] = False,
+    session_column: Annotated[
+        str, typer.Option("--session-column", help="What a session is (default session_key).")
+    ] = "session_key",
+    session_idle: Annotated[
+        str, typer.Option("--session-idle", help="A session ended after this long without events.")
+    ] = "5m",
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -531,6 +541,9 @@ def learn(
                 unit=unit,
                 horizon=horizon,
                 tick=tick,
+                sessions=sessions,
+                session_column=session_column,
+                session_idle=session_idle,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
     except (FaultcastError, ValueError) as e:
@@ -538,6 +551,12 @@ def learn(
     if json_out:
         _emit(summary)
         return
+    if sessions:
+        s = summary["sessions"]
+        out.print(
+            f"sessions: learned {s['sessions']:,} that ended, {s.get('flagged', 0):,} flagged anomalous "
+            f"(model version {s['model_version']})"
+        )
     if not summary["ticks"]:
         out.print("nothing new to learn (every complete tick is learned)")
         return

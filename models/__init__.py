@@ -13,7 +13,13 @@ from faultcast.models.estimators import (
     ThresholdSelector,
 )
 from faultcast.models.features import UnitFeatureSpec
-from faultcast.models.learn import UNIT_MODEL, latest_predictions, learn
+from faultcast.models.learn import (
+    SESSION_MODEL,
+    UNIT_MODEL,
+    latest_predictions,
+    learn,
+    learn_sessions,
+)
 from faultcast.models.recommend import (
     Alternative,
     NotFittedError,
@@ -24,6 +30,7 @@ from faultcast.models.registry import ModelNotFoundError, Registry, RegistryWarn
 from faultcast.models.retrain import BatchClassifier, retrain, retrain_runs
 
 __all__ = [
+    "SESSION_MODEL",
     "UNIT_MODEL",
     "Alternative",
     "BatchClassifier",
@@ -43,5 +50,6 @@ __all__ = [
     "backtest",
     "latest_predictions",
     "learn",
+    "learn_sessions",
     "read_labels",
 ]

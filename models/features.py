@@ -268,14 +268,25 @@ def failure_onsets(con: duckdb.DuckDBPyConnection, spec: UnitFeatureSpec) -> pd.
 
 # ---------------------------------------------------------------------------------- sessions
 def session_counts(
-    con: duckdb.DuckDBPyConnection, session_column: str = "session_key"
+    con: duckdb.DuckDBPyConnection,
+    session_column: str = "session_key",
+    ended_after: pd.Timestamp | None = None,
+    ended_by: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per session: template counts (wide, one column per template id) and session facts.
 
     Returns ``(counts, facts)`` indexed by session key in the order the sessions ended (their
     last event), ties by first event and key.  ``facts`` has ``first_ts``, ``last_ts``,
-    ``events``, ``warnings``, ``errors`` (error or critical) and ``failures``.
+    ``events``, ``warnings``, ``errors`` (error or critical) and ``failures``.  Only sessions
+    whose last event falls in (``ended_after``, ``ended_by``] when those are given.
     """
+    window = [
+        ended_after.to_pydatetime() if ended_after is not None else None,
+        ended_by.to_pydatetime() if ended_by is not None else None,
+    ]
+    having = """HAVING (?::TIMESTAMPTZ IS NULL OR max(ts) > ?::TIMESTAMPTZ)
+                  AND (?::TIMESTAMPTZ IS NULL OR max(ts) <= ?::TIMESTAMPTZ)"""
+    params = [window[0], window[0], window[1], window[1]]
     if session_column not in UNIT_COLUMNS:
         raise ValueError(
             f"session column {session_column!r} is not one of {', '.join(UNIT_COLUMNS)}"
@@ -287,14 +298,21 @@ def session_counts(
             count(*) FILTER (WHERE level IN ('error', 'critical')) AS errors,
             count(*) FILTER (WHERE coalesce(failure, false)) AS failures
         FROM store.events WHERE {session_column} IS NOT NULL
-        GROUP BY 1 ORDER BY last_ts, first_ts, session
-        """
+        GROUP BY 1 {having} ORDER BY last_ts, first_ts, session
+        """,
+        params,
     ).df()
     long = con.execute(
         f"""
-        SELECT {session_column} AS session, coalesce(template_id, '?') AS template_id, count(*)::DOUBLE AS n
-        FROM store.events WHERE {session_column} IS NOT NULL GROUP BY ALL
-        """
+        WITH chosen AS (
+            SELECT {session_column} AS session FROM store.events WHERE {session_column} IS NOT NULL
+            GROUP BY 1 {having}
+        )
+        SELECT e.{session_column} AS session, coalesce(e.template_id, '?') AS template_id, count(*)::DOUBLE AS n
+        FROM store.events e SEMI JOIN chosen c ON e.{session_column} = c.session
+        GROUP BY ALL
+        """,
+        params,
     ).df()
     facts = facts.set_index("session")
     if long.empty:

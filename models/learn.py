@@ -28,12 +28,14 @@ import pandas as pd
 import structlog
 from faultcast.ingest import Store
 from faultcast.models.backtest import UnitReplay, _naive_ns, onset_index
+from faultcast.models.estimators import RareTemplateDetector, SessionClassifier, ThresholdSelector
 from faultcast.models.features import (
     SIGNALS,
     UnitFeatureSpec,
     describe_feature,
     event_time_range,
     failure_onsets,
+    session_counts,
     unit_features,
 )
 from faultcast.models.registry import ModelNotFoundError, Registry
@@ -253,6 +255,133 @@ _LATEST_COLUMNS: Final[dict[str, str]] = {
     "model_version": "int64",
     "explanation": "object",
 }
+
+
+#: The registry name of the session-mode model's learning state.
+SESSION_MODEL: Final[str] = "session_anomaly"
+
+
+@dataclass
+class SessionLearnState:
+    """The session model and how far it has learned (sessions that ended by ``ended_by``)."""
+
+    session_column: str
+    idle_s: float
+    classifier: SessionClassifier = field(default_factory=SessionClassifier)
+    detector: RareTemplateDetector = field(default_factory=RareTemplateDetector)
+    selector: ThresholdSelector = field(
+        default_factory=lambda: ThresholdSelector(window=5000, min_positives=5)
+    )
+    ended_by: pd.Timestamp | None = None
+    sessions: int = 0
+    positives: int = 0
+
+
+def learn_sessions(
+    store: Store,
+    session_column: str = "session_key",
+    idle: float = 300.0,
+) -> dict[str, Any]:
+    """Learn the sessions that ended since the last run; store a prediction for each.
+
+    A session has ended when its last event is more than ``idle`` seconds older than the
+    store's latest event (a late event of a session already learned is not replayed).  Each
+    session is predicted first (P(anomalous) from the supervised :class:`SessionClassifier`,
+    and the unsupervised :class:`RareTemplateDetector`'s score as ``anomaly_score``) and then
+    learned with its label: whether it holds a failure event.  Predictions are stored with
+    ``mode = 'session'``, ``unit`` the session key, ``tick`` its last event.  Resumable and
+    idempotent like :func:`learn`.
+    """
+    t0 = time.perf_counter()
+    registry = Registry(store)
+    try:
+        loaded = registry.load(SESSION_MODEL)
+        state: SessionLearnState = copy.deepcopy(loaded.model)
+        previous: int | None = loaded.version
+    except ModelNotFoundError:
+        state = SessionLearnState(session_column, idle)
+        previous = None
+    empty = {"sessions": 0, "predictions": 0, "model_version": previous}
+    if not store.exists():
+        return empty
+    with store.reading() as con:
+        rng = event_time_range(con, state.session_column)
+        if rng is None:
+            return empty
+        cutoff = rng[1] - pd.Timedelta(seconds=state.idle_s)
+        if state.ended_by is not None and cutoff <= state.ended_by:
+            return empty
+        counts, facts = session_counts(con, state.session_column, state.ended_by, cutoff)
+    if facts.empty:
+        return empty
+    values = counts.to_numpy(dtype=float)
+    columns = list(counts.columns)
+    labels = (facts["failures"] > 0).to_numpy(dtype=bool)
+    probability = np.zeros(len(facts))
+    threshold = np.zeros(len(facts))
+    score = np.zeros(len(facts))
+    thr = state.selector.threshold()
+    for i, row in enumerate(values):
+        x = {columns[j]: float(row[j]) for j in np.flatnonzero(row)}
+        probability[i] = state.classifier.predict_proba_one(x).get(True, 0.0)
+        score[i] = state.detector.score_one(x)
+        threshold[i] = thr
+        state.classifier.learn_one(x, bool(labels[i]))
+        state.detector.learn_one(x)
+        state.selector.update(probability[i], bool(labels[i]))
+        if i % 100 == 99:
+            thr = state.selector.threshold()
+    state.ended_by = cutoff
+    state.sessions += len(facts)
+    state.positives += int(labels.sum())
+    last = facts["last_ts"]
+    preds = pd.DataFrame(
+        {
+            "mode": "session",
+            "unit_column": state.session_column,
+            "unit": facts.index.astype(str),
+            "tick": last.to_numpy(),
+            "made_at": last.to_numpy(),
+            "horizon_s": 0.0,
+            "probability": probability,
+            "threshold": threshold,
+            "alert": probability >= threshold,
+            "anomaly_score": score,
+            "model_name": SESSION_MODEL,
+            "model_version": 0,
+            "explanation": None,
+        }
+    )
+    with store.writing() as con:
+        version = registry.save(
+            SESSION_MODEL,
+            state,
+            metrics={"sessions_learned": state.sessions, "positives": state.positives},
+            params={"session_column": state.session_column, "idle_s": state.idle_s},
+            con=con,
+        )
+        preds["model_version"] = version
+        con.register("new_session_predictions", preds)
+        try:
+            con.execute("INSERT INTO store.predictions SELECT * FROM new_session_predictions")
+        finally:
+            con.unregister("new_session_predictions")
+        con.execute(
+            """UPDATE store.model_registry SET blob = NULL
+               WHERE name = ? AND status = 'archived' AND version <= ?""",
+            [SESSION_MODEL, version - KEEP_VERSIONS],
+        )
+    summary = {
+        "sessions": int(len(facts)),
+        "predictions": int(len(preds)),
+        "anomalous": int(labels.sum()),
+        "flagged": int((probability >= threshold).sum()),
+        "ended_by": cutoff.isoformat(),
+        "model_version": version,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    log.info("learn.sessions", **{k: v for k, v in summary.items() if k != "seconds"})
+    return summary
 
 
 def latest_predictions(store: Store, unit_column: str | None = None) -> pd.DataFrame:

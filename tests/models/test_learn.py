@@ -261,3 +261,26 @@ def test_empty_store_gives_empty_results(tmp_path: Path) -> None:
         fc.models().columns,
         pd.Index(["name", "version", "created_at", "status", "bytes", "metrics", "params"]),
     )
+
+
+def test_sessions_are_learned_once_each_and_resumably(
+    tmp_path: Path, sim_lines: list[bytes]
+) -> None:
+    cut = len(sim_lines) // 2
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_bytes(b"".join(sim_lines[:cut]))
+    second.write_bytes(b"".join(sim_lines[cut:]))
+    fc = faultcast.connect(tmp_path / "s.duckdb")
+    fc.ingest(first)
+    one = fc.learn(sessions=True, session_idle="1m")["sessions"]
+    assert one["sessions"] > 0 and one["model_version"] == 1
+    assert fc.learn(sessions=True, session_idle="1m")["sessions"]["sessions"] == 0  # idempotent
+    fc.ingest(second)
+    two = fc.learn(sessions=True, session_idle="1m")["sessions"]
+    assert two["sessions"] > 0 and two["model_version"] == 2
+    stored = fc.store.query_df(
+        "SELECT unit, count(*) AS n FROM store.predictions WHERE mode = 'session' GROUP BY unit"
+    )
+    assert int(stored["n"].sum()) == one["sessions"] + two["sessions"]
+    # A session is learned when it ends; only one that resumes after it ended is seen twice.
+    assert (stored["n"] == 1).mean() > 0.95
