@@ -40,6 +40,11 @@ from faultcast.analytics._patterns import (
     surging_patterns,
     top_patterns,
 )
+from faultcast.analytics._prediction import (
+    prediction_calibration,
+    prediction_quality,
+    risk_timeline,
+)
 from faultcast.analytics._recovery import recovery_success, recovery_time, retry_attempts
 from faultcast.analytics._scorecard import CRITERIA, scorecard
 from faultcast.analytics._security import (
@@ -49,6 +54,7 @@ from faultcast.analytics._security import (
     security_recovery_success,
     security_response_time,
 )
+from faultcast.analytics._source import open_source
 from faultcast.analytics._sql import Source, parse_duration
 
 __all__ = [
@@ -62,11 +68,15 @@ __all__ = [
     "error_rate",
     "example_store",
     "new_patterns",
+    "open_source",
     "parse_duration",
     "precursor_patterns",
+    "prediction_calibration",
+    "prediction_quality",
     "recovery_success",
     "recovery_time",
     "retry_attempts",
+    "risk_timeline",
     "scorecard",
     "security_incidents",
     "security_recovery_success",
@@ -83,11 +93,10 @@ class Metrics:
     carries its function's documentation (``help(fc.metrics.error_frequency)``).  Metrics only
     read: they run while another process ingests (a read waits out a commit briefly).
 
-    To add a metric (for instance the prediction-quality metric of ``faultcast.models``' stored
-    predictions), write ``def prediction_quality(source, *, since=None, ...) -> DataFrame`` in
+    To add a metric, write ``def my_metric(source, *, since=None, ...) -> DataFrame`` in
     its own module of this package with the helpers of ``faultcast.analytics._sql`` (``Scope``
     for the window and filters, ``Sql`` for parameters, ``read`` and ``frame`` for typed
-    frames), then add ``prediction_quality = metric(prediction_quality)`` below and its name
+    frames), then add ``my_metric = metric(my_metric)`` below and its name
     to ``__all__``.
 
     Examples
@@ -127,3 +136,7 @@ class Metrics:
     new_patterns = metric(new_patterns)
     surging_patterns = metric(surging_patterns)
     precursor_patterns = metric(precursor_patterns)
+    # stored failure predictions
+    prediction_quality = metric(prediction_quality)
+    prediction_calibration = metric(prediction_calibration)
+    risk_timeline = metric(risk_timeline)

@@ -35,13 +35,63 @@ _ROWS: Final[tuple[tuple[Any, ...], ...]] = (
 )  # fmt: skip
 
 
+#: Stored failure predictions (5 min horizon, threshold 0.5), one per service and minute from
+#: 00:01 to 00:42: (service, minute, probability) where it is not the service's usual low one.
+_RISKS: Final[dict[tuple[str, int], float]] = {
+    ("checkout", 2): 0.3,
+    ("checkout", 3): 0.8,  # an alert from 00:03 to 00:05: the outage at 00:06, 3 min ahead
+    ("checkout", 4): 0.8,
+    ("checkout", 5): 0.8,
+    ("checkout", 20): 0.6,  # a false alarm
+    ("checkout", 21): 0.6,
+    ("payments", 12): 0.7,  # a false alarm
+    ("payments", 39): 0.4,
+    ("payments", 40): 0.9,  # an alert at 00:40-00:41: the budget failure at 00:42, 2 min ahead
+    ("payments", 41): 0.9,
+}
+_USUAL_RISK: Final[dict[str, float]] = {"checkout": 0.1, "payments": 0.05}
+
+
+def _prediction_rows() -> list[tuple[Any, ...]]:
+    rows = []
+    for service, usual in _USUAL_RISK.items():
+        for minute in range(1, 43):
+            probability = _RISKS.get((service, minute), usual)
+            made_at = _T0 + timedelta(minutes=minute)
+            explanation = (
+                json.dumps([{"feature": "errors_5", "value": 2.0, "contribution": 0.4}])
+                if minute == 42
+                else None
+            )
+            rows.append(
+                (
+                    "unit",
+                    "service",
+                    service,
+                    made_at - timedelta(minutes=1),
+                    made_at,
+                    300.0,
+                    probability,
+                    0.5,
+                    probability >= 0.5,
+                    0.0,
+                    "unit_failure",
+                    1,
+                    explanation,
+                )
+            )
+    return rows
+
+
 def example_store() -> Store:
     """An in-memory store of 19 hand-written events of two services over 42 minutes.
 
     Checkout has timeouts, a refused connection, a two-event streaming outage at 00:06 and a
     data error; payments has a three-attempt brute-force burst ended by a lockout, an
     authorisation violation and a budget running out (a failure at 00:42).  Used by the
-    examples of :mod:`faultcast.analytics`.
+    examples of :mod:`faultcast.analytics`.  It also holds a failure prediction per service
+    and minute (horizon 5 min, threshold 0.5) with two alerts that caught the two failures
+    (3 and 2 min ahead) and two false alarms (checkout at 00:20, payments at 00:12).
 
     Examples
     --------
@@ -101,5 +151,9 @@ def example_store() -> Store:
             SELECT template_id, any_value(template), count(*), min(ts), max(ts),
                 arg_min(message, ts), max(ingested_at)
             FROM store.events GROUP BY template_id"""
+        )
+        con.executemany(
+            "INSERT INTO store.predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _prediction_rows(),
         )
     return store

@@ -28,6 +28,7 @@ from faultcast.models.recommend import (
 )
 from faultcast.models.registry import ModelNotFoundError, Registry, RegistryWarning
 from faultcast.models.retrain import BatchClassifier, retrain, retrain_runs
+from faultcast.models.views import drift_events
 
 __all__ = [
     "SESSION_MODEL",
@@ -48,6 +49,7 @@ __all__ = [
     "ThresholdSelector",
     "UnitFeatureSpec",
     "backtest",
+    "drift_events",
     "latest_predictions",
     "learn",
     "learn_sessions",
