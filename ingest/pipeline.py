@@ -10,6 +10,7 @@ quarantined.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gzip
 import hashlib
 import json
@@ -31,7 +32,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import structlog
-from faultcast.ingest._lines import DEFAULT_CHUNK_BYTES, BadLine, LineChunk, iter_chunks
+from faultcast.ingest._lines import (
+    DEFAULT_CHUNK_BYTES,
+    BadLine,
+    LineChunk,
+    iter_chunks,
+    split_lines,
+)
 from faultcast.ingest.errors import IngestError
 from faultcast.ingest.jsonl import (
     DEFAULT_LIMITS,
@@ -110,6 +117,15 @@ class IngestReport:
             "events_per_second": round(self.events_per_second, 1),
             "sources": [vars(s) for s in self.sources],
         }
+
+
+@dataclass
+class BatchResult:
+    """What :meth:`Ingestor.ingest_lines` did with one batch: its report, and the
+    (offset, reason) of every line it quarantined (to dead-letter them, say)."""
+
+    report: IngestReport
+    quarantined: list[tuple[int, str]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------- sources
@@ -745,6 +761,85 @@ class Ingestor:
         log.info("ingest.done", **{k: v for k, v in report.to_dict().items() if k != "sources"})
         return report
 
+    def ingest_lines(
+        self,
+        lines: Sequence[bytes | None],
+        *,
+        source: str,
+        offsets: Sequence[int],
+        service: str | None = None,
+        session_key: str | None = None,
+        report: IngestReport | None = None,
+    ) -> BatchResult:
+        """Ingest one batch of raw JSON lines that came from ``source`` (e.g. Kafka messages).
+
+        ``offsets`` gives each line's position in its source (``source_offset``; a Kafka offset),
+        so a line without an ``event_id`` gets the hash of (source, offset, line), as a file's
+        line does: delivering the same batch again stores nothing twice.  The batch is committed
+        in one transaction (quarantine and events together); bad lines are quarantined with
+        their reason and returned.  A line break inside a line (pretty-printed JSON) reads as
+        a space; ``None`` (a message without a value) is quarantined as an empty line.
+
+        Examples
+        --------
+        >>> store = Store(":memory:")
+        >>> batch = [b'{"ts": "2026-01-01T00:00:00Z", "event": "db down", "level": "error"}',
+        ...          b"not json"]
+        >>> result = Ingestor(store).ingest_lines(batch, source="kafka:events:0", offsets=[7, 8])
+        >>> result.report.stored, result.report.quarantined, result.quarantined[0][0]
+        (1, 1, 8)
+        >>> Ingestor(store).ingest_lines(batch, source="kafka:events:0", offsets=[7, 8]).report.stored
+        0
+        """
+        if len(lines) != len(offsets):
+            raise ValueError(f"{len(lines)} lines but {len(offsets)} offsets")
+        own = IngestReport()
+        src_report = SourceReport(source)
+        own.sources.append(src_report)
+        started = time.monotonic()
+        if lines:
+            cleaned = [
+                b""
+                if line is None
+                else (
+                    line.replace(b"\r\n", b" ").replace(b"\n", b" ").replace(b"\r", b" ")
+                    if b"\n" in line or b"\r" in line
+                    else line
+                )
+                for line in lines
+            ]
+            # Every line terminated: line i of the split is message i (an empty one included).
+            chunk, _ = split_lines(b"\n".join(cleaned) + b"\n", 0, 0, final=True)
+            by_index = np.asarray(offsets, dtype=np.int64)
+            chunk.line_numbers = pa.array(
+                by_index[chunk.line_numbers.to_numpy(zero_copy_only=False)], pa.int64()
+            )
+            for b in chunk.bad:
+                b.line_no = int(by_index[b.line_no])
+            chunk, bad, redactions = self._prepare(chunk)
+            own.redactions.update(redactions)
+            opts: dict[str, Any] = {"service": service, "session_key": session_key}
+            self._parse(chunk, source, opts)
+            self._commit(chunk, bad, source, None, own, src_report)
+            quarantined = [
+                (int(r[0]), str(r[1]))
+                for r in self.store.scratch.execute(
+                    "SELECT line_no, reason FROM qrows ORDER BY line_no"
+                ).fetchall()
+            ]
+        else:
+            quarantined = []
+        own.seconds = time.monotonic() - started
+        if report is not None:
+            report.read += own.read
+            report.stored += own.stored
+            report.duplicates += own.duplicates
+            report.quarantined += own.quarantined
+            report.reasons.update(own.reasons)
+            report.redactions.update(own.redactions)
+            report.seconds += own.seconds
+        return BatchResult(own, quarantined)
+
     def _record_run(self, run_id: str, report: IngestReport) -> None:
         if not report.sources or report.read == 0:
             return
@@ -785,51 +880,111 @@ class Ingestor:
                 "--follow tails plain files that grow; stdin and .gz files are read to their end "
                 "without it"
             )
-        states: dict[str, dict[str, Any]] = {}
-        for p in paths:
-            first = _open(p)
-            byte, line = self._resume_point(first, from_start)
-            src_report = SourceReport(first.source, resumed_at_line=line)
-            report.sources.append(src_report)
-            states[p] = {"opened": first, "byte": byte, "line": line, "report": src_report}
+        follower = FileFollower(self, paths, opts, report, from_start, progress)
         stop = stop or threading.Event()
         try:
             while not stop.is_set():
-                for p, st in states.items():
-                    opened: _Opened = st["opened"]
-                    # Read what has been appended (complete lines only).
-                    st["byte"], st["line"] = self._run_stream(
-                        opened, st["byte"], st["line"], opts, report, st["report"], False, progress
-                    )
-                    # Rotation: the path now names another file, or the file was truncated.
-                    try:
-                        now = os.stat(opened.source)
-                    except FileNotFoundError:
-                        continue  # rotated away, the new file not created yet
-                    ident = f"{now.st_dev}:{now.st_ino}"
-                    if ident != opened.file_id or now.st_size < st["byte"]:
-                        if ident != opened.file_id:
-                            # Finish the old file, its last line included.
-                            self._run_stream(
-                                opened,
-                                st["byte"],
-                                st["line"],
-                                opts,
-                                report,
-                                st["report"],
-                                True,
-                                progress,
-                            )
-                        opened.stream.close()
-                        st["opened"] = _open(p)
-                        st["byte"], st["line"] = 0, 1
-                        log.info("ingest.rotated", source=opened.source)
+                follower.poll()
                 stop.wait(poll_interval)
         except KeyboardInterrupt:
             log.info("ingest.follow_stopped")
         finally:
-            for st in states.values():
-                st["opened"].stream.close()
+            follower.close()
+
+    def follower(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        service: str | None = None,
+        session_key: str | None = None,
+        from_start: bool = False,
+    ) -> FileFollower:
+        """A :class:`FileFollower` over JSON-lines ``paths``: each ``poll()`` stores what was
+        appended since (complete lines only), resuming at each file's checkpoint."""
+        names = [os.fspath(p) for p in paths]
+        if STDIN in names or any(p.endswith(".gz") for p in names):
+            raise IngestError(
+                "--follow tails plain files that grow; stdin and .gz files are read to their end "
+                "without it"
+            )
+        opts: dict[str, Any] = {"service": service, "session_key": session_key, "format": None}
+        return FileFollower(self, names, opts, IngestReport(), from_start, None)
+
+
+class FileFollower:
+    """Tails growing files into an :class:`Ingestor`, one :meth:`poll` at a time.
+
+    Handles rotation (the path names a new file: the old one is finished first) and
+    truncation (read again from the start).  Made by :meth:`Ingestor.follower`.
+    """
+
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        paths: list[str],
+        opts: dict[str, Any],
+        report: IngestReport,
+        from_start: bool,
+        progress: ProgressFn | None,
+    ) -> None:
+        self.ingestor = ingestor
+        self.opts = opts
+        #: Everything stored by this follower so far.
+        self.report = report
+        self.progress = progress
+        self._states: dict[str, dict[str, Any]] = {}
+        for p in paths:
+            first = _open(p)
+            byte, line = ingestor._resume_point(first, from_start)
+            src_report = SourceReport(first.source, resumed_at_line=line)
+            report.sources.append(src_report)
+            self._states[p] = {"opened": first, "byte": byte, "line": line, "report": src_report}
+
+    def poll(self) -> IngestReport:
+        """Store what was appended to each file since the last poll; the report of this poll."""
+        ing, opts, progress = self.ingestor, self.opts, self.progress
+        before = dataclasses.replace(self.report, reasons=Counter(self.report.reasons))
+        for p, st in self._states.items():
+            opened: _Opened = st["opened"]
+            # Read what has been appended (complete lines only).
+            st["byte"], st["line"] = ing._run_stream(
+                opened, st["byte"], st["line"], opts, self.report, st["report"], False, progress
+            )
+            # Rotation: the path now names another file, or the file was truncated.
+            try:
+                now = os.stat(opened.source)
+            except FileNotFoundError:
+                continue  # rotated away, the new file not created yet
+            ident = f"{now.st_dev}:{now.st_ino}"
+            if ident != opened.file_id or now.st_size < st["byte"]:
+                if ident != opened.file_id:
+                    # Finish the old file, its last line included.
+                    ing._run_stream(
+                        opened,
+                        st["byte"],
+                        st["line"],
+                        opts,
+                        self.report,
+                        st["report"],
+                        True,
+                        progress,
+                    )
+                opened.stream.close()
+                st["opened"] = _open(p)
+                st["byte"], st["line"] = 0, 1
+                log.info("ingest.rotated", source=opened.source)
+        delta = IngestReport(
+            read=self.report.read - before.read,
+            stored=self.report.stored - before.stored,
+            duplicates=self.report.duplicates - before.duplicates,
+            quarantined=self.report.quarantined - before.quarantined,
+            reasons=self.report.reasons - before.reasons,
+        )
+        return delta
+
+    def close(self) -> None:
+        for st in self._states.values():
+            st["opened"].stream.close()
 
 
 def ingest(

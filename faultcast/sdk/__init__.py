@@ -11,7 +11,9 @@
   (:class:`StaticPolicy`, or a learned :class:`faultcast.models.RecoveryRecommender`) and
   logging one faultcast event per failure;
 - :class:`FaultcastProcessor` (structlog) and :class:`FaultcastHandler` (stdlib logging)
-  turn any logged exception into a faultcast event; :data:`metrics` counts recoveries
+  turn any logged exception into a faultcast event; :class:`KafkaSink` (structlog) and
+  :class:`KafkaHandler` (stdlib logging) send the events to a Kafka topic instead of a file
+  (for ``faultcast serve --kafka``); :data:`metrics` counts recoveries
   (exported to Prometheus with ``metrics.enable_prometheus()``).
 
 Examples
@@ -51,6 +53,7 @@ from faultcast.sdk._errors import (
     classify,
 )
 from faultcast.sdk._guard import Guard, GuardScope, guard
+from faultcast.sdk._kafka import KafkaHandler, KafkaSink
 from faultcast.sdk._logging import FaultcastHandler, FaultcastProcessor
 from faultcast.sdk._metrics import RecoveryMetrics, metrics
 from faultcast.sdk._policy import DEFAULT_PREFERENCES, RecoveryPolicy, StaticPolicy
@@ -74,6 +77,8 @@ __all__ = [
     "FaultcastProcessor",
     "Guard",
     "GuardScope",
+    "KafkaHandler",
+    "KafkaSink",
     "LockedOutError",
     "Lockout",
     "MemoryPressureError",
