@@ -136,6 +136,8 @@ def test_two_workers_share_partitions_and_survive_kill_9(broker: Broker, tmp_pat
             broker.produce(topic, events(4000, produced))
             produced += 4000
             if i == 3:
+                stored_0 = scrape(ports[0]).get('faultcast_events_stored_total{source="kafka"}', 0)
+                assert stored_0 > 0  # killed in the middle of its work
                 workers[0].kill()
                 workers[0].wait()
             time.sleep(0.3)
