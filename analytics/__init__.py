@@ -54,13 +54,14 @@ from faultcast.analytics._security import (
     security_recovery_success,
     security_response_time,
 )
-from faultcast.analytics._source import open_source
+from faultcast.analytics._source import StoreSource, open_source, store_status
 from faultcast.analytics._sql import Source, parse_duration
 
 __all__ = [
     "CRITERIA",
     "Metrics",
     "Source",
+    "StoreSource",
     "authentication_failure_rate",
     "authorization_violations",
     "degradation",
@@ -81,6 +82,7 @@ __all__ = [
     "security_incidents",
     "security_recovery_success",
     "security_response_time",
+    "store_status",
     "surging_patterns",
     "top_patterns",
 ]

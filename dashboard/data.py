@@ -1,0 +1,506 @@
+"""What each dashboard page shows, as plain data: one function per page, no Streamlit.
+
+Each function takes the store (what :func:`faultcast.analytics.open_source` returns) and the
+page's inputs, calls :mod:`faultcast.analytics` and :mod:`faultcast.models`, and returns a
+frozen dataclass of DataFrames and numbers.  The pages call them through the cache of
+:mod:`faultcast.dashboard._cache`; benchmarks and tests call them directly.
+
+``since`` is a duration before the latest event (``"24h"``) or None for the whole history,
+as for every metric.
+
+Examples
+--------
+>>> from faultcast.analytics import example_store
+>>> data = overview(example_store(), since=None)
+>>> data.events, data.errors, round(data.error_rate, 3)
+(19, 15, 0.789)
+>>> data.recovery_success, data.units_at_risk, data.new_patterns
+(0.7142857142857143, 0, 10)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Final
+
+import pandas as pd
+from faultcast.analytics import Metrics, StoreSource, parse_duration, store_status
+from faultcast.models import NotFittedError as RecommenderNotFitted
+from faultcast.models import (
+    RecoveryRecommender,
+    Registry,
+    drift_events,
+    latest_predictions,
+    retrain_runs,
+)
+
+#: The time ranges the sidebar offers: label -> ``since`` (None: the whole history).
+TIME_RANGES: Final[dict[str, str | None]] = {
+    "last hour": "1h",
+    "last 6 hours": "6h",
+    "last 24 hours": "24h",
+    "last 7 days": "7d",
+    "all": None,
+}
+
+
+def _models_store(source: StoreSource) -> Any:
+    """The models' readers take a ``Store``; shards share its read interface."""
+    return source
+
+
+def _nan_to_none(value: Any) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    return float(value)
+
+
+def bucket_for(since: str | None, span: timedelta | None = None) -> str:
+    """A chart bucket that gives a readable number of points (about 50-300) for a range.
+
+    >>> bucket_for("1h"), bucket_for("24h"), bucket_for("7d"), bucket_for(None, timedelta(days=22))
+    ('1m', '5m', '1h', '6h')
+    """
+    seconds = parse_duration(since) if since else (span.total_seconds() if span else 86400.0)
+    for width, name in ((3600 * 3, "1m"), (86400 * 1.5, "5m"), (86400 * 3, "15m")):
+        if seconds <= width:
+            return name
+    return "1h" if seconds <= 86400 * 14 else "6h"
+
+
+# ---------------------------------------------------------------------------------- status
+@dataclass(frozen=True)
+class Status:
+    """What the store holds: whether there is anything to show yet."""
+
+    events: int
+    errors: int
+    services: int
+    first_event: pd.Timestamp | None
+    last_event: pd.Timestamp | None
+
+    @property
+    def empty(self) -> bool:
+        """No events yet: the dashboard shows its first-run page."""
+        return self.events == 0
+
+    @property
+    def span(self) -> timedelta | None:
+        """Event time from the first event to the last."""
+        if self.first_event is None or self.last_event is None:
+            return None
+        span: timedelta = (self.last_event - self.first_event).to_pytimedelta()
+        return span
+
+
+def status(source: StoreSource) -> Status:
+    """Events, errors and services in the store and its first and last event time.
+
+    >>> from faultcast.analytics import example_store
+    >>> status(example_store()).events, status(example_store()).empty
+    (19, False)
+    """
+    row = store_status(source).iloc[0]
+    first = None if pd.isna(row["first_event"]) else pd.Timestamp(row["first_event"])
+    last = None if pd.isna(row["last_event"]) else pd.Timestamp(row["last_event"])
+    return Status(int(row["events"]), int(row["errors"]), int(row["services"]), first, last)
+
+
+# ---------------------------------------------------------------------------------- overview
+@dataclass(frozen=True)
+class Overview:
+    """The Overview page: KPI tiles, the seed scorecard, errors over time, risk now."""
+
+    events: int
+    errors: int
+    error_rate: float | None
+    recovery_success: float | None
+    mean_recovery_ms: float | None
+    units_at_risk: int
+    units_predicted: int
+    new_patterns: int
+    scorecard: pd.DataFrame
+    errors_over_time: pd.DataFrame
+    risk_now: pd.DataFrame
+
+
+def overview(source: StoreSource, since: str | None = "24h") -> Overview:
+    """KPIs over the window: error rate, recovery success, mean recovery time, new patterns
+    (first seen in the window), units whose latest prediction alerts; the scorecard; errors
+    per category over time; the riskiest units now."""
+    metrics = Metrics(source)
+    rate = metrics.error_rate(by=None, since=since)
+    success = metrics.recovery_success(by=None, since=since)
+    timing = metrics.recovery_time(by=None, since=since)
+    new = metrics.new_patterns(window=since or "100000d", limit=None)
+    card = metrics.scorecard(since=since)
+    trend = metrics.error_frequency(by="category", since=since, bucket=bucket_for(since))
+    risk = latest_predictions(_models_store(source))
+    return Overview(
+        events=int(rate["events"].iloc[0]) if len(rate) else 0,
+        errors=int(rate["errors"].iloc[0]) if len(rate) else 0,
+        error_rate=_nan_to_none(rate["error_rate"].iloc[0]) if len(rate) else None,
+        recovery_success=_nan_to_none(success["success_rate"].iloc[0]) if len(success) else None,
+        mean_recovery_ms=_nan_to_none(timing["mean_ms"].iloc[0]) if len(timing) else None,
+        units_at_risk=int(risk["alert"].astype(bool).sum()) if len(risk) else 0,
+        units_predicted=len(risk),
+        new_patterns=len(new),
+        scorecard=card,
+        errors_over_time=trend,
+        risk_now=risk[["unit", "probability", "threshold", "alert", "made_at"]].head(10),
+    )
+
+
+# ---------------------------------------------------------------------------------- errors
+@dataclass(frozen=True)
+class FilterOptions:
+    """The values the Errors page's filters offer (those seen in the window)."""
+
+    services: list[str]
+    categories: list[str]
+    levels: list[str]
+
+
+def filter_options(source: StoreSource, since: str | None = None) -> FilterOptions:
+    """Services, categories and levels of the errors in the window, sorted.
+
+    >>> from faultcast.analytics import example_store
+    >>> filter_options(example_store()).services
+    ['checkout', 'payments']
+    """
+    seen = Metrics(source).error_frequency(by=["service", "category", "level"], since=since)
+    order = {"debug": 0, "info": 1, "warning": 2, "error": 3, "critical": 4}
+    return FilterOptions(
+        services=sorted(seen["service"].dropna().unique().tolist()),
+        categories=sorted(seen["category"].dropna().unique().tolist()),
+        levels=sorted(seen["level"].dropna().unique().tolist(), key=lambda v: order.get(v, 9)),
+    )
+
+
+@dataclass(frozen=True)
+class Errors:
+    """The Errors page: errors per bucket and group, and the totals per group."""
+
+    bucket: str
+    over_time: pd.DataFrame
+    totals: pd.DataFrame
+    rates: pd.DataFrame
+
+
+def errors(
+    source: StoreSource,
+    since: str | None = "24h",
+    *,
+    by: str = "category",
+    service: list[str] | None = None,
+    category: list[str] | None = None,
+    level: list[str] | None = None,
+    bucket: str | None = None,
+) -> Errors:
+    """Error frequency over time per ``by`` group, with the filters (None: everything)."""
+    metrics = Metrics(source)
+    width = bucket or bucket_for(since, status(source).span if since is None else None)
+    filters: dict[str, Any] = {"service": service, "category": category, "level": level}
+    return Errors(
+        bucket=width,
+        over_time=metrics.error_frequency(by=by, bucket=width, since=since, **filters),
+        totals=metrics.error_frequency(by=by, since=since, **filters),
+        rates=metrics.error_rate(by="service", since=since, **filters),
+    )
+
+
+# ---------------------------------------------------------------------------------- patterns
+@dataclass(frozen=True)
+class Patterns:
+    """The Patterns page: top, new, surging and precursor patterns."""
+
+    top: pd.DataFrame
+    new: pd.DataFrame
+    surging: pd.DataFrame
+    precursors: pd.DataFrame
+
+
+def patterns(
+    source: StoreSource,
+    since: str | None = "24h",
+    *,
+    window: str = "1h",
+    service: list[str] | None = None,
+    limit: int = 20,
+) -> Patterns:
+    """The most frequent patterns in the range; new and surging ones in the last ``window``;
+    precursors of failures over the range."""
+    metrics = Metrics(source)
+    return Patterns(
+        top=metrics.top_patterns(since=since, limit=limit, service=service),
+        new=metrics.new_patterns(window=window, limit=limit, service=service),
+        surging=metrics.surging_patterns(window=window, limit=limit, service=service),
+        precursors=metrics.precursor_patterns(since=since, limit=limit, service=service),
+    )
+
+
+# ---------------------------------------------------------------------------------- recovery
+@dataclass(frozen=True)
+class Recovery:
+    """The Recovery page: success by action x category, times, retries, advice now."""
+
+    success: pd.DataFrame
+    times: pd.DataFrame
+    times_by_outcome: pd.DataFrame
+    retries: pd.DataFrame
+    advice: pd.DataFrame
+    advice_note: str = ""
+
+
+_ADVICE_COLUMNS: Final[dict[str, str]] = {
+    "category": "str",
+    "error_type": "str",
+    "errors": "int64",
+    "action": "str",
+    "expected_success": "float64",
+    "confidence": "float64",
+    "automate": "bool",
+    "alternatives": "str",
+    "reason": "str",
+}
+
+
+def recommendations(
+    source: StoreSource,
+    since: str | None = "24h",
+    *,
+    service: list[str] | None = None,
+    top: int = 8,
+) -> tuple[pd.DataFrame, str]:
+    """What the recovery recommender (learned from the store's outcomes) would do now for
+    the ``top`` most frequent kinds of error (category x error type) in the range; with a
+    note when it has learned nothing yet."""
+    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _ADVICE_COLUMNS.items()})
+    kinds = Metrics(source).error_frequency(
+        by=["category", "error_type"], since=since, service=service
+    )
+    if kinds.empty:
+        return empty, "no errors in this range"
+    recommender = RecoveryRecommender.from_store(_models_store(source))
+    rows = []
+    for kind in kinds.head(top).itertuples():
+        try:
+            advice = recommender.recommend(
+                {"category": kind.category, "error_type": kind.error_type}
+            )
+        except RecommenderNotFitted as e:
+            return empty, str(e)
+        rows.append(
+            {
+                "category": kind.category,
+                "error_type": kind.error_type,
+                "errors": int(kind.errors),
+                "action": advice.action,
+                "expected_success": advice.expected_success,
+                "confidence": advice.confidence,
+                "automate": advice.automate,
+                "alternatives": ", ".join(
+                    f"{a.action} {a.expected_success:.0%}" for a in advice.alternatives
+                ),
+                "reason": advice.reason,
+            }
+        )
+    return pd.DataFrame(rows).astype(_ADVICE_COLUMNS), ""
+
+
+def recovery(
+    source: StoreSource, since: str | None = "24h", *, service: list[str] | None = None
+) -> Recovery:
+    """Recovery success per action x category, recovery times per action and per outcome,
+    retries, and the recommender's advice for the frequent errors now."""
+    metrics = Metrics(source)
+    advice, note = recommendations(source, since, service=service)
+    return Recovery(
+        success=metrics.recovery_success(since=since, service=service),
+        times=metrics.recovery_time(by="recovery_action", since=since, service=service),
+        times_by_outcome=metrics.recovery_time(
+            by=["recovery_action", "recovery_outcome"], since=since, service=service
+        ),
+        retries=metrics.retry_attempts(since=since, service=service),
+        advice=advice,
+        advice_note=note,
+    )
+
+
+# ---------------------------------------------------------------------------------- predictions
+@dataclass(frozen=True)
+class Predictions:
+    """The Predictions page: risk now with why, the risk timeline, past prediction quality."""
+
+    risk_now: pd.DataFrame
+    contributions: pd.DataFrame
+    timeline: pd.DataFrame
+    quality: pd.DataFrame
+    quality_over_time: pd.DataFrame
+    calibration: pd.DataFrame
+
+
+def contributions(risk: pd.DataFrame) -> pd.DataFrame:
+    """The features behind each unit's latest risk, from the predictions' ``explanation``
+    JSON: ``unit``, ``feature``, ``value``, ``contribution``, ``text``.
+
+    >>> risk = pd.DataFrame({"unit": ["api"], "explanation": [
+    ...     '[{"feature": "errors_5", "value": 4.0, "contribution": 0.3, "text": "4 errors"}]']})
+    >>> contributions(risk)[["unit", "feature", "contribution"]]
+      unit   feature  contribution
+    0  api  errors_5           0.3
+    """
+    rows: list[dict[str, Any]] = []
+    for unit, text in zip(risk["unit"], risk["explanation"], strict=True):
+        try:
+            items = json.loads(text) if isinstance(text, str) and text else []
+        except json.JSONDecodeError:
+            items = []
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and "feature" in item:
+                rows.append(
+                    {
+                        "unit": unit,
+                        "feature": str(item["feature"]),
+                        "value": _nan_to_none(item.get("value")),
+                        "contribution": _nan_to_none(item.get("contribution")),
+                        "text": str(item.get("text", "")),
+                    }
+                )
+    columns = {"unit": "str", "feature": "str", "value": "float64", "contribution": "float64"}
+    columns["text"] = "str"
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+    return pd.DataFrame(rows).astype(columns)
+
+
+def predictions(
+    source: StoreSource, since: str | None = "24h", *, service: list[str] | None = None
+) -> Predictions:
+    """Each unit's latest risk and its contributing features, the risk timeline with the
+    failure onsets, and precision, recall and lead time of the predictions in the range."""
+    metrics = Metrics(source)
+    risk = latest_predictions(_models_store(source))
+    if service:
+        risk = risk[risk["unit"].isin(service)]
+    return Predictions(
+        risk_now=risk.drop(columns=["explanation"]).reset_index(drop=True),
+        contributions=contributions(risk),
+        timeline=metrics.risk_timeline(since=since, service=service),
+        quality=metrics.prediction_quality(since=since, service=service),
+        quality_over_time=metrics.prediction_quality(
+            since=since, service=service, bucket=bucket_for(since) if since else "1h"
+        ),
+        calibration=metrics.prediction_calibration(since=since, service=service),
+    )
+
+
+# ---------------------------------------------------------------------------------- security
+@dataclass(frozen=True)
+class Security:
+    """The Security page: authentication failures, violations, incidents and lockouts."""
+
+    auth_failures: pd.DataFrame
+    auth_over_time: pd.DataFrame
+    violations: pd.DataFrame
+    incidents: pd.DataFrame
+    lockouts: pd.DataFrame
+    response: pd.DataFrame
+
+
+def security(
+    source: StoreSource, since: str | None = "24h", *, service: list[str] | None = None
+) -> Security:
+    """Authentication failures (per service, and over time), authorisation violations,
+    incidents, the lockouts among their responses, and the time to respond."""
+    metrics = Metrics(source)
+    incidents = metrics.security_incidents(since=since, service=service)
+    lockouts = incidents[incidents["response_action"].fillna("").str.contains("lock")]
+    return Security(
+        auth_failures=metrics.authentication_failure_rate(since=since, service=service),
+        auth_over_time=metrics.authentication_failure_rate(
+            since=since, service=service, bucket=bucket_for(since) if since else "1h"
+        ),
+        violations=metrics.authorization_violations(since=since, service=service),
+        incidents=incidents,
+        lockouts=lockouts.reset_index(drop=True),
+        response=metrics.security_response_time(since=since, service=service),
+    )
+
+
+# ---------------------------------------------------------------------------------- models
+@dataclass(frozen=True)
+class Models:
+    """The Models page: registry versions, their metrics over time, drift, retrains."""
+
+    versions: pd.DataFrame
+    version_metrics: pd.DataFrame
+    quality_over_time: pd.DataFrame
+    drift: pd.DataFrame
+    retrains: pd.DataFrame
+    last_retrain: dict[str, Any] = field(default_factory=dict)
+
+
+def _version_metrics(versions: pd.DataFrame) -> pd.DataFrame:
+    """One row per version and metric from the registry's ``metrics`` JSON (the holdout's
+    numbers when a retrain scored it, else the top-level numbers)."""
+    rows: list[dict[str, Any]] = []
+    for row in versions.itertuples():
+        try:
+            found = json.loads(row.metrics) if isinstance(row.metrics, str) else {}
+        except json.JSONDecodeError:
+            found = {}
+        numbers = found.get("holdout", found) if isinstance(found, dict) else {}
+        if not isinstance(numbers, dict):
+            continue
+        for name in ("pr_auc", "precision", "recall", "f1"):
+            value = numbers.get(name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                rows.append(
+                    {
+                        "name": row.name,
+                        "version": int(row.version),
+                        "created_at": row.created_at,
+                        "status": row.status,
+                        "metric": name,
+                        "value": float(value),
+                    }
+                )
+    if not rows:
+        return pd.DataFrame(
+            {
+                "name": pd.Series(dtype="str"),
+                "version": pd.Series(dtype="int64"),
+                "created_at": pd.Series(dtype="datetime64[us, UTC]"),
+                "status": pd.Series(dtype="str"),
+                "metric": pd.Series(dtype="str"),
+                "value": pd.Series(dtype="float64"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def models(source: StoreSource, since: str | None = None) -> Models:
+    """Registry versions (newest first) with their metrics, the stored predictions' quality
+    per bucket, drift events and retrain runs (the last one on its own)."""
+    store = _models_store(source)
+    versions = Registry(store).versions()
+    runs = retrain_runs(store)
+    last: dict[str, Any] = {}
+    if len(runs):
+        first = runs.iloc[0]
+        last = {k: first[k] for k in ("started_at", "trigger", "decision", "reason")}
+        last["promoted_version"] = first["promoted_version"]
+    return Models(
+        versions=versions.drop(columns=["params"], errors="ignore"),
+        version_metrics=_version_metrics(versions),
+        quality_over_time=Metrics(source).prediction_quality(
+            since=since, bucket=bucket_for(since, status(source).span if since is None else None)
+        ),
+        drift=drift_events(store),
+        retrains=runs,
+        last_retrain=last,
+    )

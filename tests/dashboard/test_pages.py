@@ -1,0 +1,157 @@
+"""Every dashboard page under Streamlit's AppTest against a seeded store: no exception, its
+key elements present, and a filter that changes what is shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faultcast.dashboard.app as app_module
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(app_module.__file__))
+TIMEOUT = 60
+
+
+def _page_script(name: str) -> None:
+    from faultcast.dashboard import pages
+
+    getattr(pages, name)()
+
+
+def _run(
+    db: Path | str, page: str | None = None, monkeypatch: pytest.MonkeyPatch | None = None
+) -> AppTest:
+    """The whole app (its default page, Overview), or one page run on its own (AppTest cannot
+    switch to a page that is a function), with the time range "all"."""
+    assert monkeypatch is not None
+    monkeypatch.setenv("FAULTCAST_DB", str(db))
+    if page is None:
+        at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    else:
+        at = AppTest.from_function(_page_script, args=(page,), default_timeout=TIMEOUT)
+        at.session_state["faultcast_paths"] = (str(db),)
+    at.session_state["faultcast_range"] = "all"
+    at.session_state["faultcast_refresh"] = "off"
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _plotly_count(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def test_overview(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _run(seeded_db, monkeypatch=monkeypatch)
+    tiles = _metrics(at)
+    assert set(tiles) >= {
+        "Error rate",
+        "Recovery success",
+        "Mean recovery time",
+        "Units at risk now",
+        "New patterns",
+    }
+    assert tiles["Error rate"].endswith("%")
+    assert " of 3" in tiles["Units at risk now"]
+    card = at.dataframe[0].value
+    assert "recovery_success_rate" in card["criterion"].tolist()
+    assert _plotly_count(at) >= 1
+    # A shorter time range is a filter too: fewer events behind the error rate.
+    all_time = at.metric[0].proto.help
+    at.sidebar.selectbox(key="faultcast_range").set_value("last hour").run()
+    assert not at.exception
+    assert at.metric[0].proto.help != all_time
+
+
+def test_errors_filters_change_the_counts(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _run(seeded_db, "errors", monkeypatch)
+    before = _metrics(at)["Errors"]
+    assert _plotly_count(at) == 1
+    services = at.multiselect(key="e_service")
+    assert len(services.options) == 3
+    services.set_value([services.options[0]]).run()
+    assert not at.exception
+    after = _metrics(at)["Errors"]
+    assert int(after.replace(",", "")) < int(before.replace(",", ""))
+    at.selectbox(key="e_by").set_value("level").run()
+    assert not at.exception
+    assert "level" in at.dataframe[0].value.columns
+
+
+def test_patterns(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _run(seeded_db, "patterns", monkeypatch)
+    assert [t.label for t in at.tabs] == ["Top", "New", "Surging", "Precursors"]
+    top = at.dataframe[0].value
+    assert {"template_id", "template", "count"} <= set(top.columns)
+    at.multiselect(key="p_service").set_value([at.multiselect(key="p_service").options[0]]).run()
+    assert not at.exception
+    assert int(at.dataframe[0].value["count"].sum()) < int(top["count"].sum())
+
+
+def test_recovery(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _run(seeded_db, "recovery", monkeypatch)
+    assert _plotly_count(at) >= 2  # the heatmap, times, retries
+    advice = at.dataframe[-1].value
+    assert {"category", "action", "expected_success", "automate"} <= set(advice.columns)
+    assert advice["expected_success"].between(0, 1).all()
+    times = at.dataframe[0].value
+    service = at.multiselect(key="r_service")
+    service.set_value([service.options[-1]]).run()
+    assert not at.exception
+    assert int(at.dataframe[0].value["attempts"].sum()) < int(times["attempts"].sum())
+
+
+def test_predictions(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _run(seeded_db, "predictions", monkeypatch)
+    tiles = _metrics(at)
+    assert {"Precision", "Recall", "Median lead time", "Failures caught"} <= set(tiles)
+    assert _plotly_count(at) == 4  # risk now, timeline, quality, calibration
+    why = at.dataframe[0].value
+    assert {"feature", "contribution"} <= set(why.columns) and len(why) > 0
+    caught = tiles["Failures caught"]
+    service = at.multiselect(key="f_service")
+    service.set_value([service.options[0]]).run()
+    assert not at.exception
+    assert at.selectbox(key="f_unit").options == [service.options[0]]
+    assert _metrics(at)["Failures caught"] != caught or "0 of" in caught
+
+
+def test_security(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _run(seeded_db, "security", monkeypatch)
+    tiles = _metrics(at)
+    assert {"Authentication failures", "Authorisation violations", "Incidents", "Lockouts"} <= set(
+        tiles
+    )
+    assert int(tiles["Incidents"].replace(",", "")) > 0
+    service = at.multiselect(key="s_service")
+    service.set_value([service.options[0]]).run()
+    assert not at.exception
+    assert _metrics(at)["Incidents"] != tiles["Incidents"]
+
+
+def test_models(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _run(seeded_db, "models", monkeypatch)
+    tiles = _metrics(at)
+    assert tiles["In production"].startswith("unit_failure v")
+    assert tiles["Last retrain"] in {"promoted", "kept"}
+    versions = at.dataframe[0].value
+    assert {"name", "version", "status"} <= set(versions.columns) and len(versions) >= 2
+    assert _plotly_count(at) >= 1
+    # The time range filters the live quality chart's buckets.
+    at.session_state["faultcast_range"] = "last hour"
+    at.run()
+    assert not at.exception
+
+
+def test_an_empty_store_shows_how_to_ingest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _run(tmp_path / "nothing-yet.duckdb", monkeypatch=monkeypatch)
+    assert "Welcome to faultcast" in at.header[0].value
+    assert any("faultcast ingest" in c.value for c in at.code)
+    assert not (tmp_path / "nothing-yet.duckdb").exists()
