@@ -6,8 +6,8 @@ the store paths after ``--``, and waits for it (Ctrl-C stops it).
 Examples
 --------
 >>> command = streamlit_command([Path("a.duckdb")], port=8600)
->>> command[1:4], command[-3:]
-(['-m', 'streamlit', 'run'], ['--', '--db', 'a.duckdb'])
+>>> command[1:4], command[-3:-1], command[-1].endswith("a.duckdb")
+(['-m', 'streamlit', 'run'], ['--', '--db'], True)
 >>> command[command.index("--server.address") + 1], command[command.index("--server.port") + 1]
 ('127.0.0.1', '8600')
 """
