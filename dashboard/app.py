@@ -108,8 +108,7 @@ def main() -> None:
     else:
         navigation = st.navigation(
             [
-                st.Page(_refreshing(fn, seconds), title=title, url_path=url, icon=icon,
-                        default=(url == "overview"))
+                st.Page(_refreshing(fn, seconds), title=title, url_path=url, icon=icon)
                 for fn, title, url, icon in pages.PAGES
             ]
         )  # fmt: skip

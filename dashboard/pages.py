@@ -74,7 +74,7 @@ def overview() -> None:
     tiles[4].metric("New patterns", f"{d.new_patterns}", help="first seen in this time range")
     st.subheader("Success criteria")
     card = d.scorecard.assign(
-        status=d.scorecard["passed"].map({True: "✅ pass", False: "❌ fail"}).fillna("– n/a")
+        status=d.scorecard["passed"].map({True: "pass", False: "FAIL"}).fillna("n/a")
     )
     _table(
         card[["criterion", "description", "value", "comparison", "target", "status", "evidence"]],
@@ -188,16 +188,15 @@ def recovery() -> None:
     left, right = st.columns(2)
     with left:
         if not d.times_by_outcome.empty:
-            times = d.times_by_outcome.melt(
-                id_vars=["recovery_action", "recovery_outcome"],
-                value_vars=["p50_ms", "p95_ms"],
-                var_name="percentile",
-                value_name="ms",
+            times = d.times_by_outcome.assign(
+                to_p95=d.times_by_outcome["p95_ms"] - d.times_by_outcome["p50_ms"]
             )
             _chart(
                 px.bar(
-                    times, x="recovery_action", y="ms", color="percentile", barmode="group",
-                    facet_col="recovery_outcome", log_y=True, title="Recovery time",
+                    times, x="recovery_action", y="p50_ms", color="recovery_outcome",
+                    error_y="to_p95", barmode="group", log_y=True,
+                    hover_data=["attempts", "mean_ms", "p95_ms", "max_ms"],
+                    title="Recovery time: median, whisker to p95 (ms)",
                 ),
                 "recovery_times",
             )  # fmt: skip
@@ -398,6 +397,7 @@ def first_run() -> None:
 
 #: Every page of the dashboard: (function, title, url path, icon).
 PAGES: Final[tuple[tuple[Any, str, str, str], ...]] = (
+    # The first page is the default one: Streamlit serves it at the root URL.
     (overview, "Overview", "overview", ":material/dashboard:"),
     (errors, "Errors", "errors", ":material/error:"),
     (patterns, "Patterns", "patterns", ":material/pattern:"),

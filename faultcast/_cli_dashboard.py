@@ -57,6 +57,8 @@ def streamlit_command(
         "false",
         "--server.fileWatcherType",
         "none",
+        "--client.toolbarMode",
+        "minimal",
         "--",
     ]
     for path in db:
