@@ -16,8 +16,15 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 setup: $(STAMP)
 
+DEMO_DB := faultcast-demo/faultcast.duckdb
+DEMO_PORT ?= 8501
+
+# Simulate, ingest and learn a day of 8 services, then serve the dashboard on it (Ctrl-C stops it).
 demo: $(STAMP)
-	$(BIN)/faultcast demo
+	$(BIN)/faultcast demo --db $(DEMO_DB)
+	$(BIN)/faultcast retrain --db $(DEMO_DB) --since 24h --holdout 4h
+	@echo "faultcast dashboard: open http://127.0.0.1:$(DEMO_PORT)  (Ctrl-C stops it)"
+	$(BIN)/faultcast dashboard --db $(DEMO_DB) --port $(DEMO_PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --timeout 600 -q

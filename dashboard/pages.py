@@ -359,7 +359,7 @@ def models() -> None:
                 id_vars=["bucket"], value_vars=["precision", "recall"], var_name="metric"
             )
             _chart(
-                px.line(quality, x="bucket", y="value", color="metric",
+                px.line(quality, x="bucket", y="value", color="metric", markers=True,
                         title="Live precision and recall over time"),
                 "models_quality",
             )  # fmt: skip
