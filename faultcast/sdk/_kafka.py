@@ -148,6 +148,7 @@ class KafkaHandler(FaultcastHandler):
 
     Examples
     --------
+    >>> import logging
     >>> handler = KafkaHandler("127.0.0.1:9092", "faultcast-events", service="payments")
     >>> handler.sink.topic, handler.level == logging.WARNING
     ('faultcast-events', True)
