@@ -244,6 +244,11 @@ class KafkaIngestor:
                 if p < 0 or p not in self.assigned:
                     continue
                 value = int(part.get("consumer_lag", -1))
+                if value < 0:
+                    # Nothing committed yet (a new group): count from the log's start.
+                    hi, lo = int(part.get("hi_offset", -1)), int(part.get("lo_offset", -1))
+                    if hi >= 0:
+                        value = hi - max(lo, 0)
                 if value >= 0:
                     lag[p] = value
             self.lag = lag
