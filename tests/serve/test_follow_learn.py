@@ -15,8 +15,8 @@ from faultcast.ingest import Store
 
 from faultcast.serve import ServeOptions, Server
 
-from .conftest import ROOT, events
-from .test_kafka import wait_for
+from .conftest import ROOT, events, free_port
+from .test_kafka import scrape, wait_for
 
 
 def append(path: Path, lines: list[bytes]) -> None:
@@ -75,12 +75,15 @@ def test_cli_serve_exits_0_on_sigterm_with_its_batch_committed(tmp_path: Path) -
     assert process.returncode == 0, errors.decode()[-2000:]
     assert json.loads(out)["stored"] == 2000
     # Started again it resumes at the checkpoint: nothing is read twice.
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "faultcast", "serve", "--db", str(db), "--follow", str(log_file),
-         "--json"],
+         "--json", "--metrics-port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
     )  # fmt: skip
-    time.sleep(4)
+    # Signalled once it serves (its metrics answer), not while Python is still starting.
+    wait_for(lambda: "faultcast_ingest_events_per_second" in scrape(port), 60, "serve up")
+    time.sleep(1)
     process.send_signal(signal.SIGTERM)
     out, _ = process.communicate(timeout=60)
     assert process.returncode == 0 and json.loads(out)["read"] == 0
