@@ -14,9 +14,13 @@ from typing import Final
 import streamlit as st
 from faultcast.analytics import StoreSource, open_source
 from faultcast.dashboard import data
+from faultcast.models import RecoveryRecommender
 
 #: Seconds a page's data is reused before the store is read again.
 DATA_TTL_S: Final[float] = 5.0
+#: Seconds the recovery recommender is kept before it learns the store's outcomes again
+#: (learning reads every recorded outcome: too much to repeat every few seconds).
+RECOMMENDER_TTL_S: Final[float] = 300.0
 #: Seconds a reader waits out a writer's commit before giving up.
 LOCK_TIMEOUT_S: Final[float] = 30.0
 
@@ -75,10 +79,18 @@ def patterns(
     return data.patterns(source(paths), since, window=window, service=list(service) or None)
 
 
+@st.cache_resource(ttl=RECOMMENDER_TTL_S, show_spinner="Learning recovery outcomes…")
+def recommender(paths: Paths) -> RecoveryRecommender:
+    """:func:`faultcast.dashboard.data.recommender`, kept for a few minutes."""
+    return data.recommender(source(paths))
+
+
 @st.cache_data(ttl=DATA_TTL_S, show_spinner="Reading the store…")
 def recovery(paths: Paths, since: str | None, service: tuple[str, ...]) -> data.Recovery:
-    """:func:`faultcast.dashboard.data.recovery`, cached."""
-    return data.recovery(source(paths), since, service=list(service) or None)
+    """:func:`faultcast.dashboard.data.recovery`, cached (with the kept recommender)."""
+    return data.recovery(
+        source(paths), since, service=list(service) or None, learned=recommender(paths)
+    )
 
 
 @st.cache_data(ttl=DATA_TTL_S, show_spinner="Reading the store…")

@@ -268,29 +268,35 @@ _ADVICE_COLUMNS: Final[dict[str, str]] = {
 }
 
 
+def recommender(source: StoreSource) -> RecoveryRecommender:
+    """A recovery recommender that has learned every outcome recorded in the store."""
+    return RecoveryRecommender.from_store(_models_store(source))
+
+
 def recommendations(
     source: StoreSource,
     since: str | None = "24h",
     *,
     service: list[str] | None = None,
     top: int = 8,
+    learned: RecoveryRecommender | None = None,
 ) -> tuple[pd.DataFrame, str]:
-    """What the recovery recommender (learned from the store's outcomes) would do now for
-    the ``top`` most frequent kinds of error (category x error type) in the range; with a
-    note when it has learned nothing yet."""
+    """What the recovery recommender would do now for the ``top`` most frequent kinds of
+    error (category x error type) in the range, with a note when it has learned nothing yet.
+
+    ``learned`` is a recommender that has learned the store already (the dashboard keeps one
+    for a few minutes); by default one learns the store's outcomes now."""
     empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _ADVICE_COLUMNS.items()})
     kinds = Metrics(source).error_frequency(
         by=["category", "error_type"], since=since, service=service
     )
     if kinds.empty:
         return empty, "no errors in this range"
-    recommender = RecoveryRecommender.from_store(_models_store(source))
+    advisor = learned if learned is not None else recommender(source)
     rows = []
     for kind in kinds.head(top).itertuples():
         try:
-            advice = recommender.recommend(
-                {"category": kind.category, "error_type": kind.error_type}
-            )
+            advice = advisor.recommend({"category": kind.category, "error_type": kind.error_type})
         except RecommenderNotFitted as e:
             return empty, str(e)
         rows.append(
@@ -312,12 +318,17 @@ def recommendations(
 
 
 def recovery(
-    source: StoreSource, since: str | None = "24h", *, service: list[str] | None = None
+    source: StoreSource,
+    since: str | None = "24h",
+    *,
+    service: list[str] | None = None,
+    learned: RecoveryRecommender | None = None,
 ) -> Recovery:
     """Recovery success per action x category, recovery times per action and per outcome,
-    retries, and the recommender's advice for the frequent errors now."""
+    retries, and the recommender's advice for the frequent errors now (``learned``: as for
+    :func:`recommendations`)."""
     metrics = Metrics(source)
-    advice, note = recommendations(source, since, service=service)
+    advice, note = recommendations(source, since, service=service, learned=learned)
     return Recovery(
         success=metrics.recovery_success(since=since, service=service),
         times=metrics.recovery_time(by="recovery_action", since=since, service=service),
