@@ -34,10 +34,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check faultcast ingest models analytics dashboard tests benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy faultcast ingest models analytics
+	$(BIN)/mypy faultcast ingest models analytics dashboard
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/learn.py
 
 clean:
 	rm -rf $(VENV) faultcast-demo .pytest_cache .mypy_cache .ruff_cache

@@ -48,7 +48,9 @@ def _naive(fc: Any) -> tuple[float, int]:
     )
     xs = [
         {f"level_{lv}": 1.0, f"cat_{c}": 1.0, "retries": float(r), "recovery_ms": float(m)}
-        for lv, c, r, m in zip(df["level"], df["category"], df["retries"], df["recovery_ms"], strict=True)
+        for lv, c, r, m in zip(
+            df["level"], df["category"], df["retries"], df["recovery_ms"], strict=True
+        )
     ]
     ys = df["failure"].to_list()
     model = preprocessing.StandardScaler() | linear_model.LogisticRegression()
