@@ -15,8 +15,6 @@ Examples
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -95,14 +93,7 @@ def register(app: typer.Typer) -> None:
         paths = paths or [Path("faultcast.duckdb")]
         command = streamlit_command(paths, port=port, address=address, headless=not open_browser)
         typer.echo(f"faultcast dashboard: http://{address}:{port}  (Ctrl-C stops it)", err=True)
-        process = subprocess.Popen(command)
-        try:
-            code = process.wait()
-        except KeyboardInterrupt:
-            process.send_signal(signal.SIGINT)
-            try:
-                code = process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                code = process.wait()
-        raise typer.Exit(code if code > 0 else 0)
+        sys.stderr.flush()
+        # Become Streamlit: SIGTERM and Ctrl-C reach the server itself, and no child is left
+        # behind when this process is stopped.
+        os.execv(command[0], command)

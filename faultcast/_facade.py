@@ -407,20 +407,7 @@ class FaultCast:
         return self.recommender(since=since, unit=unit).recommend(error, actions=actions)
 
     def _latest_predictions(self) -> pd.DataFrame:
-        key: Any
-        if isinstance(self.store, ShardedStore) or self.store.is_memory:
-            key = None
-        else:
-            try:
-                st = os.stat(self.store.path)
-                wal = (
-                    os.stat(self.store.path + ".wal")
-                    if os.path.exists(self.store.path + ".wal")
-                    else None
-                )
-                key = (st.st_mtime_ns, st.st_size, wal.st_mtime_ns if wal else 0)
-            except FileNotFoundError:
-                key = "missing"
+        key = self._file_state()
         cached = self._predictions
         if cached is not None and key is not None and cached[0] == key:
             return cached[1]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import collections
 import csv
-import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -32,6 +31,7 @@ from faultcast.models.estimators import (
     RareTemplateDetector,
     SessionClassifier,
     ThresholdSelector,
+    best_threshold,
 )
 from faultcast.models.features import (
     UnitFeatureSpec,
@@ -260,12 +260,28 @@ class UnitReplay:
         out["alert"] = (prob >= thr) & ~failing
         return out
 
+    def run(
+        self,
+        feats: pd.DataFrame,
+        onsets: OnsetIndex,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> pd.DataFrame:
+        """:meth:`step` over ``feats`` a day of ticks at a time (flat memory, progress per day)."""
+        names = self.spec.feature_names()
+        ticks = _naive_ns(feats["tick"])
+        uniq = np.unique(ticks)
+        per_day = max(1, 86_400 // self.spec.tick_s)
+        parts = []
+        for i in range(0, len(uniq), per_day):
+            last = uniq[min(i + per_day, len(uniq)) - 1]
+            parts.append(self.step(feats[(ticks >= uniq[i]) & (ticks <= last)], names, onsets))
+            if progress:
+                progress(min(i + per_day, len(uniq)), len(uniq))
+        return pd.concat(parts, ignore_index=True) if parts else self.step(feats.iloc[:0])
+
 
 def _pick_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
-    sel = ThresholdSelector(window=max(len(scores), 1), min_positives=1, floor=-np.inf)
-    for s, y in zip(scores, labels, strict=True):
-        sel.update(float(s), bool(y))
-    return sel.threshold()
+    return best_threshold(np.asarray(scores, dtype=float), np.asarray(labels, dtype=bool))
 
 
 def _unit_baselines(
@@ -354,18 +370,7 @@ def backtest_units(
     t_features = time.perf_counter() - t0
     names = spec.feature_names()
     replay = UnitReplay(spec, model=model)
-    index = onset_index(onsets)
-    parts = []
-    ticks = _naive_ns(feats["tick"])
-    # Steps of a day of ticks keep memory flat and report progress.
-    per_day = max(1, 86_400 // spec.tick_s)
-    uniq = np.unique(ticks)
-    for i in range(0, len(uniq), per_day):
-        chunk = feats[(ticks >= uniq[i]) & (ticks <= uniq[min(i + per_day, len(uniq)) - 1])]
-        parts.append(replay.step(chunk, names, index))
-        if progress:
-            progress(min(i + per_day, len(uniq)), len(uniq))
-    res = pd.concat(parts, ignore_index=True) if parts else feats.iloc[:0]
+    res = replay.run(feats, onset_index(onsets), progress)
     ok = ~res["failing"].to_numpy(dtype=bool)
     metrics = episode_metrics(res, onsets, spec.horizon_s)
     metrics["pr_auc"] = pr_auc(
@@ -532,7 +537,3 @@ def backtest(
         result["rows"] = replayed
         result["onsets"] = onsets
     return result
-
-
-def _isfinite(v: Any) -> bool:
-    return isinstance(v, float) and math.isfinite(v)

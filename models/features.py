@@ -128,11 +128,6 @@ def describe_feature(name: str, value: float, spec: UnitFeatureSpec) -> str:
     if suffix == "surge":
         side = "above" if value >= 0 else "below"
         return f"{words} {abs(value):.1f} standard deviations {side} their hourly rate over the last {short * spec.tick_s // 60} min"
-    if suffix == "trend":
-        factor = math.exp(value)
-        return (
-            f"{words} {factor:.1f}x their hourly rate over the last {short * spec.tick_s // 60} min"
-        )
     minutes = int(suffix) * spec.tick_s / 60
     return f"{value:.0f} {words} in the last {minutes:g} min"
 

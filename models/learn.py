@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import structlog
 from faultcast.ingest import Store
-from faultcast.models.backtest import UnitReplay, _naive_ns, onset_index
+from faultcast.models.backtest import UnitReplay, onset_index
 from faultcast.models.estimators import RareTemplateDetector, SessionClassifier, ThresholdSelector
 from faultcast.models.features import (
     SIGNALS,
@@ -67,9 +67,7 @@ def _words(name: str, row: pd.Series, spec: UnitFeatureSpec) -> str:
         short, long = spec.windows[1], spec.windows[-1]
         seen = float(row[f"{signal}_{short}"])
         expected = max(float(row[f"{signal}_{long}"]) - seen, 0.0) * short / (long - short)
-        words = describe_feature(name, float(row[name]), spec).split(" ", 1)[0]
         label = SIGNALS[signal][1] if signal in SIGNALS else signal
-        del words
         minutes = short * spec.tick_s / 60
         if expected > 0:
             return (
@@ -147,19 +145,9 @@ def learn(
         feats = unit_features(con, spec, lo, hi)
         onsets = onset_index(failure_onsets(con, spec))
     t_features = time.perf_counter() - t0
-    names = spec.feature_names()
-    ticks = _naive_ns(feats["tick"])
-    uniq = np.unique(ticks)
-    per_step = max(1, 86_400 // spec.tick_s)
-    parts = []
     learned_before = state.replay.learned
     drifts: list[dict[str, Any]] = []
-    for i in range(0, len(uniq), per_step):
-        part = feats[(ticks >= uniq[i]) & (ticks <= uniq[min(i + per_step, len(uniq)) - 1])]
-        parts.append(state.replay.step(part, names, onsets))
-        if progress:
-            progress(min(i + per_step, len(uniq)), len(uniq))
-    res = pd.concat(parts, ignore_index=True)
+    res = state.replay.run(feats, onsets, progress)
     # Drift: ADWIN over the absolute error of predictions whose labels are now known, in order.
     known = res[(res["made_at"] + pd.Timedelta(seconds=spec.horizon_s) <= hi) & ~res["failing"]]
     detector = state.drift_detector
@@ -220,13 +208,9 @@ def learn(
                     json.dumps({"mean_error": d["mean_error"]}),
                 ],
             )
-        con.execute(
-            """UPDATE store.model_registry SET blob = NULL
-               WHERE name = ? AND status = 'archived' AND version <= ?""",
-            [UNIT_MODEL, version - KEEP_VERSIONS],
-        )
+        registry.prune(UNIT_MODEL, KEEP_VERSIONS, con)
     summary = {
-        "ticks": int(len(uniq)),
+        "ticks": int(res["tick"].nunique()),
         "rows": int(len(res)),
         "learned_rows": int(state.replay.learned - learned_before),
         "predictions": int(len(preds)),
@@ -366,11 +350,7 @@ def learn_sessions(
             con.execute("INSERT INTO store.predictions SELECT * FROM new_session_predictions")
         finally:
             con.unregister("new_session_predictions")
-        con.execute(
-            """UPDATE store.model_registry SET blob = NULL
-               WHERE name = ? AND status = 'archived' AND version <= ?""",
-            [SESSION_MODEL, version - KEEP_VERSIONS],
-        )
+        registry.prune(SESSION_MODEL, KEEP_VERSIONS, con)
     summary = {
         "sessions": int(len(facts)),
         "predictions": int(len(preds)),

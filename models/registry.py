@@ -59,10 +59,12 @@ _CACHE: dict[tuple[str, str, int], LoadedModel] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def _registry_exists(con: Any) -> bool:
+def table_exists(con: Any, name: str) -> bool:
+    """Whether the attached store has table ``name`` (an older store may not yet)."""
     return bool(
         con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'store' AND table_name = 'model_registry'"
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'store' AND table_name = ?",
+            [name],
         ).fetchall()[0][0]
     )
 
@@ -143,7 +145,7 @@ class Registry:
         if not self.store.exists():
             return []
         with self.store.reading() as con:
-            if not _registry_exists(con):
+            if not table_exists(con, "model_registry"):
                 return []
             return con.execute(
                 """SELECT version, status, sha256, metrics, params FROM store.model_registry
@@ -209,6 +211,16 @@ class Registry:
                 _CACHE[key] = loaded
             return loaded
         raise ModelNotFoundError(f"no usable version of model {name!r}: " + "; ".join(problems))
+
+    def prune(self, name: str, keep: int, con: Any) -> None:
+        """Drop the blobs of archived versions older than the newest ``keep`` (metrics stay),
+        inside the caller's write transaction ``con``."""
+        con.execute(
+            """UPDATE store.model_registry SET blob = NULL
+               WHERE name = ? AND status = 'archived'
+                 AND version <= (SELECT max(version) FROM store.model_registry WHERE name = ?) - ?""",
+            [name, name, keep],
+        )
 
     def promote(self, name: str, version: int) -> None:
         """Make ``version`` the production version of ``name``."""

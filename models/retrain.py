@@ -41,7 +41,7 @@ import pandas as pd
 import structlog
 from faultcast.ingest import Store
 from faultcast.ingest.errors import FaultcastError
-from faultcast.models.backtest import UnitReplay, _naive_ns, onset_index
+from faultcast.models.backtest import UnitReplay, onset_index
 from faultcast.models.estimators import FailureRiskClassifier
 from faultcast.models.features import (
     UnitFeatureSpec,
@@ -51,7 +51,7 @@ from faultcast.models.features import (
 )
 from faultcast.models.learn import UNIT_MODEL, LearnState
 from faultcast.models.metrics import episode_metrics, pr_auc
-from faultcast.models.registry import ModelNotFoundError, Registry
+from faultcast.models.registry import ModelNotFoundError, Registry, table_exists
 from river import base
 from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -172,14 +172,7 @@ def _replay(
     onsets_index: dict[Any, np.ndarray],
 ) -> tuple[UnitReplay, pd.DataFrame]:
     replay = UnitReplay(spec, model=model)
-    ticks = _naive_ns(feats["tick"])
-    uniq = np.unique(ticks)
-    per_step = max(1, 86_400 // spec.tick_s)
-    parts = []
-    for i in range(0, len(uniq), per_step):
-        part = feats[(ticks >= uniq[i]) & (ticks <= uniq[min(i + per_step, len(uniq)) - 1])]
-        parts.append(replay.step(part, spec.feature_names(), onsets_index))
-    return replay, pd.concat(parts, ignore_index=True)
+    return replay, replay.run(feats, onsets_index)
 
 
 def retrain(
@@ -246,7 +239,7 @@ def retrain(
                    WHERE mode = 'unit' AND model_name = ? AND made_at >= ? AND made_at <= ?""",
                     [UNIT_MODEL, holdout_from.to_pydatetime(), end.to_pydatetime()],
                 ).df()
-                if _has_table(con, "predictions")
+                if table_exists(con, "predictions")
                 else pd.DataFrame()
             )
         index = onset_index(onsets)
@@ -289,7 +282,6 @@ def retrain(
             hold = rows[hold_mask][["unit", "made_at", "failing", "label"]]
             merged = hold.merge(stored, on=["unit", "made_at"], how="inner")
             if len(merged):
-                merged["alert"] = False  # alerts are scored from the stored threshold below
                 prod_metrics = {
                     "pr_auc": pr_auc(
                         merged["label"].to_numpy(dtype=bool)[
@@ -383,15 +375,6 @@ def retrain(
             )
     log.info("retrain.done", run_id=run_id, decision=decision, reason=reason)
     return record
-
-
-def _has_table(con: Any, name: str) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'store' AND table_name = ?",
-            [name],
-        ).fetchall()[0][0]
-    )
 
 
 def retrain_runs(store: Store) -> pd.DataFrame:
