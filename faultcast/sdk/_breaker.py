@@ -9,10 +9,9 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, cast
 
-import structlog
-
 from faultcast.sdk import _types
 from faultcast.sdk._errors import CircuitOpenError, classify
+from faultcast.sdk._log import get_logger
 from faultcast.sdk._types import Clock
 
 __all__ = ["BreakerState", "CircuitBreaker"]
@@ -20,7 +19,7 @@ __all__ = ["BreakerState", "CircuitBreaker"]
 P = ParamSpec("P")
 T = TypeVar("T")
 
-log = structlog.get_logger("faultcast.sdk")
+log = get_logger("faultcast.sdk")
 
 
 class BreakerState(enum.StrEnum):

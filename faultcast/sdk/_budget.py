@@ -11,11 +11,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
-import structlog
-
 from faultcast.sdk import _types
 from faultcast.sdk._errors import BudgetError, classify
 from faultcast.sdk._events import error_fields
+from faultcast.sdk._log import get_logger
 from faultcast.sdk._types import Clock
 
 __all__ = ["Budget"]
@@ -23,7 +22,7 @@ __all__ = ["Budget"]
 P = ParamSpec("P")
 T = TypeVar("T")
 
-log = structlog.get_logger("faultcast.sdk")
+log = get_logger("faultcast.sdk")
 
 
 class Budget:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import inspect
 import pickle
@@ -13,20 +12,22 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, Literal, Protocol, TypeVar
-
-import structlog
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from faultcast.sdk import _types
 from faultcast.sdk._errors import BufferFullError, StreamingError, classify
 from faultcast.sdk._events import error_fields
+from faultcast.sdk._log import get_logger
 from faultcast.sdk._types import AsyncSleep, Clock, Sleep
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["Serializer", "StreamBuffer"]
 
 R = TypeVar("R")
 
-log = structlog.get_logger("faultcast.sdk")
+log = get_logger("faultcast.sdk")
 
 
 class Serializer(Protocol):
@@ -369,6 +370,8 @@ class StreamBuffer(Generic[R]):
     # ------------------------------------------------------------------ async
     def _async_lock(self) -> asyncio.Lock:
         if self._alock is None:
+            import asyncio
+
             self._alock = asyncio.Lock()
         return self._alock
 

@@ -9,14 +9,13 @@ guess from a class name alone.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, Literal
 
-from faultcast.ingest.schema import category_of
+from faultcast.sdk._rules import category_of
 
 __all__ = [
     "BudgetError",
@@ -323,7 +322,7 @@ def _category_of_type(cls: type[BaseException]) -> tuple[str, bool]:
     for klass in cls.__mro__:
         if klass in (BaseException, Exception, object):
             break
-        if klass in (TimeoutError, asyncio.TimeoutError):
+        if klass is TimeoutError:  # asyncio.TimeoutError is TimeoutError (3.11+)
             category = "communication"
             break
         if klass is OSError:

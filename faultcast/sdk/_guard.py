@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, ParamSpec, TypeVar, cast, overload
 
-import structlog
-
 from faultcast.sdk import _types
 from faultcast.sdk._breaker import CircuitBreaker
 from faultcast.sdk._buffer import StreamBuffer
 from faultcast.sdk._errors import CircuitOpenError, ErrorInfo, classify
 from faultcast.sdk._events import error_fields
+from faultcast.sdk._log import get_logger
 from faultcast.sdk._metrics import RecoveryMetrics
 from faultcast.sdk._metrics import metrics as default_metrics
 from faultcast.sdk._policy import RecoveryPolicy, StaticPolicy
@@ -161,7 +160,7 @@ class Guard:
             raise ValueError(f"handlers may not replace the built-in actions {sorted(clash)}")
         self.session_key = session_key
         self.exc_info = exc_info
-        self.logger = logger if logger is not None else structlog.get_logger("faultcast.sdk")
+        self.logger = logger if logger is not None else get_logger("faultcast.sdk")
         self.metrics = metrics if metrics is not None else default_metrics
         self.clock: Clock = clock or _types.monotonic
         self.sleep: Sleep = sleep or _types.sleep

@@ -17,8 +17,7 @@ import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-import orjson
-
+from faultcast.sdk._log import dumps
 from faultcast.sdk._logging import FaultcastHandler
 
 __all__ = ["KafkaHandler", "KafkaSink"]
@@ -91,7 +90,7 @@ class KafkaSink:
 
     def encode(self, event: Mapping[str, Any]) -> tuple[bytes, bytes | None]:
         """The message value and key of an event."""
-        value = orjson.dumps(event, default=str)
+        value = dumps(event)
         key = None
         if self.key_field is not None and event.get(self.key_field) is not None:
             key = str(event[self.key_field]).encode()

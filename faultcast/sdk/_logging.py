@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final, cast
 
-import orjson
-
-from faultcast.ingest.schema import normalise_level
 from faultcast.sdk._errors import classify
 from faultcast.sdk._events import default_host, utc_timestamp
+from faultcast.sdk._log import dumps
+from faultcast.sdk._rules import normalise_level
 from faultcast.sdk._scrub import REDACTED, is_secret_key, scrub, scrub_text
 
 __all__ = ["FaultcastHandler", "FaultcastProcessor"]
@@ -194,7 +193,7 @@ class FaultcastHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = orjson.dumps(self.event_of(record), default=str) + b"\n"
+            line = dumps(self.event_of(record)) + b"\n"
             with self._write_lock:
                 if self.path is not None:
                     if self._file is None:

@@ -11,11 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
-import structlog
-
 from faultcast.sdk import _types
 from faultcast.sdk._errors import classify
 from faultcast.sdk._events import error_fields
+from faultcast.sdk._log import get_logger
 from faultcast.sdk._types import AsyncSleep, Clock, Sleep
 
 __all__ = ["Retry", "RetryBudget", "RetryState", "retry"]
@@ -23,7 +22,7 @@ __all__ = ["Retry", "RetryBudget", "RetryState", "retry"]
 P = ParamSpec("P")
 T = TypeVar("T")
 
-log = structlog.get_logger("faultcast.sdk")
+log = get_logger("faultcast.sdk")
 
 
 class RetryBudget:

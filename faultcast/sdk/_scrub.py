@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from faultcast.ingest.redact import Redactor
+from faultcast.sdk._redact import Redactor
 
 #: The placeholder for the value of a secret-named key.
 REDACTED: Final[str] = "[REDACTED]"

@@ -9,11 +9,10 @@ from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, cast
 
-import structlog
-
 from faultcast.sdk import _types
 from faultcast.sdk._errors import LockedOutError, SecurityViolationError, classify
 from faultcast.sdk._events import error_fields
+from faultcast.sdk._log import get_logger
 from faultcast.sdk._types import Clock
 
 __all__ = ["Lockout"]
@@ -21,7 +20,7 @@ __all__ = ["Lockout"]
 P = ParamSpec("P")
 T = TypeVar("T")
 
-log = structlog.get_logger("faultcast.sdk")
+log = get_logger("faultcast.sdk")
 
 
 class Lockout:

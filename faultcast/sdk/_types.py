@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
@@ -19,6 +18,8 @@ sleep: Sleep = time.sleep
 
 async def async_sleep(seconds: float) -> None:
     """``asyncio.sleep`` (looked up at call time, so tests may patch it)."""
+    import asyncio  # here, not at import: asyncio is most of an import's cost
+
     await asyncio.sleep(seconds)
 
 

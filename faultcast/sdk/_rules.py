@@ -1,0 +1,157 @@
+"""The level and category rules the SDK shares with the store (copies of those in
+``faultcast.ingest.schema``, so the SDK needs nothing but itself; a test checks they agree).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+LEVELS: Final[tuple[str, ...]] = ("debug", "info", "warning", "error", "critical")
+
+#: Every spelling of a level seen in the wild, lower-cased, to its normal form.
+LEVEL_SYNONYMS: Final[dict[str, str]] = {
+    "trace": "debug",
+    "debug": "debug",
+    "dbg": "debug",
+    "fine": "debug",
+    "finer": "debug",
+    "finest": "debug",
+    "verbose": "debug",
+    "v": "debug",
+    "d": "debug",
+    "info": "info",
+    "information": "info",
+    "informational": "info",
+    "notice": "info",
+    "config": "info",
+    "i": "info",
+    "warn": "warning",
+    "warning": "warning",
+    "w": "warning",
+    "err": "error",
+    "error": "error",
+    "e": "error",
+    "exception": "error",
+    "crit": "critical",
+    "critical": "critical",
+    "fatal": "critical",
+    "f": "critical",
+    "severe": "critical",
+    "alert": "critical",
+    "emerg": "critical",
+    "emergency": "critical",
+    "panic": "critical",
+}
+
+#: Python logging's numeric levels (and syslog's are not numeric here on purpose).
+NUMERIC_LEVELS: Final[dict[int, str]] = {
+    10: "debug",
+    20: "info",
+    30: "warning",
+    40: "error",
+    50: "critical",
+}
+
+CATEGORIES: Final[tuple[str, ...]] = (
+    "streaming",
+    "budget",
+    "security",
+    "memory",
+    "communication",
+    "data",
+    "unknown",
+)
+
+#: Ordered rules: the first whose expression matches the error type wins.  Case-insensitive.
+ERROR_TYPE_RULES: Final[tuple[tuple[str, str], ...]] = (
+    (
+        "security",
+        r"security|permission|unauthori[sz]|forbidden|auth(entication|orization|orisation)?(error|failure|failed|exception)|accessdenied|access_denied|credential|csrf|tokenexpired|invalidtoken|lockout",
+    ),
+    (
+        "budget",
+        r"budget|quota|ratelimit|rate_limit|throttl|toomanyrequests|too_many_requests|limitexceeded|costexceeded|billing",
+    ),
+    (
+        "streaming",
+        r"stream|kafka|consumer|producer|backpressure|offset(out|error)|partition|brokenbuffer|bufferoverflow",
+    ),
+    ("memory", r"memory|outofmem|oom|heap|allocation|recursionerror|buffererror"),
+    (
+        "communication",
+        r"timeout|timedout|connection|communication|brokenpipe|network|socket|http|dns|gaierror|herror|unreachable|refused|reset|sslerror|grpc|rpc|unavailable|eoferror|interruptederror|childprocesserror",
+    ),
+    (
+        "data",
+        r"value|typeerror|keyerror|indexerror|lookuperror|attributeerror|data|decode|encode|unicode|json|parse|schema|validation|integrity|serializ|format|overflow|zerodivision|arithmetic|assertion|notfound|filenotfound|isadirectory|notadirectory|fileexists",
+    ),
+)
+
+#: When an event has no error type, these phrases in its message classify it.
+MESSAGE_RULES: Final[tuple[tuple[str, str], ...]] = (
+    (
+        "security",
+        r"authenticat\w* fail|login fail|invalid (password|credentials|token)|unauthori[sz]ed|forbidden|permission denied|access denied|authori[sz]ation (violation|denied|failed)|brute.?force",
+    ),
+    ("budget", r"budget|quota|rate.?limit|throttl|too many requests"),
+    ("streaming", r"stream|consumer lag|backpressure|partition|offset commit|rebalanc"),
+    ("memory", r"out of memory|oom|memory (pressure|usage|exhausted)|heap|gc overhead|swap"),
+    (
+        "communication",
+        r"time[sd]? ?out|connection (refused|reset|closed|lost)|unreachable|broken pipe|dns|network|socket|bad gateway|service unavailable",
+    ),
+    ("data", r"invalid|malformed|corrupt|parse error|decode|schema|validation|checksum"),
+)
+
+_ERROR_TYPE_RES = tuple((cat, re.compile(rx, re.IGNORECASE)) for cat, rx in ERROR_TYPE_RULES)
+_MESSAGE_RES = tuple((cat, re.compile(rx, re.IGNORECASE)) for cat, rx in MESSAGE_RULES)
+
+
+def normalise_level(level: str | int | None) -> str | None:
+    """The normal form of a level, or None when it is not a level.
+
+    Examples
+    --------
+    >>> normalise_level("WARN"), normalise_level("Fatal"), normalise_level(40)
+    ('warning', 'critical', 'error')
+    >>> normalise_level("chatty") is None
+    True
+    """
+    if level is None:
+        return None
+    if isinstance(level, int):
+        return NUMERIC_LEVELS.get(level)
+    return LEVEL_SYNONYMS.get(level.strip().lower())
+
+
+def category_of(
+    error_type: str | None, message: str | None = None, level: str | None = None
+) -> str | None:
+    """The category of an error: from its type, else (for warnings and worse) from its message.
+
+    Events below ``warning`` without an error type have no category (they are not errors);
+    warnings and worse that match nothing are ``unknown``.
+
+    Examples
+    --------
+    >>> category_of("TimeoutError"), category_of("BudgetError"), category_of("PermissionError")
+    ('communication', 'budget', 'security')
+    >>> category_of(None, "consumer lag rising on partition 3", "warning")
+    'streaming'
+    >>> category_of(None, "user logged in", "info") is None
+    True
+    """
+    if error_type:
+        bare = error_type.rsplit(".", 1)[-1]
+        for cat, rx in _ERROR_TYPE_RES:
+            if rx.search(bare):
+                return cat
+        return "unknown"
+    if level not in ("warning", "error", "critical"):
+        return None
+    if message:
+        for cat, rx in _MESSAGE_RES:
+            if rx.search(message):
+                return cat
+    return "unknown"
