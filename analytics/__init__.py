@@ -32,10 +32,12 @@ from __future__ import annotations
 
 from faultcast.analytics._bind import metric
 from faultcast.analytics._degradation import degradation
+from faultcast.analytics._events import events, quarantine, store_summary
 from faultcast.analytics._example import example_store
 from faultcast.analytics._frequency import error_frequency, error_rate
 from faultcast.analytics._patterns import (
     new_patterns,
+    patterns,
     precursor_patterns,
     surging_patterns,
     top_patterns,
@@ -67,13 +69,16 @@ __all__ = [
     "degradation",
     "error_frequency",
     "error_rate",
+    "events",
     "example_store",
     "new_patterns",
     "open_source",
     "parse_duration",
+    "patterns",
     "precursor_patterns",
     "prediction_calibration",
     "prediction_quality",
+    "quarantine",
     "recovery_success",
     "recovery_time",
     "retry_attempts",
@@ -83,6 +88,7 @@ __all__ = [
     "security_recovery_success",
     "security_response_time",
     "store_status",
+    "store_summary",
     "surging_patterns",
     "top_patterns",
 ]
@@ -117,6 +123,8 @@ class Metrics:
     def __repr__(self) -> str:
         return f"Metrics({self.store!r})"
 
+    # the stored events themselves
+    events = metric(events)
     # frequency
     error_frequency = metric(error_frequency)
     error_rate = metric(error_rate)
@@ -134,6 +142,7 @@ class Metrics:
     degradation = metric(degradation)
     scorecard = metric(scorecard)
     # patterns
+    patterns = metric(patterns)
     top_patterns = metric(top_patterns)
     new_patterns = metric(new_patterns)
     surging_patterns = metric(surging_patterns)

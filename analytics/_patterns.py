@@ -10,6 +10,7 @@ import pandas as pd
 from faultcast.analytics._sql import (
     COUNT,
     FLOAT,
+    IS_ERROR,
     TEXT,
     TIME,
     By,
@@ -50,6 +51,20 @@ _ACTIVITY_SCHEMA: Final[list[tuple[str, str]]] = [
     ("is_new", "bool"),
     ("is_surging", "bool"),
 ]
+
+#: :func:`patterns`: the activity columns and the pattern's errors and failures.
+_PATTERNS_SCHEMA: Final[list[tuple[str, str]]] = [
+    *_ACTIVITY_SCHEMA[:7],
+    ("error_count", COUNT),
+    ("failure_count", COUNT),
+    *_ACTIVITY_SCHEMA[7:],
+]
+
+#: The defaults of the new/surging rule, shared by every caller (CLI, facade, dashboard).
+SURGE_WINDOW: Final[str] = "1h"
+SURGE_BASELINE_WINDOWS: Final[int] = 24
+SURGE_MIN_COUNT: Final[int] = 5
+SURGE_FACTOR: Final[float] = 3.0
 
 _PRECURSOR_SCHEMA: Final[list[tuple[str, str]]] = [
     ("template_id", TEXT),
@@ -148,7 +163,15 @@ def _activity(
     keep: str,
     order: str,
     limit: int | None,
+    schema: list[tuple[str, str]] = _ACTIVITY_SCHEMA,
 ) -> pd.DataFrame:
+    """The one new/surging rule, over the patterns of the events in ``scope``.
+
+    ``now`` is ``until`` or the latest event; the recent window is ``now - window < ts <=
+    now``.  ``count``, ``error_count``, ``failure_count`` and ``services`` count from ``since``
+    (the whole history when None) up to now, and only patterns with an event there are kept;
+    ``first_seen``/``last_seen``, the baseline and ``is_new`` look at the whole history up to
+    now (a pattern is new only if it never occurred before the window)."""
     seconds = parse_duration(window, "window")
     if baseline_windows < 1:
         raise ValueError(f"baseline_windows must be at least 1, not {baseline_windows!r}")
@@ -164,23 +187,30 @@ def _activity(
         # Counts up to now (the latest event, or until): the whole history before it.
         where = scope.where(q, resolved, time=False)
         now_p = q.param(now, "TIMESTAMPTZ")
+        start_p = q.param(resolved.start, "TIMESTAMPTZ") if resolved.start is not None else None
+        in_scope = f"ts >= {start_p}" if start_p else "TRUE"
         w = f"to_microseconds({q.param(round(seconds * 1e6), 'BIGINT')})"
         n = q.param(int(baseline_windows), "BIGINT")
         sql = f"""
             WITH c AS (
-                SELECT template_id, any_value(template) AS template, count(*) AS count,
+                SELECT template_id, any_value(template) AS template,
+                    count(*) FILTER (WHERE {in_scope}) AS count,
                     count(*) FILTER (WHERE ts > {now_p} - {w}) AS recent_count,
                     count(*) FILTER (WHERE ts > {now_p} - {w} * ({n} + 1)
                                      AND ts <= {now_p} - {w}) / {n}::DOUBLE AS baseline_per_window,
-                    count(DISTINCT service) AS services,
+                    count(DISTINCT service) FILTER (WHERE {in_scope}) AS services,
+                    count(*) FILTER (WHERE {in_scope} AND {IS_ERROR}) AS error_count,
+                    count(*) FILTER (WHERE {in_scope} AND failure) AS failure_count,
                     min(ts) AS first_seen, max(ts) AS last_seen
                 FROM store.events WHERE ts <= {now_p} AND {where}
                 GROUP BY template_id
+                HAVING count(*) FILTER (WHERE {in_scope}) > 0
             ), flagged AS (
                 SELECT c.template_id, {_PATTERN_TEXT} AS template, c.count, c.recent_count,
                     c.baseline_per_window,
                     c.recent_count / nullif(c.baseline_per_window, 0) AS surge_ratio,
-                    c.services, c.first_seen, c.last_seen, p.example,
+                    c.services, c.error_count, c.failure_count, c.first_seen, c.last_seen,
+                    p.example,
                     c.first_seen > {now_p} - {w} AS is_new,
                     c.first_seen <= {now_p} - {w}
                         AND c.recent_count >= {q.param(min_count, "BIGINT")}
@@ -192,13 +222,81 @@ def _activity(
         """
         return q.run(con, sql)
 
-    return read(source, _ACTIVITY_SCHEMA, query)
+    return read(source, schema, query)
+
+
+def patterns(
+    source: Source,
+    *,
+    since: TimeLike = None,
+    until: TimeLike = None,
+    new: bool = False,
+    surging: bool = False,
+    window: str | timedelta = SURGE_WINDOW,
+    baseline_windows: int = SURGE_BASELINE_WINDOWS,
+    min_count: int = SURGE_MIN_COUNT,
+    factor: float = SURGE_FACTOR,
+    limit: int | None = 20,
+    service: Values = None,
+    host: Values = None,
+    component: Values = None,
+    level: Values = None,
+    category: Values = None,
+    error_type: Values = None,
+) -> pd.DataFrame:
+    """Every message pattern with events in scope, flagged new or surging by the one rule of
+    :func:`new_patterns` and :func:`surging_patterns` (what ``faultcast patterns`` and
+    ``fc.patterns()`` show).
+
+    ``new=True`` / ``surging=True`` keep only those (surging ones by surge ratio); otherwise
+    the most frequent first.  ``window`` ends at ``until`` (default: the latest event).
+
+    Returns
+    -------
+    DataFrame
+        ``template_id``, ``template`` (str), ``count`` (int64: events from ``since`` up to
+        ``until``), ``recent_count`` (int64: in the window), ``baseline_per_window``,
+        ``surge_ratio`` (float64), ``services``, ``error_count`` (events with a category,
+        the one definition of an error), ``failure_count`` (int64), ``first_seen``,
+        ``last_seen`` (datetime64[us, UTC]: over the whole history up to ``until``),
+        ``example`` (str), ``is_new``, ``is_surging`` (bool).
+
+    Examples
+    --------
+    >>> from faultcast.analytics import example_store, patterns
+    >>> print(patterns(example_store(), limit=2)[["template_id", "count", "error_count"]]
+    ...       .to_string(index=False))
+    template_id  count  error_count
+             T1      4            0
+             T2      3            3
+    """
+    scope = Scope(since, until, service, host, component, level, category, error_type)
+    keep = " AND ".join(
+        ["TRUE"] + (["is_new"] if new else []) + (["is_surging"] if surging else [])
+    )
+    order = (
+        "surge_ratio DESC NULLS LAST, recent_count DESC, template_id"
+        if surging
+        else "count DESC, template_id"
+    )
+    return _activity(
+        source,
+        scope,
+        window,
+        baseline_windows,
+        min_count,
+        factor,
+        keep,
+        order,
+        limit,
+        schema=_PATTERNS_SCHEMA,
+    )
 
 
 def new_patterns(
     source: Source,
     *,
-    window: str | timedelta = "1h",
+    window: str | timedelta = SURGE_WINDOW,
     until: TimeLike = None,
     limit: int | None = 20,
     service: Values = None,
@@ -231,17 +329,27 @@ def new_patterns(
             T10          monthly budget exhausted
     """
     scope = Scope(None, until, service, host, component, level, category, error_type)
-    return _activity(source, scope, window, 24, 5, 3.0, "is_new", "count DESC, template_id", limit)
+    return _activity(
+        source,
+        scope,
+        window,
+        SURGE_BASELINE_WINDOWS,
+        SURGE_MIN_COUNT,
+        SURGE_FACTOR,
+        "is_new",
+        "count DESC, template_id",
+        limit,
+    )
 
 
 def surging_patterns(
     source: Source,
     *,
-    window: str | timedelta = "1h",
+    window: str | timedelta = SURGE_WINDOW,
     until: TimeLike = None,
-    baseline_windows: int = 24,
-    min_count: int = 5,
-    factor: float = 3.0,
+    baseline_windows: int = SURGE_BASELINE_WINDOWS,
+    min_count: int = SURGE_MIN_COUNT,
+    factor: float = SURGE_FACTOR,
     limit: int | None = 20,
     service: Values = None,
     host: Values = None,

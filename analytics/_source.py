@@ -5,57 +5,24 @@ The dashboard may not import :mod:`faultcast.ingest` (layers), so it opens its s
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
 from typing import Final, TypeAlias
 
 import duckdb
 import pandas as pd
 from faultcast.analytics._sql import COUNT, IS_ERROR, TIME, Source, frame, read
-from faultcast.ingest import Store
-from faultcast.ingest.shards import ShardedStore
+from faultcast.ingest.opening import open_store
+from faultcast.ingest.store import StoreReader
 
 #: What :func:`open_source` returns: one store file, or shards read as one.
-StoreSource: TypeAlias = Store | ShardedStore
+StoreSource: TypeAlias = StoreReader
 
-
-def open_source(
-    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    *,
-    lock_timeout: float = 30.0,
-    memory_limit: str | None = "512MB",
-    threads: int | None = None,
-) -> StoreSource:
-    """A read source over ``paths``: a :class:`Store` for one path, a
-    :class:`ShardedStore` for several.
-
-    The file is attached only for each read, and a read that finds it held by a writer (an
-    ``ingest --follow`` committing a chunk) retries for up to ``lock_timeout`` seconds, so the
-    source can be kept open for as long as the caller likes.  A path that does not exist yet
-    reads as an empty store (every metric returns an empty frame).
-
-    Examples
-    --------
-    >>> from faultcast.analytics import Metrics, open_source
-    >>> source = open_source([":memory:"])
-    >>> Metrics(source).error_frequency().empty
-    True
-    >>> open_source(["a.duckdb", "b.duckdb"])   # doctest: +ELLIPSIS
-    ShardedStore(...)
-    """
-    if isinstance(paths, (str, os.PathLike)):
-        listed: list[str | os.PathLike[str]] = [paths]
-    else:
-        listed = list(paths)
-    if not listed:
-        raise ValueError("open_source needs at least one store path")
-    if len(listed) == 1:
-        return Store(
-            listed[0], lock_timeout=lock_timeout, memory_limit=memory_limit, threads=threads
-        )
-    return ShardedStore(
-        listed, lock_timeout=lock_timeout, memory_limit=memory_limit, threads=threads
-    )
+#: A read source over one path or several (:func:`faultcast.ingest.opening.open_store`).
+#: The dashboard may not import :mod:`faultcast.ingest` (layers), so it opens its store here.
+#:
+#: >>> from faultcast.analytics import Metrics, open_source
+#: >>> Metrics(open_source([":memory:"])).error_frequency().empty
+#: True
+open_source = open_store
 
 
 _STATUS: Final[list[tuple[str, str]]] = [

@@ -8,15 +8,16 @@ text: they are checked against fixed lists here first.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Final, Protocol
 
 import duckdb
 import pandas as pd
+from faultcast.ingest.durations import is_duration, parse_duration, resolve_time
+from faultcast.ingest.durations import utc as _utc
 
 #: A filter value: one value or several (any of them matches).
 Values = str | Sequence[str] | None
@@ -55,17 +56,6 @@ GROUP_COLUMNS: Final[tuple[str, ...]] = (
 #: error type and to every warning or worse).
 IS_ERROR: Final[str] = "category IS NOT NULL"
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
-_UNIT_SECONDS: Final[dict[str, int]] = {
-    "s": 1,
-    "sec": 1,
-    "m": 60,
-    "min": 60,
-    "h": 3600,
-    "d": 86400,
-    "w": 604800,
-}
-
 #: dtype of a text column (pandas' string dtype; ``str`` is its alias from pandas 3 on).
 TEXT: Final[str] = "str"
 COUNT: Final[str] = "int64"
@@ -77,69 +67,16 @@ FLAG: Final[str] = "boolean"
 
 class Source(Protocol):
     """What the metrics read: a :class:`faultcast.ingest.Store` or a
-    :class:`faultcast.ingest.shards.ShardedStore` (tables as ``store.<name>``)."""
+    :class:`faultcast.ingest.shards.ShardedStore` (tables as ``store.<name>``); the part of
+    :class:`faultcast.ingest.store.StoreReader` a metric needs."""
 
     def reading(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
 
     def exists(self) -> bool: ...
 
 
-def parse_duration(text: str | float | timedelta, name: str = "") -> float:
-    """Seconds in a duration like ``"15m"``, ``"1h"``, ``"2d"``, a number of seconds or a
-    timedelta; ``name`` names the argument in the error.
-
-    >>> parse_duration("15m"), parse_duration("1.5h"), parse_duration(30)
-    (900.0, 5400.0, 30.0)
-    """
-    what = f"{name}={text!r}" if name else repr(text)
-    if isinstance(text, timedelta):
-        seconds = text.total_seconds()
-    elif isinstance(text, (int, float)) and not isinstance(text, bool):
-        seconds = float(text)
-    elif isinstance(text, str) and (m := _DURATION.match(text)):
-        seconds = float(m.group(1)) * _UNIT_SECONDS[(m.group(2) or "s").lower()]
-    else:
-        raise ValueError(f"{what} is not a duration; use e.g. 30s, 15m, 1h, 2d")
-    if seconds <= 0:
-        raise ValueError(f"{what} is not a positive duration; use e.g. 30s, 15m, 1h, 2d")
-    return seconds
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def resolve_time(value: TimeLike, latest: datetime | None, name: str) -> datetime | None:
-    """An absolute UTC time for a time bound; durations count back from ``latest``.
-
-    >>> latest = datetime(2026, 1, 2, tzinfo=UTC)
-    >>> resolve_time("6h", latest, "since").isoformat()
-    '2026-01-01T18:00:00+00:00'
-    >>> resolve_time("2026-01-01T12:00", latest, "since").isoformat()
-    '2026-01-01T12:00:00+00:00'
-    """
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return _utc(value)
-    if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    if isinstance(value, timedelta) or (isinstance(value, str) and _DURATION.match(value)):
-        seconds = parse_duration(value)
-        return None if latest is None else latest - timedelta(seconds=seconds)
-    if isinstance(value, str):
-        try:
-            return _utc(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
-        except ValueError:
-            pass
-    raise ValueError(
-        f"{name}={value!r} is neither a time (a datetime or ISO 8601 text such as "
-        "2026-01-01T12:00:00Z) nor a duration before the latest event (such as 24h, 15m, 2d)"
-    )
-
-
 def _needs_latest(value: TimeLike) -> bool:
-    return isinstance(value, timedelta) or (isinstance(value, str) and bool(_DURATION.match(value)))
+    return is_duration(value)
 
 
 def _values(name: str, value: str | Sequence[str]) -> list[str]:

@@ -1,60 +1,38 @@
-"""The facade: ``faultcast.connect()`` returns a :class:`FaultCast` over one store."""
+"""The facade: ``faultcast.connect()`` returns a :class:`FaultCast` over one store.
+
+It holds no SQL: reads go through :mod:`faultcast.analytics` (the one read path), writes and
+models through :mod:`faultcast.ingest` and :mod:`faultcast.models`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
+from faultcast import analytics
 from faultcast.analytics import Metrics
-from faultcast.ingest import Ingestor, IngestReport, Limits, Redactor, Store
-from faultcast.ingest.errors import FaultcastError
+from faultcast.ingest import Ingestor, IngestReport, Limits, Redactor
+from faultcast.ingest.durations import parse_duration
 from faultcast.ingest.jsonl import DEFAULT_LIMITS
-from faultcast.ingest.schema import EVENT_COLUMNS
-from faultcast.ingest.shards import ShardedStore
+from faultcast.ingest.opening import open_store, writable
+from faultcast.ingest.store import Store, StoreReader
 from faultcast.models.backtest import backtest as run_backtest
 from faultcast.models.features import UnitFeatureSpec
-from faultcast.models.learn import latest_predictions, learn_sessions
+from faultcast.models.learn import current_risk, learn_sessions
 from faultcast.models.learn import learn as learn_units
 from faultcast.models.recommend import Recommendation, RecoveryRecommender
 from faultcast.models.registry import Registry
 from faultcast.models.retrain import DEFAULT_MARGIN, retrain_runs
 from faultcast.models.retrain import retrain as run_retrain
 
-_EVENT_FILTERS = (
-    "service",
-    "host",
-    "component",
-    "level",
-    "category",
-    "error_type",
-    "template_id",
-    "session_key",
-)
+if TYPE_CHECKING:
+    import pandas as pd
 
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str | float | int) -> float:
-    """Seconds in a duration like ``"15m"``, ``"1h"``, ``"2d"`` or a number of seconds.
-
-    >>> parse_duration("15m"), parse_duration("1.5h"), parse_duration(30)
-    (900.0, 5400.0, 30.0)
-    """
-    if isinstance(text, (int, float)):
-        return float(text)
-    m = _DURATION.match(text)
-    if not m:
-        raise ValueError(f"{text!r} is not a duration; use e.g. 30s, 15m, 1h, 2d")
-    return float(m.group(1)) * _UNIT_SECONDS[(m.group(2) or "s").lower()]
+__all__ = ["FaultCast", "connect", "parse_duration"]
 
 
 class FaultCast:
@@ -78,13 +56,9 @@ class FaultCast:
         limits: Limits = DEFAULT_LIMITS,
         masks: Sequence[str] = (),
     ) -> None:
-        self.store: Store | ShardedStore
-        if isinstance(path, (str, os.PathLike)):
-            self.store = Store(path, lock_timeout=lock_timeout, memory_limit=memory_limit)
-        else:
-            self.store = ShardedStore(
-                list(path), lock_timeout=lock_timeout, memory_limit=memory_limit
-            )
+        self.store: StoreReader = open_store(
+            path, lock_timeout=lock_timeout, memory_limit=memory_limit
+        )
         #: Every metric of :mod:`faultcast.analytics` over this store: ``fc.metrics.error_rate()``.
         self.metrics = Metrics(self.store)
         self.redactor = Redactor(redact_patterns)
@@ -152,12 +126,7 @@ class FaultCast:
         )
 
     def _writable(self, what: str) -> Store:
-        if isinstance(self.store, ShardedStore):
-            raise FaultcastError(
-                f"several shards are read as one, never written: connect to one shard "
-                f"(faultcast.connect(path)) to {what} into it"
-            )
-        return self.store
+        return writable(self.store, what)
 
     # ------------------------------------------------------------------ reads
     def events(
@@ -166,19 +135,22 @@ class FaultCast:
         since: datetime | str | None = None,
         until: datetime | str | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
         **filters: str | Sequence[str] | None,
     ) -> pd.DataFrame:
-        """Stored events, oldest first, filtered by time and by any of
-        service, host, component, level, category, error_type, template_id, session_key
-        (a value or a list of values)."""
-        where, params = self._where(since, until, filters)
-        sql = f"SELECT * FROM store.events WHERE {where} ORDER BY ts, source, source_offset"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
-        if not self.store.exists():
-            return pd.DataFrame({name: pd.Series(dtype="object") for name, _ in EVENT_COLUMNS})
-        return self.store.query_df(sql, params)
+        """Stored events, oldest first (``newest_first=True``: the latest first), filtered by
+        time (a datetime, ISO 8601 text, or a duration before the latest event such as
+        ``"1h"``) and by any of service, host, component, level, category, error_type,
+        template_id, session_key (a value or a list of values).
+        See :func:`faultcast.analytics.events`."""
+        return analytics.events(
+            self.store,
+            since=since,
+            until=until,
+            limit=limit,
+            newest_first=newest_first,
+            **_filters(filters, _EVENT_FILTERS),
+        )
 
     def patterns(
         self,
@@ -192,98 +164,26 @@ class FaultCast:
         limit: int | None = 20,
         **filters: str | Sequence[str] | None,
     ) -> pd.DataFrame:
-        """The message patterns, most frequent first.
-
-        Columns: template_id, template, count, services, first_seen, last_seen, example (a
-        message of the pattern), error_count, failure_count, recent_count (in the last
-        ``window`` before the latest event, or before ``until``), baseline_per_window (its mean
-        count per window over the ``baseline_windows`` windows before that), surge_ratio,
-        is_new (first seen within the last window) and is_surging (seen before, and now at
-        least 5 and well above its own baseline: >= 3x + 3 sigma of a Poisson mean).
+        """The message patterns, most frequent first, each flagged new or surging by the one
+        rule of :func:`faultcast.analytics.patterns` (see there for the columns).
 
         ``new=True`` / ``surging=True`` keep only those (surging ones by surge ratio).
         Filters as in :meth:`events` (service, level, category, ...)."""
-        seconds = parse_duration(window)
-        where, params = self._where(since, until, filters)
-        order = (
-            "surge_ratio DESC NULLS LAST, recent_count DESC"
-            if surging
-            else "count DESC, template_id"
+        return analytics.patterns(
+            self.store,
+            since=since,
+            until=until,
+            new=new,
+            surging=surging,
+            window=window,
+            baseline_windows=baseline_windows,
+            limit=limit,
+            **_filters(filters, _PATTERN_FILTERS),
         )
-        keep = ["TRUE"]
-        if new:
-            keep.append("is_new")
-        if surging:
-            keep.append("is_surging")
-        sql = f"""
-            WITH bounds AS (
-                SELECT coalesce(?::TIMESTAMPTZ, max(ts)) AS now, to_seconds(?::DOUBLE) AS w FROM store.events
-            ), counted AS (
-                SELECT template_id, any_value(template) AS template, count(*) AS count,
-                    count(DISTINCT service) AS services, min(ts) AS first_seen, max(ts) AS last_seen,
-                    arg_min(message, ts) AS example,
-                    count(*) FILTER (WHERE level IN ('error', 'critical')) AS error_count,
-                    count(*) FILTER (WHERE failure) AS failure_count,
-                    count(*) FILTER (WHERE ts > b.now - b.w AND ts <= b.now) AS recent_count,
-                    count(*) FILTER (
-                        WHERE ts > b.now - b.w * ({int(baseline_windows)} + 1) AND ts <= b.now - b.w
-                    ) / {int(baseline_windows)}::DOUBLE AS baseline_per_window,
-                    any_value(b.now) AS now, any_value(b.w) AS w
-                FROM store.events, bounds b WHERE {where} GROUP BY template_id
-            ), flagged AS (
-                SELECT * EXCLUDE (now, w),
-                    recent_count / nullif(baseline_per_window, 0) AS surge_ratio,
-                    first_seen > now - w AS is_new,
-                    first_seen <= now - w AND recent_count >= 5
-                        AND recent_count >= 3 * baseline_per_window + 3 * sqrt(baseline_per_window) + 1
-                        AS is_surging
-                FROM counted
-            )
-            SELECT * FROM flagged WHERE {" AND ".join(keep)} ORDER BY {order}
-        """
-        params = [until, seconds, *params]
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
-        return self.store.query_df(sql, params)
-
-    def _where(
-        self,
-        since: datetime | str | None,
-        until: datetime | str | None,
-        filters: dict[str, str | Sequence[str] | None],
-    ) -> tuple[str, list[Any]]:
-        unknown = set(filters) - set(_EVENT_FILTERS)
-        if unknown:
-            raise TypeError(f"unknown filters {sorted(unknown)}; use {list(_EVENT_FILTERS)}")
-        where: list[str] = ["TRUE"]
-        params: list[Any] = []
-        if since is not None:
-            where.append("ts >= ?::TIMESTAMPTZ")
-            params.append(since)
-        if until is not None:
-            where.append("ts < ?::TIMESTAMPTZ")
-            params.append(until)
-        for column, value in filters.items():
-            if value is None:
-                continue
-            values = [value] if isinstance(value, str) else list(value)
-            where.append(f"{column} IN (SELECT unnest(?::VARCHAR[]))")
-            params.append(values)
-        return " AND ".join(where), params
 
     def quarantine(self, *, source: str | None = None, limit: int | None = None) -> pd.DataFrame:
         """Quarantined input: source, source_offset, raw (redacted), reason, ingested_at."""
-        sql = "SELECT * FROM store.quarantine"
-        params: list[Any] = []
-        if source is not None:
-            sql += " WHERE source = ?"
-            params.append(source)
-        sql += " ORDER BY source, source_offset"
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(int(limit))
-        return self.store.query_df(sql, params)
+        return analytics.quarantine(self.store, source=source, limit=limit)
 
     # ------------------------------------------------------------------ models
     @property
@@ -350,31 +250,15 @@ class FaultCast:
             frame = frame[frame["unit"].to_numpy() == unit]
         return frame
 
-    def _file_state(self) -> Any:
-        """What changes when the store's files change (None: cannot tell, read again)."""
-        if isinstance(self.store, ShardedStore) or self.store.is_memory:
-            return None
-        try:
-            st = os.stat(self.store.path)
-        except FileNotFoundError:
-            return "missing"
-        wal = self.store.path + ".wal"
-        wal_state = os.stat(wal).st_mtime_ns if os.path.exists(wal) else 0
-        return (st.st_mtime_ns, st.st_size, wal_state)
-
     # ------------------------------------------------------------------ recovery
     def recommender(
         self, *, since: Any = None, unit: str = "service", refresh: bool = False
     ) -> RecoveryRecommender:
         """The recovery recommender learned from this store's recorded outcomes (kept in memory
         until the store changes)."""
-        state = self._file_state()
-        if state is None:
-            marker = self.store.query_df(
-                "SELECT count(*) AS n, max(ingested_at) AS last FROM store.events "
-                "WHERE recovery_outcome IN ('succeeded', 'failed')"
-            ).iloc[0]
-            state = (int(marker["n"]), str(marker["last"]))
+        state = self.store.change_marker()
+        if state is None:  # in memory: changes only through this process, by ingest
+            state = tuple(self.store.counts().values())
         key = (str(since), unit, state)
         if refresh or key not in self._recommenders:
             self._recommenders.clear()
@@ -407,27 +291,11 @@ class FaultCast:
         return self.recommender(since=since, unit=unit).recommend(error, actions=actions)
 
     def _latest_predictions(self) -> pd.DataFrame:
-        key = self._file_state()
+        key = self.store.change_marker()
         cached = self._predictions
         if cached is not None and key is not None and cached[0] == key:
             return cached[1]
-        raw = pd.DataFrame() if key == "missing" else latest_predictions(self.store)
-        frame = pd.DataFrame(
-            {
-                "unit": raw.get("unit", pd.Series(dtype=str)),
-                "risk": raw.get("probability", pd.Series(dtype=float)),
-                "alert": raw.get("alert", pd.Series(dtype=bool)),
-                "threshold": raw.get("threshold", pd.Series(dtype=float)),
-                "anomaly_score": raw.get("anomaly_score", pd.Series(dtype=float)),
-                "as_of": raw.get("made_at", pd.Series(dtype="datetime64[ns, UTC]")),
-                "horizon_s": raw.get("horizon_s", pd.Series(dtype=float)),
-                "model_version": raw.get("model_version", pd.Series(dtype="Int64")),
-                "top_features": [
-                    [item["text"] for item in json.loads(e)] if isinstance(e, str) else []
-                    for e in raw.get("explanation", pd.Series(dtype=object))
-                ],
-            }
-        ).reset_index(drop=True)
+        frame = current_risk(self.store)
         self._predictions = (key, frame)
         return frame
 
@@ -496,35 +364,31 @@ class FaultCast:
         return retrain_runs(self.store)
 
     def summary(self) -> dict[str, Any]:
-        """Counts of the whole store: events, quarantined, services, levels, categories, time span."""
-        with self.store.reading() as con:
-            row = con.execute(
-                "SELECT count(*), count(DISTINCT service), min(ts), max(ts), "
-                "count(*) FILTER (WHERE failure), count(DISTINCT template_id) FROM store.events"
-            ).fetchall()[0]
-            levels = dict(
-                con.execute(
-                    "SELECT level, count(*) FROM store.events GROUP BY ALL ORDER BY 2 DESC"
-                ).fetchall()
-            )
-            cats = dict(
-                con.execute(
-                    "SELECT category, count(*) FROM store.events WHERE category IS NOT NULL "
-                    "GROUP BY ALL ORDER BY 2 DESC"
-                ).fetchall()
-            )
-            quarantined = con.execute("SELECT count(*) FROM store.quarantine").fetchall()[0][0]
-        return {
-            "events": int(row[0]),
-            "services": int(row[1]),
-            "first": row[2].isoformat() if row[2] else None,
-            "last": row[3].isoformat() if row[3] else None,
-            "failures": int(row[4]),
-            "templates": int(row[5]),
-            "levels": {k: int(v) for k, v in levels.items()},
-            "categories": {k: int(v) for k, v in cats.items()},
-            "quarantined": int(quarantined),
-        }
+        """Counts of the whole store: events, quarantined, services, levels, categories, time
+        span (:func:`faultcast.analytics.store_summary`)."""
+        return analytics.store_summary(self.store)
+
+
+_EVENT_FILTERS = (
+    "service",
+    "host",
+    "component",
+    "level",
+    "category",
+    "error_type",
+    "template_id",
+    "session_key",
+)
+_PATTERN_FILTERS = ("service", "host", "component", "level", "category", "error_type")
+
+
+def _filters(
+    given: dict[str, str | Sequence[str] | None], allowed: Sequence[str]
+) -> dict[str, Any]:
+    unknown = set(given) - set(allowed)
+    if unknown:
+        raise TypeError(f"unknown filters {sorted(unknown)}; use {list(allowed)}")
+    return given
 
 
 def connect(
@@ -533,11 +397,4 @@ def connect(
 ) -> FaultCast:
     """Open (creating on first write) the faultcast store at ``path``; ``":memory:"`` works; a
     list of paths reads those shards as one (read-only: ingest, learn and retrain need one)."""
-    if not isinstance(path, (str, os.PathLike)):
-        paths = list(path)
-        if not paths:
-            raise FaultcastError("connect() needs a path, or a list of shard paths")
-        if len(paths) > 1:
-            return FaultCast(paths, **options)
-        path = paths[0]
     return FaultCast(path, **options)

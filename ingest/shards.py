@@ -51,9 +51,10 @@ from typing import Any, Final, NoReturn
 import duckdb
 import pandas as pd
 import structlog
-from faultcast.ingest.errors import StorageError, StoreLockedError
+from faultcast.ingest._duck import MEMORY, attach_waiting, scratch_connection
+from faultcast.ingest.errors import StorageError
 from faultcast.ingest.migrations import MIGRATIONS
-from faultcast.ingest.store import _LOCK_RE, MEMORY, _sql_literal
+from faultcast.ingest.store import file_state
 
 log = structlog.get_logger(__name__)
 
@@ -107,17 +108,7 @@ class ShardedStore:
         self.lock_timeout = lock_timeout
         self._lock = threading.RLock()
         self._warned: set[str] = set()
-        config: dict[str, Any] = {}
-        if memory_limit:
-            config["memory_limit"] = memory_limit
-        if threads:
-            config["threads"] = threads
-        try:
-            self._con = duckdb.connect(MEMORY, config=config)
-        except duckdb.Error as e:  # pragma: no cover - a broken DuckDB install
-            raise StorageError(f"could not start DuckDB: {e}") from e
-        with suppress(duckdb.Error):
-            self._con.execute("SET TimeZone = 'UTC'")
+        self._con = scratch_connection(memory_limit, threads)
         self._con.execute("ATTACH ':memory:' AS store")
         self._con.execute(f"ATTACH ':memory:' AS {_SCHEMA_DB}")
         self._con.execute(f"USE {_SCHEMA_DB}")
@@ -177,24 +168,16 @@ class ShardedStore:
             )
         deadline = time.monotonic() + self.lock_timeout
         for i in present:
-            sql = f"ATTACH {_sql_literal(self.paths[i])} AS shard_{i} (READ_ONLY)"
-            delay = 0.01
-            while True:
-                try:
-                    self._con.execute(sql)
-                    self._attached.append(i)
-                    break
-                except duckdb.Error as e:
-                    if not _LOCK_RE.search(str(e)):
-                        raise StorageError(f"could not open the shard {self.paths[i]}: {e}") from e
-                    if time.monotonic() >= deadline:
-                        raise StoreLockedError(
-                            f"the shard {self.paths[i]} is locked by another process and "
-                            f"stayed locked for {self.lock_timeout:.0f} s ({e}). Stop the "
-                            "other writer or raise lock_timeout."
-                        ) from e
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.25)
+            attach_waiting(
+                self._con,
+                self.paths[i],
+                f"shard_{i}",
+                read_only=True,
+                lock_timeout=self.lock_timeout,
+                deadline=deadline,
+                what="shard",
+            )
+            self._attached.append(i)
 
     def _detach_all(self) -> None:
         while self._attached:
@@ -358,6 +341,10 @@ class ShardedStore:
         """Run one read query (tables as ``store.<name>``) and return a DataFrame."""
         with self.reading() as con:
             return con.execute(sql, params or []).df()
+
+    def change_marker(self) -> object:
+        """A value that changes whenever any shard's file changes."""
+        return tuple(file_state(p) for p in self.paths)
 
     def counts(self) -> dict[str, int]:
         """Rows in events and quarantine, over all shards."""

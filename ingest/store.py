@@ -8,30 +8,67 @@ reader or writer that finds the file locked retries with backoff for ``lock_time
 
 from __future__ import annotations
 
-import contextlib
 import os
-import re
 import threading
-import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import duckdb
 import pandas as pd
 import structlog
-from faultcast.ingest.errors import StorageError, StoreLockedError
+from faultcast.ingest._duck import MEMORY, attach_waiting, scratch_connection
+from faultcast.ingest.errors import StorageError
 from faultcast.ingest.migrations import LATEST_VERSION, MIGRATIONS
 
 log = structlog.get_logger(__name__)
 
-MEMORY = ":memory:"
-_LOCK_RE = re.compile(r"Could not set lock|Conflicting lock|database is locked", re.IGNORECASE)
+__all__ = ["MEMORY", "Store", "StoreReader", "file_state"]
 
 
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+@runtime_checkable
+class StoreReader(Protocol):
+    """What every reader of a store needs (models, analytics, the dashboard): a
+    :class:`Store` or several shards read as one (:class:`~faultcast.ingest.shards.ShardedStore`).
+
+    Tables read as ``store.<name>`` inside :meth:`reading`.
+    """
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def is_memory(self) -> bool: ...
+
+    def exists(self) -> bool: ...
+
+    def reading(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]: ...
+
+    def query_df(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> pd.DataFrame: ...
+
+    def schema_version(self) -> int: ...
+
+    def counts(self) -> dict[str, int]: ...
+
+    def change_marker(self) -> object | None: ...
+
+    def close(self) -> None: ...
+
+
+def file_state(path: str) -> object:
+    """What changes when a store file (or its WAL) changes: size and modification times."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "missing"
+    try:
+        wal: object = os.stat(path + ".wal").st_mtime_ns
+    except FileNotFoundError:
+        wal = 0
+    return (st.st_mtime_ns, st.st_size, wal)
 
 
 class Store:
@@ -67,25 +104,8 @@ class Store:
         self.path = MEMORY if str(path) == MEMORY else str(Path(path).expanduser().resolve())
         self.lock_timeout = lock_timeout
         self._lock = threading.RLock()
-        config: dict[str, Any] = {}
-        if memory_limit:
-            config["memory_limit"] = memory_limit
-        if threads:
-            config["threads"] = threads
-        try:
-            self._con = duckdb.connect(MEMORY, config=config)
-        except duckdb.Error as e:  # pragma: no cover - a broken DuckDB install
-            raise StorageError(f"could not start DuckDB: {e}") from e
-        # Naive timestamps are read as UTC.  Without the ICU extension (it cannot always be
-        # loaded offline) DuckDB has no time zones and works in UTC anyway.
-        with contextlib.suppress(duckdb.Error):
-            self._con.execute("SET TimeZone = 'UTC'")
-        # Detaching must not checkpoint: a chunk's rows are already in the file (DuckDB writes
-        # large inserts straight to blocks; the WAL only points at them), and a checkpoint per
-        # chunk cost as much as the insert.  Ingest checkpoints once at the end of a run
-        # (:meth:`checkpoint`), and DuckDB still checkpoints when the WAL passes its threshold.
-        with contextlib.suppress(duckdb.Error):
-            self._con.execute("SET checkpoint_on_detach = 'DISABLED'")
+        # Ingest checkpoints once at the end of a run (:meth:`checkpoint`), not on each detach.
+        self._con = scratch_connection(memory_limit, threads)
         self._attached = False
         self._read_only_attach = False
         if self.is_memory:
@@ -129,27 +149,11 @@ class Store:
                 f"(faultcast ingest FILE --db {self.path})"
             )
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        mode = " (READ_ONLY)" if read_only else ""
-        sql = f"ATTACH {_sql_literal(self.path)} AS store{mode}"
-        deadline = time.monotonic() + self.lock_timeout
-        delay = 0.01
-        while True:
-            try:
-                self._con.execute(sql)
-                self._attached = True
-                self._read_only_attach = read_only
-                return
-            except duckdb.Error as e:
-                if not _LOCK_RE.search(str(e)):
-                    raise StorageError(f"could not open the store {self.path}: {e}") from e
-                if time.monotonic() >= deadline:
-                    raise StoreLockedError(
-                        f"the store {self.path} is locked by another process and stayed locked "
-                        f"for {self.lock_timeout:.0f} s ({e}). Stop the other writer or raise "
-                        "lock_timeout."
-                    ) from e
-                time.sleep(delay)
-                delay = min(delay * 2, 0.25)
+        attach_waiting(
+            self._con, self.path, "store", read_only=read_only, lock_timeout=self.lock_timeout
+        )
+        self._attached = True
+        self._read_only_attach = read_only
 
     def _detach(self) -> None:
         if self.is_memory or not self._attached:
@@ -203,7 +207,7 @@ class Store:
                     raise StorageError(
                         f"migration {migration.version} ({migration.name}) failed on {self.path}: {e}"
                     ) from e
-                log.info(
+                log.debug(
                     "store.migrated", path=self.path, version=migration.version, name=migration.name
                 )
         finally:
@@ -283,6 +287,11 @@ class Store:
         """Run one read query (tables as ``store.<name>``) and return a DataFrame."""
         with self.reading() as con:
             return con.execute(sql, params or []).df()
+
+    def change_marker(self) -> object | None:
+        """A value that changes whenever the store's file changes (for caches of what was
+        read); None for an in-memory store, whose changes cannot be seen from outside."""
+        return None if self.is_memory else file_state(self.path)
 
     def counts(self) -> dict[str, int]:
         """Rows in events and quarantine."""

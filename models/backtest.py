@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from faultcast.ingest import Store
+from faultcast.ingest.store import StoreReader
 from faultcast.models.estimators import (
     FailureRiskClassifier,
     RareTemplateDetector,
@@ -339,7 +339,7 @@ def _unit_baselines(
 
 
 def backtest_units(
-    store: Store,
+    store: StoreReader,
     spec: UnitFeatureSpec | None = None,
     model: base.Classifier | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -417,7 +417,7 @@ def _session_dicts(counts: pd.DataFrame) -> list[dict[str, float]]:
 
 
 def backtest_sessions(
-    store: Store,
+    store: StoreReader,
     labels: Mapping[str, bool] | None = None,
     unsupervised: bool = False,
     session_column: str = "session_key",
@@ -501,7 +501,7 @@ def backtest_sessions(
 
 
 def backtest(
-    store: Store,
+    store: StoreReader,
     mode: str = "unit",
     *,
     unit_column: str = "service",

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import structlog
 from faultcast.ingest import Store
+from faultcast.ingest.store import StoreReader
 from faultcast.models.backtest import UnitReplay, onset_index
 from faultcast.models.estimators import RareTemplateDetector, SessionClassifier, ThresholdSelector
 from faultcast.models.features import (
@@ -364,7 +365,7 @@ def learn_sessions(
     return summary
 
 
-def latest_predictions(store: Store, unit_column: str | None = None) -> pd.DataFrame:
+def latest_predictions(store: StoreReader, unit_column: str | None = None) -> pd.DataFrame:
     """The newest prediction per unit (unit mode), riskiest first: unit_column, unit, tick,
     made_at, horizon_s, probability, threshold, alert, anomaly_score, model_name, model_version,
     explanation (JSON text, for the last tick of a learn run)."""
@@ -379,3 +380,26 @@ def latest_predictions(store: Store, unit_column: str | None = None) -> pd.DataF
            ORDER BY probability DESC, unit""",
         [unit_column, unit_column],
     )
+
+
+def current_risk(store: StoreReader) -> pd.DataFrame:
+    """The failure risk per unit as of the last learned tick, riskiest first, in the user's
+    words: unit, risk, alert, threshold, anomaly_score, as_of, horizon_s, model_version,
+    top_features (the reasons, as text; for the units of the last tick of a learn run)."""
+    raw = latest_predictions(store)
+    return pd.DataFrame(
+        {
+            "unit": raw["unit"],
+            "risk": raw["probability"],
+            "alert": raw["alert"],
+            "threshold": raw["threshold"],
+            "anomaly_score": raw["anomaly_score"],
+            "as_of": raw["made_at"],
+            "horizon_s": raw["horizon_s"],
+            "model_version": raw["model_version"].astype("Int64"),
+            "top_features": [
+                [item["text"] for item in json.loads(e)] if isinstance(e, str) else []
+                for e in raw["explanation"]
+            ],
+        }
+    ).reset_index(drop=True)

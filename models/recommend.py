@@ -34,7 +34,7 @@ import pandas as pd
 from faultcast.ingest.errors import FaultcastError
 from faultcast.ingest.fingerprint import template_of, template_sql
 from faultcast.ingest.schema import category_of
-from faultcast.ingest.store import Store
+from faultcast.ingest.store import StoreReader
 from river import bandit
 
 __all__ = [
@@ -433,7 +433,7 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
 
     def learn_from_store(
         self,
-        store: Store,
+        store: StoreReader,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
         unit: str = "service",
@@ -474,7 +474,7 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
     @classmethod
     def from_store(
         cls,
-        store: Store,
+        store: StoreReader,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
         unit: str = "service",

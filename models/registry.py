@@ -31,6 +31,8 @@ import pandas as pd
 import structlog
 from faultcast.ingest import Store
 from faultcast.ingest.errors import FaultcastError
+from faultcast.ingest.opening import writable
+from faultcast.ingest.store import StoreReader
 
 log = structlog.get_logger(__name__)
 
@@ -72,8 +74,12 @@ def table_exists(con: Any, name: str) -> bool:
 class Registry:
     """Model versions in a store's ``model_registry`` table."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreReader) -> None:
         self.store = store
+
+    def _writer(self) -> Store:
+        """The store to write versions into (shards read as one are never written)."""
+        return writable(self.store, "keep models")
 
     def save(
         self,
@@ -120,7 +126,7 @@ class Registry:
         if con is not None:
             version = write(con)
         else:
-            with self.store.writing() as c:
+            with self._writer().writing() as c:
                 version = write(c)
         log.info("registry.saved", name=name, version=version, status=status, bytes=len(blob))
         return version
@@ -224,7 +230,7 @@ class Registry:
 
     def promote(self, name: str, version: int) -> None:
         """Make ``version`` the production version of ``name``."""
-        with self.store.writing() as con:
+        with self._writer().writing() as con:
             found = con.execute(
                 "SELECT count(*) FROM store.model_registry WHERE name = ? AND version = ?",
                 [name, version],

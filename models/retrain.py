@@ -41,6 +41,7 @@ import pandas as pd
 import structlog
 from faultcast.ingest import Store
 from faultcast.ingest.errors import FaultcastError
+from faultcast.ingest.store import StoreReader
 from faultcast.models.backtest import UnitReplay, onset_index
 from faultcast.models.estimators import FailureRiskClassifier
 from faultcast.models.features import (
@@ -377,7 +378,7 @@ def retrain(
     return record
 
 
-def retrain_runs(store: Store) -> pd.DataFrame:
+def retrain_runs(store: StoreReader) -> pd.DataFrame:
     """Past retrains, newest first: run_id, started_at, finished_at, trigger, promoted,
     promoted_version, production_version, decision, reason, candidates (JSON)."""
     columns = [

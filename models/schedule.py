@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 from apscheduler.triggers.cron import CronTrigger
 from faultcast.ingest import Store
+from faultcast.ingest.store import StoreReader
 
 log = structlog.get_logger(__name__)
 
@@ -77,7 +78,7 @@ class RetrainSchedule:
         self.last_run = at
 
 
-def drift_events_since(store: Store, since: datetime | None) -> int:
+def drift_events_since(store: StoreReader, since: datetime | None) -> int:
     """Drift events recorded after ``since`` (all when None)."""
     if not store.exists() or store.schema_version() < 4:
         return 0

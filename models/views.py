@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final
 
 import pandas as pd
-from faultcast.ingest import Store
+from faultcast.ingest.store import StoreReader
 
 _DRIFT_COLUMNS: Final[dict[str, str]] = {
     "model_name": "str",
@@ -27,7 +27,7 @@ _DRIFT_SCHEMA: Final[int] = 4
 
 
 def drift_events(
-    store: Store, model_name: str | None = None, limit: int | None = None
+    store: StoreReader, model_name: str | None = None, limit: int | None = None
 ) -> pd.DataFrame:
     """Concept drift the online models detected, newest first.
 
