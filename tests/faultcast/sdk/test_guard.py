@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -240,26 +239,24 @@ def test_a_given_policy_chooses_and_learns_the_outcome() -> None:
     assert policy.learned == [("fallback", True)] and logs[0]["recovery_action"] == "fallback"
 
 
-def test_overhead_on_a_call_that_does_not_fail_is_under_5_microseconds() -> None:
+def test_a_call_that_does_not_fail_passes_straight_through() -> None:
+    """The fast path: no log, no retry, nothing spent.  Its cost (once asserted here as under
+    5 µs) is measured against the bare call by ``benchmarks/guard.py``."""
+
     def bare(x: int) -> int:
         return x
 
+    breaker, budget = CircuitBreaker(), RetryBudget(clock=FakeClock())
     wrapped = guard(bare)
-    with_breaker = guard(bare, breaker=CircuitBreaker(), budget=RetryBudget())  # type: ignore[call-overload]
-    n = 50_000
-
-    def per_call(fn: Any) -> float:
-        best = float("inf")
-        for _ in range(3):
-            t0 = time.perf_counter_ns()
-            for i in range(n):
-                fn(i)
-            best = min(best, (time.perf_counter_ns() - t0) / n)
-        return best
-
-    base = per_call(bare)
-    assert per_call(wrapped) - base < 5_000
-    assert per_call(with_breaker) - base < 5_000
+    with_breaker = guard(bare, breaker=breaker, budget=budget)  # type: ignore[call-overload]
+    n = 1_000
+    with capture_logs() as logs:
+        assert [wrapped(i) for i in range(n)] == list(range(n))
+        assert [with_breaker(i) for i in range(n)] == list(range(n))
+    assert logs == []
+    assert breaker.state == "closed"
+    assert budget.requests == n and budget.retries == 0 and budget.refused == 0
+    assert budget.tokens == budget.capacity
 
 
 def test_prometheus_export() -> None:
