@@ -1,0 +1,160 @@
+"""The ``serve`` command: ingest and learn continuously (registered by :func:`register`)."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from faultcast.cli._common import command, configure_logging, emit, err, fail
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``serve`` command to ``app``."""
+
+    @command(app)
+    def serve(
+        db: Annotated[
+            Path,
+            typer.Option(
+                "--db",
+                help="The faultcast store (a DuckDB file); one shard per worker of a group.",
+                metavar="PATH",
+                envvar="FAULTCAST_DB",
+            ),
+        ] = Path("faultcast.duckdb"),
+        follow: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--follow", help="A JSON-lines file to tail (repeatable).", metavar="FILE"
+            ),
+        ] = None,
+        kafka: Annotated[
+            str | None,
+            typer.Option(
+                "--kafka",
+                help="Kafka bootstrap servers, HOST:PORT[,HOST:PORT...].",
+                metavar="SERVERS",
+            ),
+        ] = None,
+        topic: Annotated[
+            str | None,
+            typer.Option("--topic", help="The Kafka topic of faultcast events.", metavar="TOPIC"),
+        ] = None,
+        group: Annotated[
+            str,
+            typer.Option(
+                "--group",
+                help="The consumer group (workers that share the topic).",
+                metavar="GROUP",
+            ),
+        ] = "faultcast",
+        dead_letter_topic: Annotated[
+            str | None,
+            typer.Option(
+                "--dead-letter-topic",
+                help="Send quarantined messages to this topic.",
+                metavar="TOPIC",
+            ),
+        ] = None,
+        batch_messages: Annotated[
+            int, typer.Option("--batch-messages", help="At most this many messages per batch.")
+        ] = 20_000,
+        metrics_port: Annotated[
+            int | None,
+            typer.Option(
+                "--metrics-port",
+                help="Serve Prometheus metrics on this port (/metrics).",
+                metavar="PORT",
+            ),
+        ] = None,
+        metrics_host: Annotated[
+            str,
+            typer.Option(
+                "--metrics-host", help="Address the metrics server listens on.", metavar="HOST"
+            ),
+        ] = "127.0.0.1",
+        learn_every: Annotated[
+            float, typer.Option("--learn-every", help="Seconds between learning runs.")
+        ] = 30.0,
+        service: Annotated[
+            str | None,
+            typer.Option(
+                "--service", help="Service name for events that carry none.", metavar="SERVICE"
+            ),
+        ] = None,
+        session_key: Annotated[
+            str | None,
+            typer.Option(
+                "--session-key",
+                help="The JSON field (or a regex) of the session key.",
+                metavar="FIELD|REGEX",
+            ),
+        ] = None,
+        from_start: Annotated[
+            bool,
+            typer.Option("--from-start", help="Read followed files from their start."),
+        ] = False,
+        json_out: Annotated[
+            bool, typer.Option("--json", help="Print one JSON summary on stdout at exit.")
+        ] = False,
+        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log to stderr.")] = False,
+    ) -> None:
+        """Ingest continuously from followed files and/or a Kafka consumer group, learn as
+        events arrive, and expose Prometheus metrics.
+
+        Offsets are committed only after a batch is stored, and event ids make a redelivered
+        message a no-op: each event is stored once.  SIGTERM or Ctrl-C finishes the batch in
+        hand, commits it and exits 0.  Scale out by starting more workers with the same
+        --group, each with its own --db shard; faultcast.connect([shards]) reads them as one.
+        """
+        from faultcast.ingest.errors import FaultcastError
+        from faultcast.ingest.kafka import KafkaSettings
+        from faultcast.serve import ServeMetrics, ServeOptions, Server
+
+        configure_logging(verbose)
+        settings = None
+        if kafka is not None or topic is not None:
+            if kafka is None or topic is None:
+                fail(ValueError("--kafka and --topic go together: give both"))
+            settings = KafkaSettings(
+                kafka,
+                topic=topic,
+                group=group,
+                dead_letter_topic=dead_letter_topic,
+                batch_messages=batch_messages,
+            )
+        if not follow and settings is None:
+            fail(
+                ValueError(
+                    "nothing to serve: give --follow FILE and/or --kafka HOST:PORT --topic T"
+                )
+            )
+        options = ServeOptions(
+            db=db,
+            follow=list(follow or ()),
+            kafka=settings,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+            learn_every=learn_every,
+            service=service,
+            session_key=session_key,
+            from_start=from_start,
+        )
+        server = Server(options, ServeMetrics(sdk_metrics=True))
+
+        def on_signal(signum: int, frame: Any) -> None:
+            server.stop()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        if not json_out and err().is_terminal:
+            err().print(f"serving into {db} (SIGTERM or Ctrl-C stops)")
+        try:
+            summary = server.run()
+        except (FaultcastError, ValueError, OSError) as e:
+            fail(e)
+        if json_out:
+            emit(summary.to_dict() | {"db": str(db)})
