@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import sys
 import tomllib
 from pathlib import Path
 
@@ -95,3 +96,50 @@ def test_dashboard_holds_no_sql_driver() -> None:
 def test_duckdb_is_pinned_to_one_minor_version() -> None:
     deps = [d for d in PYPROJECT["project"]["dependencies"] if d.startswith("duckdb")]
     assert deps == ["duckdb>=2.0,<2.1"]
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports (at any depth of its code), as written."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_the_facade_holds_no_sql_driver() -> None:
+    imported = _imports(ROOT / "faultcast" / "_facade.py")
+    assert not {n for n in imported if n.split(".")[0] == "duckdb"}, (
+        "faultcast/_facade.py imports duckdb: it delegates to ingest and analytics"
+    )
+
+
+def test_the_sdk_imports_nothing_but_itself() -> None:
+    """DESIGN.md: the SDK is stdlib only (structlog, orjson, prometheus_client and
+    confluent_kafka optional, imported where used) and installable alone."""
+    optional = {"structlog", "orjson", "prometheus_client", "confluent_kafka"}
+    for path in (ROOT / "faultcast" / "sdk").rglob("*.py"):
+        for name in _imports(path):
+            top = name.split(".")[0]
+            if top == "faultcast":
+                assert name == "faultcast.sdk" or name.startswith("faultcast.sdk."), (path, name)
+            else:
+                assert top in sys.stdlib_module_names or top in optional, (path, name)
+
+
+def test_the_cli_modules_import_no_heavy_module_at_top_level() -> None:
+    heavy = {"duckdb", "pandas", "pyarrow", "numpy", "river", "rich", "structlog", "streamlit"}
+    for path in (ROOT / "faultcast" / "cli").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in tree.body:
+            if isinstance(node, ast.Import):
+                names = {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = {node.module}
+            else:
+                continue
+            for name in names:
+                assert name.split(".")[0] not in heavy, (path, name)
+                assert name != "faultcast._facade", (path, name)
