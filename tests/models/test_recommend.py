@@ -7,7 +7,6 @@ import json
 import logging
 import pickle
 import random
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,16 +151,18 @@ def test_river_bandit_interface() -> None:
     assert model.recommend(error("data")).action == "dead_letter"
 
 
-def test_recommend_p99_under_a_millisecond() -> None:
+def test_recommend_answers_from_the_learned_table_without_learning() -> None:
+    """Asking is read-only: many asks leave the model as it was and the same error gets the same
+    advice.  Its latency (once asserted here as p99 under 1 ms) is measured by
+    ``benchmarks/guard.py``."""
     model = trained(3000)
     errors = [error(rng_cat, f"E{i % 9}", i) for i, rng_cat in enumerate(list(TRUTH) * 500)]
-    timings = []
-    for e in errors:
-        t0 = time.perf_counter_ns()
-        model.recommend(e)
-        timings.append(time.perf_counter_ns() - t0)
-    timings.sort()
-    assert timings[int(len(timings) * 0.99)] < 1_000_000
+    before = (model.n_outcomes_, dict(model._counts))
+    first = [model.recommend(e) for e in errors]
+    assert all(a.action in TRUTH[e["category"]] for a, e in zip(first, errors, strict=True))
+    assert (model.n_outcomes_, dict(model._counts)) == before
+    again = [model.recommend(e) for e in errors[:50]]
+    assert [a.to_dict() for a in again] == [a.to_dict() for a in first[:50]]
 
 
 @pytest.fixture(scope="module")
