@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup lint typecheck bench clean
+.PHONY: demo test setup lint typecheck bench sdk-wheel clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/learn.py
+	$(BIN)/python benchmarks/startup.py
+
+# The application SDK alone (faultcast-sdk, no dependencies) as a wheel in dist/; built from a
+# copy so no build/ or *.egg-info lands inside the package folder.
+sdk-wheel: $(STAMP)
+	@tmp=$$(mktemp -d) && cp -r faultcast/sdk $$tmp/src && rm -rf $$tmp/src/__pycache__ && \
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist $$tmp/src && rm -rf $$tmp
 
 clean:
 	rm -rf $(VENV) faultcast-demo .pytest_cache .mypy_cache .ruff_cache
