@@ -48,4 +48,4 @@ sdk-wheel: $(STAMP)
 	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist $$tmp/src && rm -rf $$tmp
 
 clean:
-	rm -rf $(VENV) faultcast-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) faultcast-demo dist .pytest_cache .mypy_cache .ruff_cache
