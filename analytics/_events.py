@@ -88,8 +88,8 @@ def events(
     >>> from faultcast.analytics import events, example_store
     >>> events(example_store(), service="payments", level="critical", limit=1)[
     ...     ["service", "level", "error_type"]]
-        service     level  error_type
-    0  payments  critical  DeadlockError
+        service     level           error_type
+    0  payments  critical  BudgetExceededError
     """
     scope = Scope(since, until, service, host, component, level, category, error_type, template_id)
     direction = "DESC" if newest_first else ""

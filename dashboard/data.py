@@ -47,11 +47,6 @@ TIME_RANGES: Final[dict[str, str | None]] = {
 }
 
 
-def _models_store(source: StoreSource) -> Any:
-    """The models' readers take a ``Store``; shards share its read interface."""
-    return source
-
-
 def _nan_to_none(value: Any) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return None
@@ -138,7 +133,7 @@ def overview(source: StoreSource, since: str | None = "24h") -> Overview:
     new = metrics.new_patterns(window=since or "100000d", limit=None)
     card = metrics.scorecard(since=since)
     trend = metrics.error_frequency(by="category", since=since, bucket=bucket_for(since))
-    risk = latest_predictions(_models_store(source))
+    risk = latest_predictions(source)
     return Overview(
         events=int(rate["events"].iloc[0]) if len(rate) else 0,
         errors=int(rate["errors"].iloc[0]) if len(rate) else 0,
@@ -270,7 +265,7 @@ _ADVICE_COLUMNS: Final[dict[str, str]] = {
 
 def recommender(source: StoreSource) -> RecoveryRecommender:
     """A recovery recommender that has learned every outcome recorded in the store."""
-    return RecoveryRecommender.from_store(_models_store(source))
+    return RecoveryRecommender.from_store(source)
 
 
 def recommendations(
@@ -394,7 +389,7 @@ def predictions(
     """Each unit's latest risk and its contributing features, the risk timeline with the
     failure onsets, and precision, recall and lead time of the predictions in the range."""
     metrics = Metrics(source)
-    risk = latest_predictions(_models_store(source))
+    risk = latest_predictions(source)
     if service:
         risk = risk[risk["unit"].isin(service)]
     return Predictions(
@@ -497,7 +492,7 @@ def _version_metrics(versions: pd.DataFrame) -> pd.DataFrame:
 def models(source: StoreSource, since: str | None = None) -> Models:
     """Registry versions (newest first) with their metrics, the stored predictions' quality
     per bucket, drift events and retrain runs (the last one on its own)."""
-    store = _models_store(source)
+    store = source
     versions = Registry(store).versions()
     runs = retrain_runs(store)
     last: dict[str, Any] = {}

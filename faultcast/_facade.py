@@ -13,8 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from faultcast import analytics
-from faultcast.analytics import Metrics
+from faultcast.analytics import Metrics, store_summary
+from faultcast.analytics import events as read_events
+from faultcast.analytics import patterns as read_patterns
+from faultcast.analytics import quarantine as read_quarantine
 from faultcast.ingest import Ingestor, IngestReport, Limits, Redactor
 from faultcast.ingest.durations import parse_duration
 from faultcast.ingest.jsonl import DEFAULT_LIMITS
@@ -143,7 +145,7 @@ class FaultCast:
         ``"1h"``) and by any of service, host, component, level, category, error_type,
         template_id, session_key (a value or a list of values).
         See :func:`faultcast.analytics.events`."""
-        return analytics.events(
+        return read_events(
             self.store,
             since=since,
             until=until,
@@ -169,7 +171,7 @@ class FaultCast:
 
         ``new=True`` / ``surging=True`` keep only those (surging ones by surge ratio).
         Filters as in :meth:`events` (service, level, category, ...)."""
-        return analytics.patterns(
+        return read_patterns(
             self.store,
             since=since,
             until=until,
@@ -183,7 +185,7 @@ class FaultCast:
 
     def quarantine(self, *, source: str | None = None, limit: int | None = None) -> pd.DataFrame:
         """Quarantined input: source, source_offset, raw (redacted), reason, ingested_at."""
-        return analytics.quarantine(self.store, source=source, limit=limit)
+        return read_quarantine(self.store, source=source, limit=limit)
 
     # ------------------------------------------------------------------ models
     @property
@@ -366,7 +368,8 @@ class FaultCast:
     def summary(self) -> dict[str, Any]:
         """Counts of the whole store: events, quarantined, services, levels, categories, time
         span (:func:`faultcast.analytics.store_summary`)."""
-        return analytics.store_summary(self.store)
+        summary: dict[str, Any] = store_summary(self.store)
+        return summary
 
 
 _EVENT_FILTERS = (

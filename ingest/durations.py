@@ -79,7 +79,7 @@ def resolve_time(
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if is_duration(value):
-        seconds = parse_duration(value, name)  # type: ignore[arg-type]
+        seconds = parse_duration(value, name)
         return None if latest is None else latest - timedelta(seconds=seconds)
     if isinstance(value, str):
         try:
