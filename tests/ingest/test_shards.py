@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from faultcast.analytics import Metrics
-from faultcast.ingest import StorageError, Store
+from faultcast.ingest import StorageError, Store, _duck
 from faultcast.ingest.shards import ShardedStore
 
 import faultcast
@@ -161,7 +161,9 @@ def test_bad_arguments(tmp_path: Path) -> None:
         ShardedStore([not_a_store]).counts()
 
 
-def test_a_reader_waits_out_a_writer_holding_a_shard(tmp_path: Path) -> None:
+def test_a_reader_waits_out_a_writer_holding_a_shard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     a = _shard(tmp_path / "a.duckdb", [("a1", 0, "api", "T1", "disk full")])
     holder = subprocess.Popen(
         [
@@ -174,11 +176,13 @@ def test_a_reader_waits_out_a_writer_holding_a_shard(tmp_path: Path) -> None:
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
-        started = time.monotonic()
-        assert ShardedStore([a], lock_timeout=20).counts()["events"] == 1
-        assert time.monotonic() - started > 0.3
+        waits: list[float] = []
+        real_sleep = time.sleep
+        monkeypatch.setattr(_duck.time, "sleep", lambda s: (waits.append(s), real_sleep(s)))
+        assert ShardedStore([a], lock_timeout=60).counts()["events"] == 1
+        assert waits, "the reader never met the writer's lock"
     finally:
-        holder.wait(timeout=20)
+        holder.wait(timeout=60)
 
 
 def test_real_ingests_into_two_shards(tmp_path: Path, write_lines) -> None:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from faultcast.ingest import StorageError, Store, StoreLockedError
+from faultcast.ingest import StorageError, Store, StoreLockedError, _duck
 from faultcast.ingest.migrations import LATEST_VERSION, MIGRATIONS
 from faultcast.ingest.schema import EVENT_COLUMNS
 
@@ -95,18 +95,32 @@ def _hold(path: Path, seconds: float) -> subprocess.Popen[str]:
     return proc
 
 
-def test_readers_wait_for_a_writer_in_another_process(store_path: Path) -> None:
+def _count_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record every backoff sleep of the lock-waiting attach (each one is a lock met)."""
+    waits: list[float] = []
+    real_sleep = time.sleep
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        real_sleep(seconds)
+
+    monkeypatch.setattr(_duck.time, "sleep", sleep)
+    return waits
+
+
+def test_readers_wait_for_a_writer_in_another_process(
+    store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with Store(store_path).writing():
         pass
     proc = _hold(store_path, 1.5)
+    waits = _count_waits(monkeypatch)
     try:
-        started = time.monotonic()
-        counts = Store(store_path, lock_timeout=30).counts()
-        waited = time.monotonic() - started
+        counts = Store(store_path, lock_timeout=60).counts()
     finally:
-        proc.wait(timeout=30)
+        proc.wait(timeout=60)
     assert counts["events"] == 1  # it read what the writer committed, once the lock was free
-    assert waited > 0.5
+    assert waits, "the reader never met the writer's lock"
 
 
 def test_a_lock_held_too_long_is_a_clear_error(store_path: Path) -> None:
