@@ -1,14 +1,46 @@
-"""The command line: --help, --json prints exactly one JSON object, errors say what and where."""
+"""The command line: --help, --json prints exactly one JSON object, errors say what and where.
+
+The commands run in this process through Typer's ``CliRunner``; the tests at the end run the
+console script itself, where the process boundary is what is tested.
+"""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import event
+import pytest
+import structlog
+from typer.testing import CliRunner
+
+from faultcast.cli import app
+from tests.conftest import event, run_cli
+
+Cli = Callable[..., subprocess.CompletedProcess[bytes]]
 
 
-def test_help_lists_the_commands(cli) -> None:
+@pytest.fixture
+def cli() -> Cli:
+    """Run ``faultcast ARGS...`` in this process; the result looks like a finished process."""
+    runner = CliRunner()
+
+    def invoke(*args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+        saved = structlog.get_config()  # the commands configure logging for the process
+        try:
+            result = runner.invoke(app, list(args), input=input, catch_exceptions=False)
+        finally:
+            structlog.configure(**saved)
+        return subprocess.CompletedProcess(
+            ["faultcast", *args], result.exit_code, result.stdout_bytes, result.stderr_bytes
+        )
+
+    return invoke
+
+
+def test_help_lists_the_commands(cli: Cli) -> None:
     result = cli("--help")
     assert result.returncode == 0
     for command in (
@@ -26,9 +58,10 @@ def test_help_lists_the_commands(cli) -> None:
     assert "--follow" in cli("ingest", "--help").stdout.decode()
 
 
-def test_ingest_json_prints_exactly_one_object(cli, write_lines, tmp_path: Path) -> None:
+def test_ingest_json_prints_exactly_one_object(write_lines, tmp_path: Path) -> None:
+    """A separate process: nothing but the JSON object reaches stdout (no library prints)."""
     path = write_lines([event(i) for i in range(30)] + ["{bad"])
-    result = cli("ingest", str(path), "--db", str(tmp_path / "s.duckdb"), "--json")
+    result = run_cli("ingest", str(path), "--db", str(tmp_path / "s.duckdb"), "--json")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.decode().strip().splitlines()
     assert len(lines) == 1
@@ -37,14 +70,14 @@ def test_ingest_json_prints_exactly_one_object(cli, write_lines, tmp_path: Path)
     assert report["quarantine_reasons"] == {"invalid JSON": 1}
 
 
-def test_missing_file_is_a_clear_error(cli, tmp_path: Path) -> None:
+def test_missing_file_is_a_clear_error(cli: Cli, tmp_path: Path) -> None:
     result = cli("ingest", str(tmp_path / "nope.jsonl"), "--db", str(tmp_path / "s.duckdb"))
     assert result.returncode == 1
     assert "no such file" in result.stderr.decode()
     assert "Traceback" not in result.stderr.decode()
 
 
-def test_events_and_quarantine_commands(cli, write_lines, tmp_path: Path) -> None:
+def test_events_and_quarantine_commands(cli: Cli, write_lines, tmp_path: Path) -> None:
     db = str(tmp_path / "s.duckdb")
     cli("ingest", str(write_lines([event(i) for i in range(5)] + ["[]"])), "--db", db)
     shown = json.loads(cli("events", "--db", db, "--service", "svc-1", "--json").stdout)
@@ -54,12 +87,12 @@ def test_events_and_quarantine_commands(cli, write_lines, tmp_path: Path) -> Non
     assert "svc-" in cli("events", "--db", db).stdout.decode()
 
 
-def test_events_on_a_missing_store_says_how_to_start(cli, tmp_path: Path) -> None:
+def test_events_on_a_missing_store_says_how_to_start(cli: Cli, tmp_path: Path) -> None:
     result = cli("events", "--db", str(tmp_path / "none.duckdb"))
     assert result.returncode == 1 and "ingest some events first" in result.stderr.decode()
 
 
-def test_simulate_then_ingest_then_demo(cli, tmp_path: Path) -> None:
+def test_simulate_then_ingest_then_demo(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "sim.jsonl"
     sim = cli(
         "simulate", "--out", str(out), "--services", "3", "--hours", "1", "--seed", "5", "--json"
@@ -87,7 +120,7 @@ def test_simulate_then_ingest_then_demo(cli, tmp_path: Path) -> None:
     assert payload["store"]["events"] == payload["simulated"] and payload["store"]["services"] == 2
 
 
-def test_ingest_a_text_log_from_the_command_line(cli, tmp_path: Path) -> None:
+def test_ingest_a_text_log_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
     log = tmp_path / "app.log"
     log.write_text(
         "2026-01-01 00:00:00,000 ERROR db: timeout on blk_7\n  retrying\n2026-01-01 00:00:01,000 INFO db: ok\n"
@@ -104,7 +137,7 @@ def test_ingest_a_text_log_from_the_command_line(cli, tmp_path: Path) -> None:
     assert shown["events"][0]["session_key"] == "blk_7"
 
 
-def test_patterns_command(cli, write_lines, tmp_path: Path) -> None:
+def test_patterns_command(cli: Cli, write_lines, tmp_path: Path) -> None:
     db = str(tmp_path / "s.duckdb")
     cli(
         "ingest",
@@ -124,7 +157,7 @@ def test_patterns_command(cli, write_lines, tmp_path: Path) -> None:
     assert "timed out" in cli("patterns", "--db", db).stdout.decode()
 
 
-def test_learn_predict_backtest_and_models_from_the_command_line(cli, tmp_path: Path) -> None:
+def test_learn_predict_backtest_and_models_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "sim.jsonl"
     db = str(tmp_path / "s.duckdb")
     assert (
@@ -171,7 +204,7 @@ def test_learn_predict_backtest_and_models_from_the_command_line(cli, tmp_path: 
     assert cli("models", "promote", "1", "--db", db).returncode == 0
 
 
-def test_recommend_and_retrain_from_the_command_line(cli, tmp_path: Path) -> None:
+def test_recommend_and_retrain_from_the_command_line(cli: Cli, tmp_path: Path) -> None:
     out = tmp_path / "sim.jsonl"
     db = str(tmp_path / "s.duckdb")
     assert (
@@ -192,3 +225,22 @@ def test_recommend_and_retrain_from_the_command_line(cli, tmp_path: Path) -> Non
     assert {"promoted", "decision", "reason"} <= set(record)
     assert record["decision"] in {"promoted", "kept"}
     assert "schedule" in cli("--help").stdout.decode()
+
+
+def test_the_console_script_and_python_m(tmp_path: Path) -> None:
+    script = Path(sys.executable).with_name("faultcast")
+    version = subprocess.run([str(script), "--version"], capture_output=True, timeout=60)
+    assert version.returncode == 0 and version.stdout.decode().startswith("faultcast ")
+    usage = subprocess.run([str(script)], capture_output=True, timeout=60)  # no command: help
+    assert usage.returncode in (0, 2) and b"ingest" in usage.stdout + usage.stderr
+    missing = run_cli("events", "--db", str(tmp_path / "none.duckdb"))
+    assert missing.returncode == 1 and b"Traceback" not in missing.stderr
+
+
+def test_help_says_what_ingest_takes_and_shows_readable_metavars(cli: Cli) -> None:
+    text = cli("ingest", "--help").stdout.decode()
+    assert "JSON lines" in text and "text logs" in text
+    assert "FILE" in text and "list[str]" not in text.split("Options")[1]
+    assert "DURATION" in cli("patterns", "--help").stdout.decode()
+    serve = cli("serve", "--help").stdout.decode()
+    assert "connect([shards])" in " ".join(serve.split())  # not eaten as rich markup
