@@ -78,13 +78,15 @@ def patterns(
     since: SinceOption = None,
     until: UntilOption = None,
     new: Annotated[
-        bool, typer.Option("--new", help="Only patterns first seen in the last --window.")
+        bool,
+        typer.Option("--new", help="Only patterns first seen in the last --window.", metavar=""),
     ] = False,
     surging: Annotated[
         bool,
         typer.Option(
             "--surging",
             help="Only patterns whose rate in the last --window is well above their own baseline.",
+            metavar="",
         ),
     ] = False,
     window: Annotated[

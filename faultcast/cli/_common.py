@@ -54,8 +54,12 @@ DbOption = Annotated[
         "--db", help="The faultcast store (a DuckDB file).", envvar="FAULTCAST_DB", metavar="PATH"
     ),
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
-VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Log progress to stderr.")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout.", metavar="")
+]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Log progress to stderr.", metavar="")
+]
 ServiceOption = Annotated[
     list[str] | None,
     typer.Option(help="Only these services (repeatable).", metavar="SERVICE"),

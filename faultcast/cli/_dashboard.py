@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = "127.0.0.1",
         open_browser: Annotated[
-            bool, typer.Option("--open/--no-open", help="Open a browser tab.")
+            bool, typer.Option("--open/--no-open", help="Open a browser tab.", metavar="")
         ] = False,
     ) -> None:
         """Serve the Streamlit dashboard for a store (stays up while ingest or serve writes)."""

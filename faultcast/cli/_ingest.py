@@ -81,7 +81,10 @@ def ingest(
     follow: Annotated[
         bool,
         typer.Option(
-            "--follow", "-f", help="Keep tailing the files (survives rotation); Ctrl-C stops."
+            "--follow",
+            "-f",
+            help="Keep tailing the files (survives rotation); Ctrl-C stops.",
+            metavar="",
         ),
     ] = False,
     from_start: Annotated[
@@ -89,6 +92,7 @@ def ingest(
         typer.Option(
             "--from-start",
             help="Ignore checkpoints and re-read from line 1 (stores nothing twice).",
+            metavar="",
         ),
     ] = False,
     redact: Annotated[

@@ -44,7 +44,9 @@ def learn(
     ] = "1m",
     sessions: Annotated[
         bool,
-        typer.Option("--sessions", help="Also score and learn every session that ended since."),
+        typer.Option(
+            "--sessions", help="Also score and learn every session that ended since.", metavar=""
+        ),
     ] = False,
     session_column: Annotated[
         str,
@@ -186,7 +188,10 @@ def backtest(
         ),
     ] = None,
     unsupervised: Annotated[
-        bool, typer.Option("--unsupervised", help="Session mode: learn from no labels at all.")
+        bool,
+        typer.Option(
+            "--unsupervised", help="Session mode: learn from no labels at all.", metavar=""
+        ),
     ] = False,
     json_out: JsonOption = False,
     verbose: VerboseOption = False,

@@ -95,12 +95,15 @@ def register(app: typer.Typer) -> None:
         ] = None,
         from_start: Annotated[
             bool,
-            typer.Option("--from-start", help="Read followed files from their start."),
+            typer.Option("--from-start", help="Read followed files from their start.", metavar=""),
         ] = False,
         json_out: Annotated[
-            bool, typer.Option("--json", help="Print one JSON summary on stdout at exit.")
+            bool,
+            typer.Option("--json", help="Print one JSON summary on stdout at exit.", metavar=""),
         ] = False,
-        verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log to stderr.")] = False,
+        verbose: Annotated[
+            bool, typer.Option("--verbose", "-v", help="Log to stderr.", metavar="")
+        ] = False,
     ) -> None:
         """Ingest continuously from followed files and/or a Kafka consumer group, learn as
         events arrive, and expose Prometheus metrics.
