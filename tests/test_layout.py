@@ -39,22 +39,7 @@ def test_every_package_folder_is_listed_for_the_wheel() -> None:
     assert set(_package_folders()) == listed
 
 
-def _packages() -> list[object]:
-    params: list[object] = []
-    for package in sorted(PYPROJECT["tool"]["setuptools"]["packages"]):
-        marks = []
-        if package == "faultcast" and not (ROOT / "faultcast" / "_logging.py").exists():
-            marks.append(
-                pytest.mark.xfail(
-                    reason="faultcast.configure_logging: faultcast/_logging.py is being written",
-                    strict=False,
-                )
-            )
-        params.append(pytest.param(package, marks=marks))
-    return params
-
-
-@pytest.mark.parametrize("package", _packages())
+@pytest.mark.parametrize("package", sorted(PYPROJECT["tool"]["setuptools"]["packages"]))
 def test_every_name_in_all_exists(package: str) -> None:
     module = importlib.import_module(package)
     for name in getattr(module, "__all__", []):
