@@ -7,6 +7,7 @@ models through :mod:`faultcast.ingest` and :mod:`faultcast.models`.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -151,7 +152,7 @@ class FaultCast:
             until=until,
             limit=limit,
             newest_first=newest_first,
-            **_filters(filters, _EVENT_FILTERS),
+            **_filters(filters, read_events),
         )
 
     def patterns(
@@ -180,7 +181,7 @@ class FaultCast:
             window=window,
             baseline_windows=baseline_windows,
             limit=limit,
-            **_filters(filters, _PATTERN_FILTERS),
+            **_filters(filters, read_patterns),
         )
 
     def quarantine(self, *, source: str | None = None, limit: int | None = None) -> pd.DataFrame:
@@ -372,22 +373,32 @@ class FaultCast:
         return summary
 
 
-_EVENT_FILTERS = (
-    "service",
-    "host",
-    "component",
-    "level",
-    "category",
-    "error_type",
-    "template_id",
-    "session_key",
+#: Keyword arguments of the read functions that are not event filters.
+_NOT_FILTERS = frozenset(
+    {
+        "since",
+        "until",
+        "limit",
+        "newest_first",
+        "new",
+        "surging",
+        "window",
+        "baseline_windows",
+        "min_count",
+        "factor",
+    }
 )
-_PATTERN_FILTERS = ("service", "host", "component", "level", "category", "error_type")
 
 
 def _filters(
-    given: dict[str, str | Sequence[str] | None], allowed: Sequence[str]
+    given: dict[str, str | Sequence[str] | None], read: Callable[..., Any]
 ) -> dict[str, Any]:
+    """``given`` when each is an event filter of ``read`` (a clear error names the others)."""
+    allowed = [
+        name
+        for name, p in inspect.signature(read).parameters.items()
+        if p.kind is p.KEYWORD_ONLY and name not in _NOT_FILTERS
+    ]
     unknown = set(given) - set(allowed)
     if unknown:
         raise TypeError(f"unknown filters {sorted(unknown)}; use {list(allowed)}")

@@ -50,13 +50,13 @@ from typing import Any, Final, NoReturn
 
 import duckdb
 import pandas as pd
-import structlog
 from faultcast.ingest._duck import MEMORY, attach_waiting, scratch_connection
+from faultcast.ingest._log import get_logger
 from faultcast.ingest.errors import StorageError
 from faultcast.ingest.migrations import MIGRATIONS
 from faultcast.ingest.store import file_state
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 #: The in-memory database holding an empty table of every migration (the views' shape).
 _SCHEMA_DB: Final[str] = "empty_schema"

@@ -17,12 +17,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import duckdb
 import pandas as pd
-import structlog
 from faultcast.ingest._duck import MEMORY, attach_waiting, scratch_connection
+from faultcast.ingest._log import get_logger
 from faultcast.ingest.errors import StorageError
 from faultcast.ingest.migrations import LATEST_VERSION, MIGRATIONS
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 __all__ = ["MEMORY", "Store", "StoreReader", "file_state"]
 

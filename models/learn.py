@@ -25,8 +25,8 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-import structlog
 from faultcast.ingest import Store
+from faultcast.ingest._log import get_logger
 from faultcast.ingest.store import StoreReader
 from faultcast.models.backtest import UnitReplay, onset_index
 from faultcast.models.estimators import RareTemplateDetector, SessionClassifier, ThresholdSelector
@@ -42,7 +42,7 @@ from faultcast.models.features import (
 from faultcast.models.registry import ModelNotFoundError, Registry
 from river import drift
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 #: The registry name of the unit-mode failure model's learning state.
 UNIT_MODEL: Final[str] = "unit_failure"
@@ -222,7 +222,7 @@ def learn(
         "drift_events": len(drifts),
         "seconds": {"features": round(t_features, 3), "total": round(time.perf_counter() - t0, 3)},
     }
-    log.info("learn.done", **{k: v for k, v in summary.items() if k != "seconds"})
+    log.debug("learn.done", **{k: v for k, v in summary.items() if k != "seconds"})
     return summary
 
 
@@ -361,7 +361,7 @@ def learn_sessions(
         "model_version": version,
         "seconds": round(time.perf_counter() - t0, 3),
     }
-    log.info("learn.sessions", **{k: v for k, v in summary.items() if k != "seconds"})
+    log.debug("learn.sessions", **{k: v for k, v in summary.items() if k != "seconds"})
     return summary
 
 

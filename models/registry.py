@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-import structlog
 from faultcast.ingest import Store
+from faultcast.ingest._log import get_logger
 from faultcast.ingest.errors import FaultcastError
 from faultcast.ingest.opening import writable
 from faultcast.ingest.store import StoreReader
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class ModelNotFoundError(FaultcastError, LookupError):  # type: ignore[misc,unused-ignore]
@@ -128,7 +128,7 @@ class Registry:
         else:
             with self._writer().writing() as c:
                 version = write(c)
-        log.info("registry.saved", name=name, version=version, status=status, bytes=len(blob))
+        log.debug("registry.saved", name=name, version=version, status=status, bytes=len(blob))
         return version
 
     def _has_table(self) -> bool:

@@ -38,8 +38,8 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
-import structlog
 from faultcast.ingest import Store
+from faultcast.ingest._log import get_logger
 from faultcast.ingest.errors import FaultcastError
 from faultcast.ingest.store import StoreReader
 from faultcast.models.backtest import UnitReplay, onset_index
@@ -56,7 +56,7 @@ from faultcast.models.registry import ModelNotFoundError, Registry, table_exists
 from river import base
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 #: PR-AUC a candidate must gain over production to be promoted.
 DEFAULT_MARGIN: Final[float] = 0.01

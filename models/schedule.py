@@ -20,12 +20,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import structlog
 from apscheduler.triggers.cron import CronTrigger
 from faultcast.ingest import Store
+from faultcast.ingest._log import get_logger
 from faultcast.ingest.store import StoreReader
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 UTC = UTC
 
