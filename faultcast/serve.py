@@ -35,15 +35,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from faultcast.ingest import IngestReport, Redactor, Store
+from faultcast.ingest._log import get_logger
 from faultcast.ingest.kafka import KafkaIngestor, KafkaSettings
 from faultcast.ingest.pipeline import FileFollower, Ingestor
 from faultcast.models.features import UnitFeatureSpec
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 __all__ = ["ServeMetrics", "ServeOptions", "ServeSummary", "Server"]
 
