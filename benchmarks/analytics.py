@@ -106,6 +106,7 @@ def build() -> dict[str, Any]:
     import duckdb
 
     con = duckdb.connect(str(STORE), read_only=True)
+    con.execute("SET enable_progress_bar = false")
     events, services, first, last = con.execute(
         "SELECT count(*), count(DISTINCT service), min(ts), max(ts) FROM events"
     ).fetchall()[0]

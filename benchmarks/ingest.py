@@ -28,11 +28,13 @@ BARE = """
 import sys, time, duckdb
 # The schema, from the whole file (not timed): the bare insert then reads each line once.
 probe = duckdb.connect()
+probe.execute("SET enable_progress_bar = false")
 cols = probe.execute("DESCRIBE SELECT * FROM read_json(?, sample_size=-1)", [sys.argv[1]]).fetchall()
 columns = "{" + ", ".join(f"'{name}': '{dtype}'" for name, dtype, *_ in cols) + "}"
 probe.close()
 t = time.perf_counter()
 con = duckdb.connect(sys.argv[2])
+con.execute("SET enable_progress_bar = false")  # its bar on stdout would break the timing
 con.execute(f"CREATE TABLE t AS SELECT * FROM read_json(?, columns={columns}) LIMIT 0", [sys.argv[1]])
 con.execute(f"INSERT INTO t SELECT * FROM read_json(?, columns={columns})", [sys.argv[1]])
 con.close()

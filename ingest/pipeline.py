@@ -5,18 +5,20 @@ identity, byte offset, line number), so a run killed at any instant and started 
 where the last commit ended; event ids (given, or a hash of source, line number and line) make
 re-reading a line a no-op.  Every line read ends up counted once as stored, duplicate or
 quarantined.
+
+The jobs live apart: :mod:`faultcast.ingest.formats` (what a format's lines mean),
+:mod:`faultcast.ingest._sources` (opening, heads, checkpoints, reading ahead),
+:mod:`faultcast.ingest._commit` (the transaction per chunk); this module runs the chunks
+through them and keeps the reports.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gzip
-import hashlib
 import json
 import os
 import re
-import sys
 import threading
 import time
 import uuid
@@ -24,14 +26,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from queue import Empty, Full, Queue
-from typing import IO, Any, Literal, TypeVar
+from typing import Any, Literal
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import structlog
+from faultcast.ingest import formats
+from faultcast.ingest._commit import Committer
 from faultcast.ingest._lines import (
     DEFAULT_CHUNK_BYTES,
     BadLine,
@@ -39,23 +42,40 @@ from faultcast.ingest._lines import (
     iter_chunks,
     split_lines,
 )
-from faultcast.ingest.errors import IngestError
-from faultcast.ingest.jsonl import (
-    DEFAULT_LIMITS,
-    PRESENT_KEYS_SQL,
-    Limits,
-    build_fast_sql,
-    build_parse_sql,
+from faultcast.ingest._sources import (
+    STDIN,
+    Checkpoint,
+    Opened,
+    check_path,
+    open_source,
+    prefetch,
+    prefix_md5,
+    read_head,
+    resume_point,
+    seek,
 )
-from faultcast.ingest.patterns import PatternMiner, TemplateChange
+from faultcast.ingest.errors import IngestError
+from faultcast.ingest.formats import FormatOptions, InputFormat
+from faultcast.ingest.jsonl import DEFAULT_LIMITS, Limits
 from faultcast.ingest.redact import Redactor
 from faultcast.ingest.store import Store
-from faultcast.ingest.text import LogFormat, build_text_sql
+
+__all__ = [
+    "STDIN",
+    "BatchResult",
+    "FileFollower",
+    "Format",
+    "IngestReport",
+    "Ingestor",
+    "Limits",
+    "SourceReport",
+    "ingest",
+    "reason_kind",
+]
 
 log = structlog.get_logger(__name__)
 
 Format = Literal["auto", "json", "text"]
-STDIN = "-"
 ProgressFn = Callable[[int, int | None], None]
 
 _REASON_KIND = re.compile(r"(, got |: | \(| at byte | at column ).*$", re.DOTALL)
@@ -128,132 +148,6 @@ class BatchResult:
     quarantined: list[tuple[int, str]] = field(default_factory=list)
 
 
-# ---------------------------------------------------------------------- sources
-@dataclass
-class _Opened:
-    source: str  # absolute path, or "<stdin>"
-    stream: IO[bytes]
-    file_id: str | None  # device:inode for regular files
-    size: int | None
-    is_regular: bool
-
-
-def _source_name(path: str) -> str:
-    return "<stdin>" if path == STDIN else str(Path(path).expanduser().resolve())
-
-
-def _open(path: str) -> _Opened:
-    if path == STDIN:
-        return _Opened("<stdin>", sys.stdin.buffer, None, None, False)
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise IngestError(f"no such file: {path}")
-    if p.is_dir():
-        raise IngestError(f"{path} is a directory; pass the log files in it (e.g. {path}/*.jsonl)")
-    try:
-        raw = p.open("rb")
-    except OSError as e:
-        raise IngestError(f"cannot read {path}: {e.strerror}") from e
-    st = os.fstat(raw.fileno())
-    stream: IO[bytes] = raw
-    if path.endswith(".gz"):
-        stream = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
-    return _Opened(str(p.resolve()), stream, f"{st.st_dev}:{st.st_ino}", st.st_size, True)
-
-
-def _prefix_md5(path: str, length: int) -> str:
-    with open(path, "rb") as f:
-        return hashlib.md5(f.read(length)).hexdigest()
-
-
-def _sniff_json(path: str) -> None:
-    """Refuse, with a clear message, an input that is plainly not JSON lines."""
-    if path == STDIN:
-        return
-    opener: Callable[..., IO[bytes]] = gzip.open if path.endswith(".gz") else open  # type: ignore[assignment]
-    with opener(path, "rb") as f:
-        head = f.read(64 * 1024)
-    for raw in head.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        if line.startswith(b"{") or line.startswith(b"["):
-            return
-        try:
-            shown = line[:80].decode("utf-8", errors="replace")
-        except Exception:  # pragma: no cover
-            shown = repr(line[:80])
-        raise IngestError(
-            f"{path} does not look like JSON lines (its first line is {shown!r}). "
-            "Pass --format json to ingest it anyway (each bad line is quarantined); plain "
-            "text logs need --format text with --log-format, which is not available yet."
-        )
-
-
-T = TypeVar("T")
-
-
-def _prefetch(items: Iterator[T], depth: int = 1) -> Iterator[T]:
-    """Produce ``items`` on a background thread, at most ``depth`` ahead (bounded memory)."""
-    queue: Queue[tuple[str, Any]] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        queue.put(("item", item), timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put(("done", None))
-        except BaseException as e:  # handed to the consumer
-            queue.put(("error", e))
-
-    thread = threading.Thread(target=produce, name="faultcast-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, value = queue.get()
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        while thread.is_alive():
-            with contextlib.suppress(Empty):
-                queue.get_nowait()
-            thread.join(timeout=0.05)
-
-
-def _sniff_text(path: str, fmt: LogFormat, lines: int = 2000) -> None:
-    """Refuse a file none of whose first lines match the log format, naming the format."""
-    if path == STDIN:
-        return
-    opener: Callable[..., IO[bytes]] = gzip.open if path.endswith(".gz") else open  # type: ignore[assignment]
-    rx = re.compile(fmt.regex)
-    seen = 0
-    with opener(path, "rb") as f:
-        for raw in f:
-            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-            if rx.search(text):
-                return
-            seen += 1
-            if seen >= lines:
-                break
-    if seen == 0:
-        return  # an empty file is simply nothing to ingest
-    raise IngestError(
-        f"none of the first {seen} lines of {path} match the log format {fmt.text!r} "
-        f"(as a pattern: {fmt.regex}); check the format against a line of the file"
-    )
-
-
 # ---------------------------------------------------------------------- engine
 class Ingestor:
     """Runs ingests into one store.  Reusable; not thread-safe (one run at a time)."""
@@ -269,12 +163,14 @@ class Ingestor:
         self.store = store
         self.redactor = redactor or Redactor()
         self.limits = limits
-        self.miner: PatternMiner | None = None  # loaded from the store under the write lock
-        self._miner_stamp: Any = None
+        self.committer = Committer(store)
         # FAULTCAST_CHUNK_BYTES: smaller chunks commit more often (tests use it to crash mid-run).
         self.chunk_bytes = chunk_bytes or int(
             os.environ.get("FAULTCAST_CHUNK_BYTES", DEFAULT_CHUNK_BYTES)
         )
+        # A query over 2 s would draw DuckDB's progress bar on stdout (``--json`` prints there).
+        with contextlib.suppress(duckdb.Error):
+            store.scratch.execute("SET enable_progress_bar = false")
 
     # -- one chunk --------------------------------------------------------
     def _redact_lines(
@@ -311,350 +207,92 @@ class Ingestor:
             bad.append(BadLine(b.line_no, text, b.reason))
         return chunk, bad, counts
 
-    def _parse(self, chunk: LineChunk, source: str, opts: dict[str, Any]) -> None:
-        lines = chunk.lines
+    def _parse(self, chunk: LineChunk, source: str, fmt: InputFormat) -> None:
+        """The chunk's lines into temp table ``parsed``, by the format."""
         # Several record batches, so DuckDB scans them in parallel.
         batch = pa.Table.from_batches(
-            pa.table({"line_no": chunk.line_numbers, "line": lines}).to_batches(max_chunksize=16384)
+            pa.table({"line_no": chunk.line_numbers, "line": chunk.lines}).to_batches(
+                max_chunksize=16384
+            )
         )
         con = self.store.scratch
         con.register("batch", batch)
-        if opts.get("format") is not None:
-            try:
-                session = opts.get("session_key")
-                con.execute(
-                    build_text_sql(
-                        opts["format"],
-                        time_format=opts.get("time_format"),
-                        default_year=int(opts["year"]),
-                        default_service=opts.get("service"),
-                        session_key_regex=session,
-                        max_message_chars=self.limits.max_message_chars,
-                        extra_masks=self.limits.extra_masks,
-                    ),
-                    {"source": source},
-                )
-            finally:
-                con.unregister("batch")
-            return
-        session = opts.get("session_key")
-        key_is_field = (
-            session is None or re.fullmatch(r"[A-Za-z_@][A-Za-z0-9_.@-]*", session) is not None
-        )
-        kwargs = {
-            "session_key_field": session if key_is_field else None,
-            "default_service": opts.get("service"),
-            "limits": self.limits,
-        }
         try:
-            # Plainly good lines take the fast path; the rest get the full checks.
-            present = {key for (key,) in con.execute(PRESENT_KEYS_SQL).fetchall()}
-            con.execute(build_fast_sql(present_keys=present, **kwargs), {"source": source})
-            fast = con.execute("SELECT count(*) FROM parsed").fetchall()[0][0]
-            if fast < len(batch):
-                con.execute(
-                    "CREATE OR REPLACE TEMP TABLE slow_batch AS "
-                    "SELECT b.line_no, b.line FROM batch b ANTI JOIN parsed p USING (line_no)"
-                )
-                con.execute(
-                    build_parse_sql(batch="slow_batch", target="parsed_slow", **kwargs),
-                    {"source": source},
-                )
-                con.execute("INSERT INTO parsed SELECT * FROM parsed_slow")
+            fmt.parse(con, source)
         finally:
             con.unregister("batch")
-        self._explain_invalid_json(con)
-        if not key_is_field:
-            con.execute(
-                "UPDATE parsed SET session_key = nullif(regexp_extract(message, ?), '') WHERE reason IS NULL",
-                [session],
-            )
-
-    def _explain_invalid_json(self, con: Any) -> None:
-        rows = con.execute(
-            "SELECT line_no, raw FROM parsed WHERE reason = 'invalid JSON'"
-        ).fetchall()
-        if not rows:
-            return
-        details = []
-        for _, raw in rows:
-            try:
-                json.loads(raw)
-                detail = "invalid JSON"
-            except json.JSONDecodeError as e:
-                detail = f"invalid JSON: {e.msg} at column {e.colno}"
-            except RecursionError:
-                detail = "invalid JSON: nested too deeply"
-            details.append(detail)
-        fix = pa.table({"line_no": [r[0] for r in rows], "detail": details})
-        con.register("json_detail", fix)
-        try:
-            con.execute(
-                "UPDATE parsed SET reason = d.detail FROM json_detail d WHERE parsed.line_no = d.line_no"
-            )
-        finally:
-            con.unregister("json_detail")
 
     def _commit(
         self,
         chunk: LineChunk,
         bad: list[BadLine],
         source: str,
-        checkpoint: tuple[str, int, str, int, int] | None,
+        checkpoint: Checkpoint | None,
         report: IngestReport,
         src_report: SourceReport,
     ) -> None:
-        con = self.store.scratch
-        bad_table = pa.table(
-            {
-                "line_no": pa.array([b.line_no for b in bad], pa.int64()),
-                "raw": pa.array([b.raw for b in bad], pa.string()),
-                "reason": pa.array([b.reason for b in bad], pa.string()),
-            }
-        )
-        con.register("bad_lines", bad_table)
-        try:
-            stats = con.execute(
-                "SELECT count(*) FILTER (WHERE reason IS NULL), "
-                "count(*) FILTER (WHERE reason IS NULL AND event_id IS NOT NULL), "
-                "min(ts) FILTER (WHERE reason IS NULL), max(ts) FILTER (WHERE reason IS NULL), "
-                "count(*) FILTER (WHERE reason IS NULL AND given_id) FROM parsed"
-            ).fetchall()[0]
-            good, _, lo, hi, given_ids = int(stats[0]), stats[1], stats[2], stats[3], int(stats[4])
-            con.execute(
-                "CREATE OR REPLACE TEMP TABLE qrows AS "
-                "SELECT line_no, raw, reason FROM parsed WHERE reason IS NOT NULL "
-                "UNION ALL SELECT line_no, raw, reason FROM bad_lines"
-            )
-            with self.store.writing() as w:
-                # Templates are assigned under the write lock, from the miner state in the store,
-                # so writers taking turns never give one id to two templates.
-                changes = self._mine_locked(w)
-                new_reasons = w.execute(
-                    """
-                    INSERT INTO store.quarantine
-                    SELECT $source, line_no, raw, reason, now() FROM qrows b
-                    WHERE NOT EXISTS (
-                        SELECT 1 FROM store.quarantine q
-                        WHERE q.source = $source AND q.source_offset = b.line_no AND q.raw = b.raw
-                    )
-                    RETURNING reason
-                    """,
-                    {"source": source},
-                ).fetchall()
-                q_inserted = len(new_reasons)
-                # Duplicates: hashed ids repeat only with the same line, so the same ts: prune by
-                # the batch's time range.  Producer-given ids are checked against everything.
-                if given_ids:
-                    existing = "SELECT event_id FROM store.events"
-                    dedupe = (
-                        "QUALIFY row_number() OVER (PARTITION BY p.event_id ORDER BY p.line_no) = 1"
-                    )
-                    params: dict[str, Any] = {"source": source}
-                else:
-                    existing = "SELECT event_id FROM store.events WHERE ts BETWEEN $lo AND $hi"
-                    dedupe = ""
-                    params = {"source": source, "lo": lo, "hi": hi}
-                inserted = 0
-                if good:
-                    inserted = w.execute(
-                        f"""
-                        INSERT INTO store.events
-                        SELECT p.event_id, p.ts, p.service, p.host, p.component, p.level,
-                               p.category, p.error_type, p.message,
-                               coalesce(m.template_id, p.template_id),
-                               coalesce(m.mined_template, p.template),
-                               p.session_key, p.failure, p.recovery_action, p.recovery_outcome,
-                               p.retry_count, p.recovery_ms, p.attrs, $source, p.line_no, now()
-                        FROM parsed p LEFT JOIN mined m ON p.template = m.masked
-                        WHERE p.reason IS NULL AND p.event_id NOT IN ({existing})
-                        {dedupe}
-                        """,
-                        params,
-                    ).fetchall()[0][0]
-                    self._store_patterns(w, changes)
-                if checkpoint is not None:
-                    file_id, prefix_len, prefix_md5, byte_offset, next_line = checkpoint
-                    w.execute(
-                        "INSERT OR REPLACE INTO store.ingest_checkpoints VALUES (?, ?, ?, ?, ?, ?, now())",
-                        [source, file_id, prefix_len, prefix_md5, byte_offset, next_line],
-                    )
-            for (reason,) in new_reasons:
-                report.reasons[reason_kind(reason)] += 1
-        finally:
-            con.unregister("bad_lines")
-            with contextlib.suppress(Exception):
-                con.unregister("mined")
-        n_read = len(chunk)
-        n_bad = n_read - good
-        q_dupes = n_bad - int(q_inserted)
+        done = self.committer.commit(len(chunk), bad, source, checkpoint)
+        for reason in done.reasons:
+            report.reasons[reason_kind(reason)] += 1
         for r in (report, src_report):
-            r.read += n_read
-            r.stored += int(inserted)
-            r.quarantined += int(q_inserted)
-            r.duplicates += (good - int(inserted)) + q_dupes
-
-    # -- patterns ---------------------------------------------------------
-    def _mine_locked(self, w: Any) -> list[TemplateChange]:
-        """With the store attached for writing: bring the miner up to the stored state (another
-        process may have stored a newer one), mine this chunk, register the result as ``mined``."""
-        rows = w.execute(
-            "SELECT updated_at, state FROM store.miner_state WHERE name = 'drain'"
-        ).fetchall()
-        stamp = rows[0][0] if rows else None
-        if self.miner is None or stamp != self._miner_stamp:
-            self.miner = PatternMiner(bytes(rows[0][1]) if rows else None)
-            self._miner_stamp = stamp
-        mined, changes = self._mine(w)
-        self.store.scratch.register("mined", mined)
-        return changes
-
-    def _mine(self, con: Any) -> tuple[pa.Table, list[TemplateChange]]:
-        """Templates for this chunk's distinct masked messages, in order of first appearance."""
-        assert self.miner is not None
-        forms = [
-            r[0]
-            for r in con.execute(
-                "SELECT template FROM parsed WHERE reason IS NULL GROUP BY template ORDER BY min(line_no)"
-            ).fetchall()
-        ]
-        mined: tuple[pa.Table, list[TemplateChange]] = self.miner.mine_table(forms)
-        return mined
-
-    def _store_patterns(self, w: Any, changes: list[TemplateChange]) -> None:
-        """Fold this transaction's new events into ``patterns``; record template changes and the
-        miner's state, all in the chunk's transaction."""
-        w.execute(
-            """
-            INSERT INTO store.patterns
-            SELECT template_id, arg_max(template, ts), count(*), min(ts), max(ts), arg_min(message, ts), now()
-            FROM store.events WHERE ingested_at = now() GROUP BY template_id
-            ON CONFLICT (template_id) DO UPDATE SET
-                template = excluded.template,
-                count = patterns.count + excluded.count,
-                first_seen = least(patterns.first_seen, excluded.first_seen),
-                last_seen = greatest(patterns.last_seen, excluded.last_seen),
-                updated_at = excluded.updated_at
-            """
-        )
-        if changes:
-            table = pa.table(
-                {
-                    "template_id": [c.template_id for c in changes],
-                    "old_template": [c.old_template for c in changes],
-                    "new_template": [c.new_template for c in changes],
-                }
-            )
-            self.store.scratch.register("template_changes", table)
-            try:
-                w.execute("INSERT INTO store.pattern_changes SELECT *, now() FROM template_changes")
-            finally:
-                self.store.scratch.unregister("template_changes")
-        assert self.miner is not None
-        if self.miner.changed:
-            self._miner_stamp = w.execute(
-                "INSERT OR REPLACE INTO store.miner_state VALUES ('drain', ?, ?, now()) RETURNING updated_at",
-                [self.miner.state(), self.miner.clusters],
-            ).fetchall()[0][0]
-            self.miner.changed = False
+            r.read += done.read
+            r.stored += done.stored
+            r.quarantined += done.quarantined
+            r.duplicates += done.duplicates
 
     # -- one source -------------------------------------------------------
-    def _checkpoint_for(self, source: str) -> tuple[str, int, str, int, int] | None:
-        if not self.store.exists() or self.store.schema_version() < 2:
-            return None
-        with self.store.reading() as con:
-            rows = con.execute(
-                "SELECT file_id, prefix_len, prefix_md5, byte_offset, line_no "
-                "FROM store.ingest_checkpoints WHERE source = ?",
-                [source],
-            ).fetchall()
-        if not rows:
-            return None
-        r = rows[0]
-        return (str(r[0]), int(r[1]), str(r[2]), int(r[3]), int(r[4]))
-
-    def _resume_point(self, opened: _Opened, from_start: bool) -> tuple[int, int]:
-        """(byte offset, next line number) to start reading this source at."""
-        if from_start or not opened.is_regular:
-            return 0, 1
-        cp = self._checkpoint_for(opened.source)
-        if cp is None:
-            return 0, 1
-        file_id, prefix_len, prefix_md5, byte_offset, next_line = cp
-        size_ok = opened.size is not None and (
-            opened.source.endswith(".gz") or opened.size >= byte_offset
-        )
-        same = (
-            file_id == opened.file_id
-            and size_ok
-            and _prefix_md5(opened.source, prefix_len) == prefix_md5
-        )
-        if not same:
-            log.info("ingest.source_replaced", source=opened.source)
-            return 0, 1
-        return byte_offset, next_line
-
     def _run_stream(
         self,
-        opened: _Opened,
+        opened: Opened,
         start_byte: int,
         start_line: int,
-        opts: dict[str, Any],
+        fmt: InputFormat,
         report: IngestReport,
         src_report: SourceReport,
         final: bool,
         progress: ProgressFn | None,
     ) -> tuple[int, int]:
-        if opened.is_regular and not opened.source.endswith(".gz"):
-            opened.stream.seek(start_byte)
-        elif start_byte:
-            remaining = start_byte  # gzip: decompress and skip what was stored already
-            while remaining:
-                got = opened.stream.read(min(remaining, self.chunk_bytes))
-                if not got:
-                    break
-                remaining -= len(got)
-        byte, line = start_byte, start_line
-        text_format = opts.get("format")
+        seek(opened, start_byte, self.chunk_bytes)
         chunks = iter_chunks(
             opened.stream,
-            event_start=text_format.regex if text_format is not None else None,
-            first_line=line,
-            start_byte=byte,
+            event_start=fmt.event_start,
+            first_line=start_line,
+            start_byte=start_byte,
             chunk_bytes=self.chunk_bytes,
             final=final,
         )
         # Reading, splitting and redacting the next chunk overlaps parsing and storing this one.
-        return self._consume(chunks, opened, byte, line, opts, report, src_report, progress)
+        return self._consume(
+            chunks, opened, start_byte, start_line, fmt, report, src_report, progress
+        )
 
     def _consume(
         self,
         chunks: Iterator[LineChunk],
-        opened: _Opened,
+        opened: Opened,
         byte: int,
         line: int,
-        opts: dict[str, Any],
+        fmt: InputFormat,
         report: IngestReport,
         src_report: SourceReport,
         progress: ProgressFn | None,
     ) -> tuple[int, int]:
         prefix_len = 0
-        prefix_md5 = ""
-        for chunk, bad, redactions in _prefetch(map(self._prepare, chunks)):
+        prefix_hash = ""
+        for chunk, bad, redactions in prefetch(map(self._prepare, chunks)):
             report.redactions.update(redactions)
-            self._parse(chunk, opened.source, opts)
+            self._parse(chunk, opened.source, fmt)
             checkpoint = None
             if opened.is_regular:
                 assert opened.file_id is not None
                 if prefix_len < 1024:
                     # Identify the file by its first KiB (the compressed bytes of a .gz).
-                    is_gz = opened.source.endswith(".gz")
-                    prefix_len = min(1024, (opened.size or 0) if is_gz else chunk.end_byte)
-                    prefix_md5 = _prefix_md5(opened.source, prefix_len)
+                    prefix_len = min(1024, (opened.size or 0) if opened.is_gzip else chunk.end_byte)
+                    prefix_hash = prefix_md5(opened.source, prefix_len)
                 checkpoint = (
                     opened.file_id,
                     prefix_len,
-                    prefix_md5,
+                    prefix_hash,
                     chunk.end_byte,
                     line + len(chunk),
                 )
@@ -665,12 +303,29 @@ class Ingestor:
                 progress(byte, opened.size)
         return byte, line
 
+    @contextlib.contextmanager
+    def _appending(self) -> Iterator[None]:
+        """For a run: no vacuum at checkpoints.  Each chunk's insert ends in a part-filled row
+        group; merging those at a checkpoint rewrote the whole table (as long as the insert);
+        appends leave nothing else to vacuum."""
+        con = self.store.scratch
+        try:
+            before = con.execute("SELECT current_setting('max_vacuum_tasks')").fetchall()[0][0]
+            con.execute("SET max_vacuum_tasks = 0")
+        except duckdb.Error:  # pragma: no cover - a DuckDB without the setting
+            yield
+            return
+        try:
+            yield
+        finally:
+            con.execute(f"SET max_vacuum_tasks = {int(before)}")
+
     # -- public -----------------------------------------------------------
     def run(
         self,
         paths: Sequence[str | os.PathLike[str]],
         *,
-        format: Format = "auto",
+        format: Format | str = "auto",
         service: str | None = None,
         session_key: str | None = None,
         log_format: str | None = None,
@@ -684,81 +339,57 @@ class Ingestor:
     ) -> IngestReport:
         """Ingest every path (``"-"`` is stdin) and return the report of this run.
 
-        ``format``: ``"json"`` (JSON lines), ``"text"`` (with ``log_format``) or ``"auto"``
-        (text when a log format is given, else JSON).  ``session_key``: for JSON, the field
-        that holds it when it is a bare name, else (and always for text) a regular expression
-        whose first match in the message is the key.  ``year``: for text time forms without one.
+        ``format``: ``"json"`` (JSON lines), ``"text"`` (with ``log_format``), another name
+        of :mod:`faultcast.ingest.formats` or ``"auto"`` (text when a log format is given,
+        else JSON).  ``session_key``: for JSON, the field that holds it when it is a bare
+        name, else (and always for text) a regular expression whose first match in the
+        message is the key.  ``year``: for text time forms without one.
         """
-        if format not in ("auto", "json", "text"):
-            raise IngestError(
-                f"unknown format {format!r}: use 'json', 'text' (with a log format) or 'auto'"
-            )
-        if format == "auto" and log_format:
-            format = "text"
-        fmt: LogFormat | None = None
-        if format == "text":
-            if not log_format:
-                raise IngestError(
-                    "--format text needs --log-format, e.g. '<Date> <Time> <Level> <Component>: <Content>'"
-                )
-            try:
-                fmt = LogFormat.parse(log_format)
-            except ValueError as e:
-                raise IngestError(str(e)) from e
-            if session_key:
-                try:
-                    re.compile(session_key)
-                except re.error as e:
-                    raise IngestError(
-                        f"--session-key {session_key!r} is not a regular expression: {e}"
-                    ) from e
+        options = FormatOptions(
+            service=service,
+            session_key=session_key,
+            log_format=log_format,
+            time_format=time_format,
+            year=year or datetime.now(UTC).year,
+            limits=self.limits,
+        )
+        fmt = formats.choose(format, options)
         names: list[str] = [os.fspath(p) for p in paths]
         if not names:
             raise IngestError("nothing to ingest: give at least one file, or - for stdin")
         for p in names:
-            if p != STDIN and not Path(p).expanduser().exists():
-                raise IngestError(f"no such file: {p}")
-            if p != STDIN and Path(p).expanduser().is_dir():
-                raise IngestError(
-                    f"{p} is a directory; pass the log files in it (e.g. {p}/*.jsonl)"
-                )
-            if format == "auto":
-                _sniff_json(p)
-            if fmt is not None:
-                _sniff_text(p, fmt)
-        opts: dict[str, Any] = {
-            "service": service,
-            "session_key": session_key,
-            "format": fmt,
-            "time_format": time_format,
-            "year": year or datetime.now(UTC).year,
-        }
+            check_path(p)
+            if p != STDIN and (format == "auto" or fmt.sniff_when_named):
+                problem = fmt.sniff(p, read_head(p))
+                if problem is not None:
+                    raise IngestError(problem)
         report = IngestReport()
         started = time.monotonic()
         run_id = uuid.uuid4().hex
-        try:
-            if follow:
-                self._follow(names, opts, report, from_start, poll_interval, stop, progress)
-            else:
-                for p in names:
-                    opened = _open(p)
-                    src_report = SourceReport(opened.source)
-                    report.sources.append(src_report)
-                    try:
-                        byte, line = self._resume_point(opened, from_start)
-                        src_report.resumed_at_line = line
-                        self._run_stream(
-                            opened, byte, line, opts, report, src_report, True, progress
-                        )
-                    finally:
-                        if opened.is_regular:
-                            opened.stream.close()
-        finally:
-            self._record_run(run_id, report)
-            if report.stored or report.quarantined:
-                self.store.checkpoint()
-            report.seconds = time.monotonic() - started
-        log.info("ingest.done", **{k: v for k, v in report.to_dict().items() if k != "sources"})
+        with self._appending():
+            try:
+                if follow:
+                    self._follow(names, fmt, report, from_start, poll_interval, stop, progress)
+                else:
+                    for p in names:
+                        opened = open_source(p)
+                        src_report = SourceReport(opened.source)
+                        report.sources.append(src_report)
+                        try:
+                            byte, line = resume_point(self.store, opened, from_start)
+                            src_report.resumed_at_line = line
+                            self._run_stream(
+                                opened, byte, line, fmt, report, src_report, True, progress
+                            )
+                        finally:
+                            if opened.is_regular:
+                                opened.stream.close()
+            finally:
+                self._record_run(run_id, report)
+                if report.stored or report.quarantined:
+                    self.store.checkpoint()
+                report.seconds = time.monotonic() - started
+        log.debug("ingest.done", **{k: v for k, v in report.to_dict().items() if k != "sources"})
         return report
 
     def ingest_lines(
@@ -818,8 +449,10 @@ class Ingestor:
                 b.line_no = int(by_index[b.line_no])
             chunk, bad, redactions = self._prepare(chunk)
             own.redactions.update(redactions)
-            opts: dict[str, Any] = {"service": service, "session_key": session_key}
-            self._parse(chunk, source, opts)
+            fmt = formats.get(
+                "json", FormatOptions(service=service, session_key=session_key, limits=self.limits)
+            )
+            self._parse(chunk, source, fmt)
             self._commit(chunk, bad, source, None, own, src_report)
             quarantined = [
                 (int(r[0]), str(r[1]))
@@ -852,23 +485,13 @@ class Ingestor:
                 "quarantined": [s.quarantined for s in report.sources],
             }
         )
-        con = self.store.scratch
-        con.register("run_rows", rows)
-        try:
-            with self.store.writing() as w:
-                w.execute(
-                    "INSERT INTO store.ingest_runs SELECT ?, source, now() - to_microseconds(?::BIGINT), "
-                    "now(), read, stored, duplicates, quarantined, ?::JSON FROM run_rows",
-                    [run_id, int(report.seconds * 1e6), json.dumps(dict(report.redactions))],
-                )
-        finally:
-            con.unregister("run_rows")
+        self.committer.record_run(run_id, rows, report.seconds, json.dumps(dict(report.redactions)))
 
     # -- follow -----------------------------------------------------------
     def _follow(
         self,
         paths: list[str],
-        opts: dict[str, Any],
+        fmt: InputFormat,
         report: IngestReport,
         from_start: bool,
         poll_interval: float,
@@ -880,7 +503,7 @@ class Ingestor:
                 "--follow tails plain files that grow; stdin and .gz files are read to their end "
                 "without it"
             )
-        follower = FileFollower(self, paths, opts, report, from_start, progress)
+        follower = FileFollower(self, paths, fmt, report, from_start, progress)
         stop = stop or threading.Event()
         try:
             while not stop.is_set():
@@ -907,8 +530,10 @@ class Ingestor:
                 "--follow tails plain files that grow; stdin and .gz files are read to their end "
                 "without it"
             )
-        opts: dict[str, Any] = {"service": service, "session_key": session_key, "format": None}
-        return FileFollower(self, names, opts, IngestReport(), from_start, None)
+        fmt = formats.get(
+            "json", FormatOptions(service=service, session_key=session_key, limits=self.limits)
+        )
+        return FileFollower(self, names, fmt, IngestReport(), from_start, None)
 
 
 class FileFollower:
@@ -922,33 +547,33 @@ class FileFollower:
         self,
         ingestor: Ingestor,
         paths: list[str],
-        opts: dict[str, Any],
+        fmt: InputFormat,
         report: IngestReport,
         from_start: bool,
         progress: ProgressFn | None,
     ) -> None:
         self.ingestor = ingestor
-        self.opts = opts
+        self.format = fmt
         #: Everything stored by this follower so far.
         self.report = report
         self.progress = progress
         self._states: dict[str, dict[str, Any]] = {}
         for p in paths:
-            first = _open(p)
-            byte, line = ingestor._resume_point(first, from_start)
+            first = open_source(p)
+            byte, line = resume_point(ingestor.store, first, from_start)
             src_report = SourceReport(first.source, resumed_at_line=line)
             report.sources.append(src_report)
             self._states[p] = {"opened": first, "byte": byte, "line": line, "report": src_report}
 
     def poll(self) -> IngestReport:
         """Store what was appended to each file since the last poll; the report of this poll."""
-        ing, opts, progress = self.ingestor, self.opts, self.progress
+        ing, fmt, progress = self.ingestor, self.format, self.progress
         before = dataclasses.replace(self.report, reasons=Counter(self.report.reasons))
         for p, st in self._states.items():
-            opened: _Opened = st["opened"]
+            opened: Opened = st["opened"]
             # Read what has been appended (complete lines only).
             st["byte"], st["line"] = ing._run_stream(
-                opened, st["byte"], st["line"], opts, self.report, st["report"], False, progress
+                opened, st["byte"], st["line"], fmt, self.report, st["report"], False, progress
             )
             # Rotation: the path now names another file, or the file was truncated.
             try:
@@ -963,16 +588,16 @@ class FileFollower:
                         opened,
                         st["byte"],
                         st["line"],
-                        opts,
+                        fmt,
                         self.report,
                         st["report"],
                         True,
                         progress,
                     )
                 opened.stream.close()
-                st["opened"] = _open(p)
+                st["opened"] = open_source(p)
                 st["byte"], st["line"] = 0, 1
-                log.info("ingest.rotated", source=opened.source)
+                log.debug("ingest.rotated", source=opened.source)
         delta = IngestReport(
             read=self.report.read - before.read,
             stored=self.report.stored - before.stored,
