@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -12,6 +13,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def copy_store(source: Path, target: Path) -> Path:
+    """Copy a store file closed by another test, with its write-ahead log when DuckDB left one
+    (the last commits may be there only, not yet checkpointed into the file)."""
+    shutil.copy(source, target)
+    wal = Path(f"{source}.wal")
+    if wal.exists():
+        shutil.copy(wal, f"{target}.wal")
+    return target
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 import threading
 import time
@@ -20,6 +19,7 @@ from faultcast.models.schedule import RetrainSchedule
 
 import faultcast
 from faultcast.simulate import simulate
+from tests.conftest import copy_store
 
 retrain_module = sys.modules["faultcast.models.retrain"]
 
@@ -34,11 +34,23 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def learned_history(tmp_path_factory: pytest.TempPathFactory, history: Path) -> Path:
+    """The history after one ``learn()``: model version 1 in production, its predictions."""
+    path = copy_store(history, tmp_path_factory.mktemp("learned") / "store.duckdb")
+    with faultcast.connect(path) as fc:
+        fc.learn()
+    return path
+
+
 @pytest.fixture
 def store_copy(tmp_path: Path, history: Path) -> Path:
-    path = tmp_path / "store.duckdb"
-    shutil.copy(history, path)
-    return path
+    return copy_store(history, tmp_path / "store.duckdb")
+
+
+@pytest.fixture
+def learned_copy(tmp_path: Path, learned_history: Path) -> Path:
+    return copy_store(learned_history, tmp_path / "store.duckdb")
 
 
 def test_the_holdout_never_reaches_training(
@@ -101,11 +113,10 @@ def _store_holdout_predictions(path: Path, oracle: bool) -> None:
         con.unregister("p")
 
 
-def test_promotes_a_better_candidate_and_keeps_a_better_production(store_copy: Path) -> None:
-    fc = faultcast.connect(store_copy)
-    fc.learn()
+def test_promotes_a_better_candidate_and_keeps_a_better_production(learned_copy: Path) -> None:
+    fc = faultcast.connect(learned_copy)
     assert fc.models()["version"].max() == 1
-    _store_holdout_predictions(store_copy, oracle=True)
+    _store_holdout_predictions(learned_copy, oracle=True)
     kept = fc.retrain(since="20h", holdout="4h")
     assert kept["decision"] == "kept" and not kept["promoted"]
     assert "does not beat production" in kept["reason"]
@@ -113,23 +124,25 @@ def test_promotes_a_better_candidate_and_keeps_a_better_production(store_copy: P
     statuses = set(fc.models()["status"])
     assert statuses == {"production", "candidate"}
 
-    _store_holdout_predictions(store_copy, oracle=False)
+    _store_holdout_predictions(learned_copy, oracle=False)
     promoted = fc.retrain(since="20h", holdout="4h")
     assert promoted["decision"] == "promoted" and promoted["promoted"]
     best = promoted["best"]
     assert promoted["promoted_version"] == promoted["candidates"][best]["version"]
-    assert Registry(Store(store_copy)).load("unit_failure").version == promoted["promoted_version"]
+    assert (
+        Registry(Store(learned_copy)).load("unit_failure").version == promoted["promoted_version"]
+    )
     runs = fc.retrain_runs()
     assert list(runs["decision"]) == ["promoted", "kept"]
     assert all(isinstance(r, str) and r for r in runs["reason"])
 
 
 def test_a_crash_during_retrain_leaves_production_untouched(
-    store_copy: Path, monkeypatch: pytest.MonkeyPatch
+    learned_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fc = faultcast.connect(store_copy)
-    fc.learn()
+    fc = faultcast.connect(learned_copy)
     before = fc.models()
+    assert list(before["status"]) == ["production"]
     calls = {"n": 0}
     real_save = Registry.save
 
@@ -143,7 +156,7 @@ def test_a_crash_during_retrain_leaves_production_untouched(
     with pytest.raises(RuntimeError):
         fc.retrain(since="20h", holdout="4h")
     monkeypatch.undo()
-    after = faultcast.connect(store_copy)
+    after = faultcast.connect(learned_copy)
     pd.testing.assert_frame_equal(
         after.models()[["version", "status"]], before[["version", "status"]]
     )
@@ -159,15 +172,22 @@ def test_too_little_history_is_skipped_with_a_reason(store_copy: Path) -> None:
 def test_concurrent_retrains_are_serialised(
     store_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    intervals: list[tuple[float, float]] = []
+    lock = threading.Lock()
+    inside = {"now": 0, "most": 0, "calls": 0}
     real_features = retrain_module.unit_features
 
     def slow_features(*args: Any, **kwargs: Any) -> Any:
-        start = time.monotonic()
-        time.sleep(0.5)
-        out = real_features(*args, **kwargs)
-        intervals.append((start, time.monotonic()))
-        return out
+        # Counts the retrains inside at once; the pause leaves the other thread time to enter.
+        with lock:
+            inside["now"] += 1
+            inside["calls"] += 1
+            inside["most"] = max(inside["most"], inside["now"])
+        try:
+            time.sleep(0.5)
+            return real_features(*args, **kwargs)
+        finally:
+            with lock:
+                inside["now"] -= 1
 
     monkeypatch.setattr(retrain_module, "unit_features", slow_features)
     errors: list[BaseException] = []
@@ -184,9 +204,8 @@ def test_concurrent_retrains_are_serialised(
     for t in threads:
         t.join()
     assert not errors, errors
-    assert len(intervals) == 2
-    (a0, a1), (b0, b1) = sorted(intervals)
-    assert a1 <= b0, "two retrains of one store ran at the same time"
+    assert inside["calls"] == 2
+    assert inside["most"] == 1, "two retrains of one store ran at the same time"
     assert len(faultcast.connect(store_copy).retrain_runs()) == 2
 
 
