@@ -483,7 +483,7 @@ def test_memory_does_not_grow_with_hours() -> None:
         assert n > hours * 4 * 60 * 5  # night hours run at about half the mean rate
         return top
 
-    short, long = peak(1), peak(8)
+    short, long = peak(0.5), peak(4)
     assert long < 1.3 * short + 500_000, (short, long)
 
 
