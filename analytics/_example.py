@@ -143,7 +143,10 @@ def example_store() -> Store:
     ]
     with store.writing() as con:
         con.executemany(
-            "INSERT INTO store.events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO store.events (event_id, ts, service, host, component, level, category, "
+            "error_type, message, template_id, template, session_key, failure, recovery_action, "
+            "recovery_outcome, retry_count, recovery_ms, attrs, source, source_offset, ingested_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
         con.execute(

@@ -14,7 +14,7 @@ masked, so these rules read the same words as the message without reading every 
    ``permission denied``...), else ``other``.
 
 An *incident* is a run of security events against one service from one actor (the
-``source_ip`` of the event's attributes, else its ``user``, else its session key; an event with
+``source_ip`` of the event (a column that ingest fills from the attribute), else its ``user``, else its session key; an event with
 none of them is an incident of its own, with no actor) with no gap longer than ``gap`` (5 minutes by default).  It is *responded to* at
 the first successful recovery among its events (a lockout, rotated credentials...), and the
 *time to respond* runs from its first event to the end of that recovery (its ``recovery_ms``).
@@ -49,6 +49,11 @@ from faultcast.analytics._sql import (
     per_minute,
     read,
 )
+
+#: Who acted: the columns ingest fills from the attributes of the same name (a row written
+#: without them, by an older writer, falls back to its attrs).
+_SOURCE_IP: Final[str] = "coalesce(source_ip, attrs->>'source_ip')"
+_USER: Final[str] = "coalesce(\"user\", attrs->>'user')"
 
 #: A message reporting a response to an attack, not an attack.
 RESPONSE_MESSAGE: Final[str] = r"(?i)\block(ed)?[ -]?out\b"
@@ -142,8 +147,8 @@ def authentication_failure_rate(
             SELECT {lead}{columns_sql(columns)}
                 count(*) AS auth_failures,
                 count(*) / {minutes} AS per_minute,
-                count(DISTINCT attrs->>'source_ip') AS source_ips,
-                count(DISTINCT attrs->>'user') AS users
+                count(DISTINCT {_SOURCE_IP}) AS source_ips,
+                count(DISTINCT {_USER}) AS users
             FROM store.events
             WHERE {where} AND {kind} = 'authentication'
             {group_by(columns, b is not None)}
@@ -194,7 +199,7 @@ def authorization_violations(
         sql = f"""
             SELECT {lead}{columns_sql(columns)}
                 count(*) AS violations,
-                count(DISTINCT attrs->>'user') AS users
+                count(DISTINCT {_USER}) AS users
             FROM store.events
             WHERE {where} AND {kind} = 'authorization'
             {group_by(columns, b is not None)}
@@ -261,7 +266,7 @@ def _incidents_sql(
         WITH sec AS (
             SELECT ts, service, recovery_action, recovery_outcome, recovery_ms,
                 {kind} AS kind,
-                coalesce(attrs->>'source_ip', attrs->>'user', session_key) AS actor
+                coalesce({_SOURCE_IP}, {_USER}, session_key) AS actor
             FROM store.events WHERE {where}
         ), keyed AS (
             -- an event without an actor is an incident of its own

@@ -28,7 +28,8 @@ SELECT p.event_id, p.ts, p.service, p.host, p.component, p.level,
        coalesce(m.template_id, p.template_id),
        coalesce(m.mined_template, p.template),
        p.session_key, p.failure, p.recovery_action, p.recovery_outcome,
-       p.retry_count, p.recovery_ms, p.attrs, $source, p.line_no, now()
+       p.retry_count, p.recovery_ms, p.attrs, $source, p.line_no, now(),
+       p.source_ip, p.user
 FROM parsed p LEFT JOIN mined m ON p.template = m.masked
 WHERE p.reason IS NULL AND p.event_id NOT IN ({existing})
 {dedupe}

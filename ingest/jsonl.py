@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from faultcast.ingest.fingerprint import template_id_sql, template_sql
-from faultcast.ingest.schema import CATEGORIES, category_sql, level_sql
+from faultcast.ingest.schema import CATEGORIES, PROMOTED_ATTRS, category_sql, level_sql
 
 Kind = Literal["text", "level", "time", "bool", "int", "number", "outcome", "category", "exception"]
 
@@ -180,7 +180,13 @@ def build_fast_sql(
             for f in fields
         ]
     keys = [k for f in fields for k in f.keys] or ["event"]
+    # The promoted attributes (they stay in attrs too), in the same lookup.
+    promoted = [a for a in PROMOTED_ATTRS if present_keys is None or a in present_keys]
+    keys += [a for a in promoted if a not in keys]
     index = {k: i for i, k in enumerate(keys, start=1)}
+    promoted_values = ", ".join(
+        f"{f'j[{index[a]}]' if a in promoted else 'NULL::VARCHAR'} AS v_{a}" for a in PROMOTED_ATTRS
+    )
     paths = ", ".join(_q(_path(k)) for k in keys)
     # Each field's value: its one present key.  Lines with two keys of one field (say both
     # "event" and "message") take the full path, which keeps the loser in attrs.
@@ -238,7 +244,7 @@ WITH extracted AS MATERIALIZED (
     FROM {batch}
     WHERE strlen(line) <= {limits.max_line_bytes} AND starts_with(line, '{{') AND json_valid(line)
 ), unique_keys AS (
-    SELECT line_no, line_bytes, id_hash, attrs,
+    SELECT line_no, line_bytes, id_hash, attrs, {promoted_values},
         {", ".join(f"{expr} AS v_{c}_raw" for c, expr in value.items())}
     FROM extracted
     WHERE NOT ({ambiguous})
@@ -262,7 +268,7 @@ WITH extracted AS MATERIALIZED (
         coalesce(v_level, CASE WHEN error_type IS NOT NULL THEN 'error' ELSE 'info' END) AS level,
         error_type, message, v_category, {v("session_key")} AS v_session_key, v_failure,
         {v("recovery_action")} AS v_recovery_action, v_recovery_outcome, v_retry_count, v_recovery_ms,
-        attrs, template
+        attrs, template, {", ".join(f"v_{a}" for a in PROMOTED_ATTRS)}
     FROM converted
     WHERE message IS NOT NULL
         AND v_ts BETWEEN TIMESTAMPTZ '1970-01-01' AND TIMESTAMPTZ '2200-01-01'
@@ -435,6 +441,10 @@ def build_parse_sql(
     patch = "'{' || concat_ws(',', " + ", ".join(consumed) + ") || '}'"
 
     value_cols = ",\n        ".join(f"{values[f.column]} AS v_{f.column}" for f in fields)
+    promoted = ", ".join(
+        f"CASE WHEN r0 IS NULL THEN json_extract_string(line, {_q(_path(a))}) END AS v_{a}"
+        for a in PROMOTED_ATTRS
+    )
     reason_case = "CASE " + " ".join(reasons) + " END"
 
     error_type = "coalesce(nullif(trim(v_error_type), ''), nullif(v_exception, ''))"
@@ -477,7 +487,8 @@ WITH checked AS (
         {level} AS level, {error_type} AS error_type, {message} AS message, v_category,
         v_session_key, v_failure, v_recovery_action, v_recovery_outcome, v_retry_count,
         v_recovery_ms,
-        CASE WHEN r0 IS NULL THEN json_merge_patch(line, {patch}) END AS attrs
+        CASE WHEN r0 IS NULL THEN json_merge_patch(line, {patch}) END AS attrs,
+        {promoted}
     FROM valued
 {_finish_sql(extra_masks=limits.extra_masks)}
 """
@@ -487,7 +498,8 @@ def _finish_sql(has_template: bool = False, extra_masks: tuple[str, ...] = ()) -
     """The CTEs and final SELECT shared by both parse paths, over a CTE ``classified`` with
     line_no, raw, reason, id_hash, v_event_id, v_ts, v_service2, v_host, v_component, level,
     error_type, message, v_category, v_session_key, v_failure, v_recovery_action,
-    v_recovery_outcome, v_retry_count, v_recovery_ms, attrs (and template, when
+    v_recovery_outcome, v_retry_count, v_recovery_ms, attrs, v_source_ip, v_user (the
+    promoted attributes, as text) (and template, when
     ``has_template``: computed in an earlier materialised stage, it saves a copy of every row)."""
     category = category_sql("c.error_type", "c.template", "c.level")
     templated = (
@@ -523,7 +535,8 @@ SELECT
     t.v_recovery_outcome AS recovery_outcome,
     t.v_retry_count AS retry_count,
     t.v_recovery_ms AS recovery_ms,
-    CASE WHEN t.attrs IS NULL OR t.attrs = '{{}}' THEN NULL ELSE t.attrs END::JSON AS attrs
+    CASE WHEN t.attrs IS NULL OR t.attrs = '{{}}' THEN NULL ELSE t.attrs END::JSON AS attrs,
+    {", ".join(f"t.v_{a} AS {a}" for a in PROMOTED_ATTRS)}
 FROM templated t
 LEFT JOIN categories k
     ON t.error_type IS NOT DISTINCT FROM k.error_type

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from faultcast.ingest.schema import EVENT_COLUMNS
+from faultcast.ingest.schema import EVENT_COLUMNS, PROMOTED_ATTRS
 
 
 class Migration(NamedTuple):
@@ -16,7 +16,9 @@ class Migration(NamedTuple):
     statements: tuple[str, ...]
 
 
-_EVENT_COLUMNS_SQL = ",\n    ".join(f"{name} {dtype}" for name, dtype in EVENT_COLUMNS)
+#: The columns of ``events`` as migration 1 created them (later migrations add the others).
+_EVENT_COLUMNS_V1 = EVENT_COLUMNS[: [name for name, _ in EVENT_COLUMNS].index("ingested_at") + 1]
+_EVENT_COLUMNS_SQL = ",\n    ".join(f"{name} {dtype}" for name, dtype in _EVENT_COLUMNS_V1)
 
 _MIGRATIONS_1_3: Final[tuple[Migration, ...]] = (
     Migration(
@@ -149,6 +151,21 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     reason VARCHAR,
     candidates JSON
 )""",
+        ),
+    ),
+    Migration(
+        6,
+        "source_ip and user promoted from attrs to columns",
+        (
+            *(
+                f"ALTER TABLE events ADD COLUMN IF NOT EXISTS {name} VARCHAR"
+                for name in PROMOTED_ATTRS
+            ),
+            "UPDATE events SET "
+            + ", ".join(f"{name} = attrs ->> '{name}'" for name in PROMOTED_ATTRS)
+            + " WHERE attrs IS NOT NULL AND ("
+            + " OR ".join(f"(attrs ->> '{name}') IS NOT NULL" for name in PROMOTED_ATTRS)
+            + ")",
         ),
     ),
 )

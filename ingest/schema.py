@@ -33,7 +33,13 @@ EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     ("source", "VARCHAR"),
     ("source_offset", "BIGINT"),
     ("ingested_at", "TIMESTAMPTZ"),
+    # Promoted from attrs (migration 6), where they stay too: who acted, for security metrics.
+    ("source_ip", "VARCHAR"),
+    ("user", "VARCHAR"),
 )
+
+#: The attributes copied into columns of their own (the column has the attribute's name).
+PROMOTED_ATTRS: Final[tuple[str, ...]] = ("source_ip", "user")
 
 LEVELS: Final[tuple[str, ...]] = ("debug", "info", "warning", "error", "critical")
 

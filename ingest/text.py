@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from faultcast.ingest.schema import level_sql
+from faultcast.ingest.schema import PROMOTED_ATTRS, level_sql
 
 #: Field name (lower-cased) → column.
 FIELD_COLUMNS: Final[dict[str, str]] = {
@@ -210,6 +210,9 @@ def build_text_sql(
         else "NULL"
     )
     category = category_sql("NULL", "template", "level")
+    promoted = ", ".join(
+        f"json_extract_string({attrs}, {_q('$.' + a)}) AS {a}" for a in PROMOTED_ATTRS
+    )
     return f"""
 CREATE OR REPLACE TEMP TABLE {target} AS
 WITH marked AS MATERIALIZED (
@@ -257,11 +260,12 @@ SELECT
     NULL::VARCHAR AS recovery_outcome,
     NULL::INTEGER AS retry_count,
     NULL::DOUBLE AS recovery_ms,
-    {attrs}::JSON AS attrs
+    {attrs}::JSON AS attrs,
+    {promoted}
 FROM finished
 UNION ALL
 SELECT line_no, line, 'line does not match the log format and no event comes before it to continue',
     false, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL
+    NULL, NULL, NULL{", NULL" * len(PROMOTED_ATTRS)}
 FROM grouped WHERE grp = 0
 """

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 COLUMNS = (
     "event_id, ts, service, host, component, level, category, error_type, message, template_id, "
-    "template, session_key, failure, recovery_action, recovery_outcome, retry_count, recovery_ms, attrs"
+    "template, session_key, failure, recovery_action, recovery_outcome, retry_count, recovery_ms, attrs, "
+    "source_ip, user"
 )
 
 texts = st.text(
@@ -46,6 +47,7 @@ events = st.fixed_dictionaries(
         "recovery_ms": st.floats(0, 1e6),
         "event_id": st.uuids().map(str),
         "user": texts,
+        "source_ip": st.sampled_from(["10.0.0.1", "::1"]),
         "nested": st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
     },
 )
