@@ -88,3 +88,24 @@ def no_shared_data() -> Iterator[None]:
             f"{SHARED_DATA} is absent: the labelled loghub data is not checked out beside this repo"
         )
     yield
+
+
+# -- how `make test` (pytest -n 2) spreads the tests over its workers ---------------------------
+#
+# xdist's default (``--dist load``) deals tests out one by one, so both workers build the module-
+# and session-scoped fixtures (simulated stores, a Kafka broker) that a module's tests share.
+# Here ``-n`` without another ``--dist`` becomes ``--dist loadfile``: one worker runs a whole
+# file.  (``loadgroup`` would be finer, but with pytest 9 xdist 3.8 cannot tag the test ids with
+# their group.)  And files with a test marked ``slow`` go first, so a long test starts early
+# instead of finishing last on one worker while the other idles.
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadfile"
+        config.option.loadscopereorder = False  # keep the slow-first order below
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slow_files = {i.nodeid.split("::")[0] for i in items if i.get_closest_marker("slow")}
+    items.sort(key=lambda i: i.nodeid.split("::")[0] not in slow_files)  # stable
