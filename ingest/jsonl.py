@@ -149,8 +149,10 @@ def _fields(session_key_field: str | None) -> list[Field]:
 
 
 #: The distinct top-level keys of the JSON-object lines of ``batch`` (for ``present_keys``).
+#: ``TRY`` instead of a ``json_valid`` pass: a line that is not JSON has no keys (one parse
+#: of each line, not two).
 PRESENT_KEYS_SQL: Final[str] = (
-    "SELECT DISTINCT unnest(json_keys(line)) FROM batch WHERE starts_with(line, '{') AND json_valid(line)"
+    "SELECT DISTINCT unnest(TRY(json_keys(line))) FROM batch WHERE starts_with(line, '{')"
 )
 
 
