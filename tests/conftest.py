@@ -14,6 +14,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
+# One OpenMP thread per process (this one and the subprocesses the tests start: CLI, notebook
+# kernels, serve), set before scikit-learn is imported.  `make test` runs two workers on two
+# cores; scikit-learn's HistGradientBoosting (retrain, the batch baselines of backtest) would
+# start a thread per core in each, and its spinning threads then wait on each other: one retrain
+# of a 20-hour store took 42 s that way under load and 1.5 s with one thread.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 def copy_store(source: Path, target: Path) -> Path:
     """Copy a store file closed by another test, with its write-ahead log when DuckDB left one
