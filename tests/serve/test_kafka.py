@@ -136,8 +136,15 @@ def test_two_workers_share_partitions_and_survive_kill_9(broker: Broker, tmp_pat
             broker.produce(topic, events(4000, produced))
             produced += 4000
             if i == 3:
-                stored_0 = scrape(ports[0]).get('faultcast_events_stored_total{source="kafka"}', 0)
-                assert stored_0 > 0  # killed in the middle of its work
+                # Killed in the middle of its work: once it has stored part of the stream (waited
+                # for, not assumed to have happened by now), with more of it still to come.
+                wait_for(
+                    lambda: (
+                        scrape(ports[0]).get('faultcast_events_stored_total{source="kafka"}', 0) > 0
+                    ),
+                    60,
+                    "worker 0 to store events",
+                )
                 workers[0].kill()
                 workers[0].wait()
             time.sleep(0.3)
