@@ -113,27 +113,28 @@ def register(app: typer.Typer) -> None:
         hand, commits it and exits 0.  Scale out by starting more workers with the same
         --group, each with its own --db shard; faultcast.connect([shards]) reads them as one.
         """
+        # The options first: a mistake is reported before the models and Kafka load.
+        if (kafka is None) != (topic is None):
+            fail(ValueError("--kafka and --topic go together: give both"))
+        if not follow and kafka is None:
+            fail(
+                ValueError(
+                    "nothing to serve: give --follow FILE and/or --kafka HOST:PORT --topic T"
+                )
+            )
         from faultcast.ingest.errors import FaultcastError
         from faultcast.ingest.kafka import KafkaSettings
         from faultcast.serve import ServeMetrics, ServeOptions, Server
 
         configure_logging(verbose)
         settings = None
-        if kafka is not None or topic is not None:
-            if kafka is None or topic is None:
-                fail(ValueError("--kafka and --topic go together: give both"))
+        if kafka is not None and topic is not None:
             settings = KafkaSettings(
                 kafka,
                 topic=topic,
                 group=group,
                 dead_letter_topic=dead_letter_topic,
                 batch_messages=batch_messages,
-            )
-        if not follow and settings is None:
-            fail(
-                ValueError(
-                    "nothing to serve: give --follow FILE and/or --kafka HOST:PORT --topic T"
-                )
             )
         options = ServeOptions(
             db=db,
