@@ -55,6 +55,17 @@ from faultcast.analytics._sql import (
 _SOURCE_IP: Final[str] = "coalesce(source_ip, attrs->>'source_ip')"
 _USER: Final[str] = "coalesce(\"user\", attrs->>'user')"
 
+
+def _actor_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    """The SQL of an event's source address and user: the columns, or only the attributes in
+    a store that has no such columns yet (written by an older faultcast, opened read-only)."""
+    try:
+        con.execute('SELECT source_ip, "user" FROM store.events LIMIT 0')
+    except duckdb.Error:
+        return "attrs->>'source_ip'", "attrs->>'user'"
+    return _SOURCE_IP, _USER
+
+
 #: A message reporting a response to an attack, not an attack.
 RESPONSE_MESSAGE: Final[str] = r"(?i)\block(ed)?[ -]?out\b"
 AUTHENTICATION_TYPE: Final[str] = (
@@ -137,6 +148,7 @@ def authentication_failure_rate(
 
     def query(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         q = Sql()
+        source_ip, user = _actor_sql(con)
         window = scope.window(con)
         where = scope.where(q, window)
         kind = security_kind_sql(q)
@@ -147,8 +159,8 @@ def authentication_failure_rate(
             SELECT {lead}{columns_sql(columns)}
                 count(*) AS auth_failures,
                 count(*) / {minutes} AS per_minute,
-                count(DISTINCT {_SOURCE_IP}) AS source_ips,
-                count(DISTINCT {_USER}) AS users
+                count(DISTINCT {source_ip}) AS source_ips,
+                count(DISTINCT {user}) AS users
             FROM store.events
             WHERE {where} AND {kind} = 'authentication'
             {group_by(columns, b is not None)}
@@ -192,6 +204,7 @@ def authorization_violations(
 
     def query(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         q = Sql()
+        _, user = _actor_sql(con)
         where = scope.where(q, scope.window(con))
         kind = security_kind_sql(q)
         b = q.bucket(width)
@@ -199,7 +212,7 @@ def authorization_violations(
         sql = f"""
             SELECT {lead}{columns_sql(columns)}
                 count(*) AS violations,
-                count(DISTINCT {_USER}) AS users
+                count(DISTINCT {user}) AS users
             FROM store.events
             WHERE {where} AND {kind} = 'authorization'
             {group_by(columns, b is not None)}
@@ -261,12 +274,13 @@ def _incidents_sql(
 ) -> str:
     where = scope.where(q, scope.window(con))
     kind = security_kind_sql(q)
+    source_ip, user = _actor_sql(con)
     gap_us = q.param(round(parse_duration(gap, "gap") * 1e6), "BIGINT")
     return f"""
         WITH sec AS (
             SELECT ts, service, recovery_action, recovery_outcome, recovery_ms,
                 {kind} AS kind,
-                coalesce({_SOURCE_IP}, {_USER}, session_key) AS actor
+                coalesce({source_ip}, {user}, session_key) AS actor
             FROM store.events WHERE {where}
         ), keyed AS (
             -- an event without an actor is an incident of its own

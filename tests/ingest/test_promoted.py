@@ -73,3 +73,30 @@ def test_migration_6_backfills_an_existing_store(tmp_path: Path) -> None:
     rows = store.query_df("SELECT event_id, source_ip, user FROM store.events ORDER BY event_id")
     assert rows["source_ip"].tolist()[0] == "10.1.1.1" and rows["user"].tolist()[0] == "eve"
     assert rows["source_ip"].isna().tolist()[1]
+
+
+def test_security_metrics_read_a_store_not_migrated_yet(tmp_path: Path) -> None:
+    """A store written by an older faultcast, opened read-only, has no such columns."""
+    from faultcast.analytics import Metrics
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)"
+    )
+    for migration in MIGRATIONS:
+        if migration.version >= 6:
+            break
+        for statement in migration.statements:
+            con.execute(statement)
+        con.execute(
+            "INSERT INTO schema_version VALUES (?, ?, now())", [migration.version, migration.name]
+        )
+    con.execute(
+        "INSERT INTO events (event_id, ts, service, level, category, error_type, message, template, attrs) "
+        "VALUES ('a', TIMESTAMPTZ '2026-01-01 00:00:00+00', 'api', 'error', 'security', "
+        "'AuthenticationError', 'login failed', 'login failed', '{\"source_ip\": \"10.1.1.1\", \"user\": \"eve\"}')"
+    )
+    con.close()
+    df = Metrics(Store(path)).authentication_failure_rate()
+    assert df[["auth_failures", "source_ips", "users"]].values.tolist() == [[1, 1, 1]]
