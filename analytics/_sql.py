@@ -76,7 +76,7 @@ class Source(Protocol):
 
 
 def _needs_latest(value: TimeLike) -> bool:
-    return is_duration(value)
+    return bool(is_duration(value))
 
 
 def _values(name: str, value: str | Sequence[str]) -> list[str]:
@@ -113,7 +113,7 @@ def bucket_seconds(bucket: str | timedelta | None) -> float | None:
     """The width of a time bucket in seconds (``"5m"`` -> 300.0), or None for no bucketing."""
     if bucket is None:
         return None
-    return parse_duration(bucket, "bucket")
+    return float(parse_duration(bucket, "bucket"))
 
 
 class Sql:

@@ -108,7 +108,7 @@ class ShardedStore:
         self.lock_timeout = lock_timeout
         self._lock = threading.RLock()
         self._warned: set[str] = set()
-        self._con = scratch_connection(memory_limit, threads)
+        self._con: duckdb.DuckDBPyConnection = scratch_connection(memory_limit, threads)
         self._con.execute("ATTACH ':memory:' AS store")
         self._con.execute(f"ATTACH ':memory:' AS {_SCHEMA_DB}")
         self._con.execute(f"USE {_SCHEMA_DB}")

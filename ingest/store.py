@@ -105,7 +105,7 @@ class Store:
         self.lock_timeout = lock_timeout
         self._lock = threading.RLock()
         # Ingest checkpoints once at the end of a run (:meth:`checkpoint`), not on each detach.
-        self._con = scratch_connection(memory_limit, threads)
+        self._con: duckdb.DuckDBPyConnection = scratch_connection(memory_limit, threads)
         self._attached = False
         self._read_only_attach = False
         if self.is_memory:
@@ -116,7 +116,7 @@ class Store:
     # ------------------------------------------------------------------ plumbing
     @property
     def is_memory(self) -> bool:
-        return self.path == MEMORY
+        return bool(self.path == MEMORY)
 
     @property
     def scratch(self) -> duckdb.DuckDBPyConnection:

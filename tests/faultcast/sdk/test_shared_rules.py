@@ -1,5 +1,7 @@
-"""The SDK carries its own copies of the store's level, category and redaction rules (so it
-needs nothing but itself): they must agree with ``faultcast.ingest``'s."""
+"""The SDK applies the store's own level, category and redaction rules: ``faultcast/sdk/_rules.py``
+and ``_redact.py`` are symbolic links to ``ingest/schema.py`` and ``ingest/redact.py`` (standard
+library only), so the SDK needs nothing but itself and the rules have one source.  The wheel of
+``faultcast-sdk`` holds the files the links point at."""
 
 from __future__ import annotations
 
@@ -21,6 +23,13 @@ TEXTS = [
     "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----",
     "nothing secret here",
 ]
+
+
+def test_the_sdk_rule_modules_are_links_to_ingest() -> None:
+    from pathlib import Path
+
+    for module, target in ((sdk_rules, ingest_schema), (sdk_redact, ingest_redact)):
+        assert Path(module.__file__).resolve() == Path(target.__file__).resolve()
 
 
 def test_the_rule_tables_are_the_stores() -> None:
