@@ -42,9 +42,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 
 # The application SDK alone (faultcast-sdk, no dependencies) as a wheel in dist/; built from a
-# copy so no build/ or *.egg-info lands inside the package folder.
+# copy (links to the shared rule modules followed) so no build/ or *.egg-info lands in the package.
 sdk-wheel: $(STAMP)
-	@tmp=$$(mktemp -d) && cp -r faultcast/sdk $$tmp/src && rm -rf $$tmp/src/__pycache__ && \
+	@tmp=$$(mktemp -d) && cp -rL faultcast/sdk $$tmp/src && rm -rf $$tmp/src/__pycache__ && \
 	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist $$tmp/src && rm -rf $$tmp
 
 clean:
