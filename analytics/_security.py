@@ -52,8 +52,14 @@ from faultcast.analytics._sql import (
 
 #: Who acted: the columns ingest fills from the attributes of the same name (a row written
 #: without them, by an older writer, falls back to its attrs).
-_SOURCE_IP: Final[str] = "coalesce(source_ip, attrs->>'source_ip')"
-_USER: Final[str] = "coalesce(\"user\", attrs->>'user')"
+#: (The attribute is read only where its name occurs in attrs: no JSON parse otherwise.)
+_SOURCE_IP: Final[str] = (
+    "coalesce(source_ip, CASE WHEN contains(attrs::VARCHAR, '\"source_ip\"') "
+    "THEN attrs->>'source_ip' END)"
+)
+_USER: Final[str] = (
+    "coalesce(\"user\", CASE WHEN contains(attrs::VARCHAR, '\"user\"') THEN attrs->>'user' END)"
+)
 
 
 def _actor_sql(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
@@ -278,23 +284,29 @@ def _incidents_sql(
     gap_us = q.param(round(parse_duration(gap, "gap") * 1e6), "BIGINT")
     return f"""
         WITH sec AS (
-            SELECT ts, service, recovery_action, recovery_outcome, recovery_ms,
-                {kind} AS kind,
+            SELECT event_id, ts, service, category, template, error_type, recovery_action,
+                recovery_outcome, recovery_ms,
                 coalesce({source_ip}, {user}, session_key) AS actor
             FROM store.events WHERE {where}
+        ), kinds AS (
+            -- the kind's expressions once per distinct (category, pattern, type), not per event
+            SELECT category, template, error_type, {kind} AS kind
+            FROM (SELECT DISTINCT category, template, error_type FROM sec)
         ), keyed AS (
-            -- an event without an actor is an incident of its own
-            SELECT *, row_number() OVER () AS rn,
-                coalesce(actor, '#' || rn::VARCHAR) AS key
-            FROM sec
+            -- an event without an actor is an incident of its own (event ids are unique)
+            SELECT s.*, k.kind, coalesce(s.actor, '#' || s.event_id) AS key
+            FROM sec s LEFT JOIN kinds k
+                ON s.category IS NOT DISTINCT FROM k.category
+                AND s.template IS NOT DISTINCT FROM k.template
+                AND s.error_type IS NOT DISTINCT FROM k.error_type
         ), marked AS (
             -- one sort for all actors (a window per actor is slow with many small ones)
             SELECT *, CASE WHEN lag(service) OVER w = service AND lag(key) OVER w = key
                 AND ts - lag(ts) OVER w <= to_microseconds({gap_us}) THEN 0 ELSE 1 END AS starts
-            FROM keyed WINDOW w AS (ORDER BY service, key, ts, rn)
+            FROM keyed WINDOW w AS (ORDER BY service, key, ts, event_id)
         ), numbered AS (
             SELECT *, sum(starts) OVER (
-                ORDER BY service, key, ts, rn ROWS UNBOUNDED PRECEDING
+                ORDER BY service, key, ts, event_id ROWS UNBOUNDED PRECEDING
             ) AS incident
             FROM marked
         ), incidents AS (
