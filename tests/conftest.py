@@ -32,6 +32,17 @@ def copy_store(source: Path, target: Path) -> Path:
     return target
 
 
+@pytest.fixture(autouse=True)
+def _structlog_restored() -> Iterator[None]:
+    """Each test starts from structlog's defaults and leaves them: a command run in process
+    (CliRunner) or a test that configures structlog must not change what later tests log."""
+    import structlog
+
+    structlog.reset_defaults()
+    yield
+    structlog.reset_defaults()
+
+
 @pytest.fixture
 def store_path(tmp_path: Path) -> Path:
     return tmp_path / "store.duckdb"
