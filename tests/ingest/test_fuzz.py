@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -110,6 +111,7 @@ def _check(tmp_path: Path, lines: list[bytes]) -> None:
         HealthCheck.function_scoped_fixture,
     ],
 )
+@pytest.mark.slow
 @given(lines=lines_strategy)
 def test_fuzzed_lines_are_stored_or_quarantined_never_lost(
     tmp_path: Path, lines: list[bytes]

@@ -380,6 +380,7 @@ def test_events_filters(write_lines, tmp_path: Path) -> None:
         fc.events(colour="red")
 
 
+@pytest.mark.slow
 def test_every_line_read_is_accounted_for_across_many_chunks(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("FAULTCAST_CHUNK_BYTES", "4096")
     lines = []

@@ -7,6 +7,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pytest
 from faultcast.ingest.jsonl import PRESENT_KEYS_SQL, build_fast_sql, build_parse_sql
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -64,6 +65,7 @@ def _run(sql: str | None, lines: list[str]) -> list[tuple[Any, ...]]:
     return con.execute(f"SELECT line_no, reason, {COLUMNS} FROM parsed ORDER BY line_no").fetchall()
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(events, min_size=1, max_size=20))
 def test_fast_and_full_paths_agree(batch: list[dict[str, Any]]) -> None:

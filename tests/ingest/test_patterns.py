@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 from faultcast.ingest.patterns import PatternMiner
 
 import faultcast
@@ -149,6 +150,7 @@ def test_a_long_lived_writer_sees_templates_another_writer_stored(tmp_path: Path
     assert store.query_df("SELECT count(DISTINCT template_id) AS n FROM store.events")["n"][0] == 3
 
 
+@pytest.mark.slow
 def test_writers_taking_turns_never_share_a_template_id(tmp_path: Path) -> None:
     import json
     import os
