@@ -15,6 +15,7 @@ from faultcast.cli._common import (
     ServiceOption,
     SinceOption,
     UntilOption,
+    cell,
     command,
     emit_frame,
     fail,
@@ -60,12 +61,12 @@ def events(
     table.add_column("message", overflow="fold", ratio=1)
     for row in df.itertuples():
         table.add_row(
-            row.ts.strftime("%Y-%m-%d %H:%M:%S") if row.ts is not None else "",
-            row.service or "",
-            row.level or "",
-            row.category or "",
-            row.error_type or "",
-            row.message or "",
+            cell(row.ts, "%Y-%m-%d %H:%M:%S"),
+            cell(row.service),
+            cell(row.level),
+            cell(row.category),
+            cell(row.error_type),
+            cell(row.message),
         )
     out().print(table)
 
@@ -147,9 +148,9 @@ def patterns(
             f"{row.error_count:,}",
             str(row.services),
             f"{row.recent_count:,}",
-            row.last_seen.strftime("%Y-%m-%d %H:%M") if row.last_seen is not None else "",
+            cell(row.last_seen, "%Y-%m-%d %H:%M"),
             flag,
-            row.template,
+            cell(row.template),
         )
     out().print(table)
 
@@ -177,7 +178,9 @@ def quarantine(
     for column in ("source", "line", "reason", "raw"):
         table.add_column(column, overflow="fold")
     for row in df.itertuples():
-        table.add_row(row.source, str(row.source_offset), row.reason, (row.raw or "")[:120])
+        table.add_row(
+            cell(row.source), cell(row.source_offset), cell(row.reason), cell(row.raw)[:120]
+        )
     out().print(table)
 
 

@@ -215,3 +215,14 @@ def report_table(report: dict[str, Any]) -> Table:
 def fmt_pct(value: Any) -> str:
     """A metric to 3 decimals, ``-`` when missing."""
     return "-" if value is None else f"{value:.3f}"
+
+
+def cell(value: Any, time_format: str | None = None) -> str:
+    """A table cell for a stored value: missing values (None, NaN, NaT, pd.NA) are blank."""
+    import pandas as pd
+
+    if value is None or bool(pd.isna(value)):
+        return ""
+    if time_format is not None:
+        return str(value.strftime(time_format))
+    return str(value)

@@ -87,6 +87,19 @@ def test_events_and_quarantine_commands(cli: Cli, write_lines, tmp_path: Path) -
     assert "svc-" in cli("events", "--db", db).stdout.decode()
 
 
+def test_events_table_shows_events_without_a_category(
+    cli: Cli, write_lines, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "s.duckdb")
+    info = {"event": "user logged in", "level": "info", "timestamp": "2026-01-01T00:00:00Z"}
+    cli("ingest", str(write_lines([info, event(1)])), "--db", db)
+    shown = cli("events", "--db", db, "--since", "1h")
+    assert shown.returncode == 0, shown.stderr
+    assert "user logged in" in shown.stdout.decode()
+    listed = cli("patterns", "--db", db)
+    assert listed.returncode == 0 and "user logged in" in listed.stdout.decode()
+
+
 def test_events_on_a_missing_store_says_how_to_start(cli: Cli, tmp_path: Path) -> None:
     result = cli("events", "--db", str(tmp_path / "none.duckdb"))
     assert result.returncode == 1 and "ingest some events first" in result.stderr.decode()
