@@ -56,6 +56,48 @@ def _utf8_error(raw: bytes) -> str | None:
     return None
 
 
+def _split_plain(
+    data: bytes, first_line: int, start_byte: int, final: bool
+) -> tuple[LineChunk, int] | None:
+    """:func:`split_lines` for the common case, in Arrow's C++ (one pass, no per-byte masks):
+    ``\n`` endings only, no NUL byte, valid UTF-8.  None when the data is not that case (the
+    general path then finds and explains each odd line)."""
+    end = data.rfind(b"\n")
+    consumed = end + 1
+    unterminated = final and consumed < len(data)
+    if unterminated:
+        consumed = len(data)
+    if not consumed or data.find(b"\r", 0, consumed) >= 0 or data.find(b"\x00", 0, consumed) >= 0:
+        return None
+    whole = pa.LargeBinaryArray.from_buffers(  # the data as one value, not copied
+        pa.large_binary(),
+        1,
+        [None, pa.py_buffer(np.array([0, consumed], dtype=np.int64)), pa.py_buffer(data)],
+    )
+    parts = pc.split_pattern(whole, b"\n").flatten()
+    if not unterminated:
+        parts = parts.slice(0, len(parts) - 1)  # the empty piece after the last "\n"
+    try:
+        lines = parts.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return None
+    n = len(lines)
+    offsets = np.frombuffer(parts.buffers()[1], dtype=np.int64)[parts.offset : parts.offset + n + 1]
+    line_ends = start_byte + offsets[1:] - offsets[0] + np.arange(1, n + 1, dtype=np.int64)
+    if unterminated:
+        line_ends[-1] -= 1  # the last line has no terminator
+    chunk = LineChunk(
+        first_line=first_line,
+        end_byte=start_byte + consumed,
+        lines=lines,
+        line_numbers=pa.array(np.arange(first_line, first_line + n, dtype=np.int64)),
+        bad=[],
+        unterminated_tail=unterminated,
+        line_ends=line_ends,
+    )
+    return chunk, consumed
+
+
 def split_lines(
     data: bytes, first_line: int, start_byte: int, final: bool, event_start: str | None = None
 ) -> tuple[LineChunk, int]:
@@ -79,6 +121,9 @@ def split_lines(
                     cut_byte = int(chunk.line_ends[cut_line - 1]) - start_byte
                     return split_lines(data[:cut_byte], first_line, start_byte, False)
         return chunk, consumed
+    plain = _split_plain(data, first_line, start_byte, final)
+    if plain is not None:
+        return plain
     buf = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(buf == 10)
     consumed = int(newlines[-1]) + 1 if len(newlines) else 0
@@ -160,6 +205,23 @@ def split_lines(
     return chunk, consumed
 
 
+def _read_into(stream: IO[bytes], target: memoryview) -> int:
+    """Fill ``target`` from ``stream`` as far as it goes (short reads are retried); bytes read."""
+    readinto = getattr(stream, "readinto", None)
+    total = 0
+    while total < len(target):
+        if readinto is not None:
+            got = readinto(target[total:])
+        else:  # pragma: no cover - every stream here has readinto
+            block = stream.read(len(target) - total)
+            got = len(block)
+            target[total : total + got] = block
+        if not got:
+            break
+        total += got
+    return total
+
+
 def iter_chunks(
     stream: IO[bytes],
     *,
@@ -178,9 +240,12 @@ def iter_chunks(
     line = first_line
     byte = start_byte
     while True:
-        block = stream.read(chunk_bytes)
-        eof = not block
-        data = pending + block if pending else block
+        # Read after the unfinished line of the last chunk, into one buffer (no concatenation).
+        buffer = bytearray(len(pending) + chunk_bytes)
+        buffer[: len(pending)] = pending
+        got = _read_into(stream, memoryview(buffer)[len(pending) :])
+        eof = got == 0
+        data: bytes | bytearray = buffer if got == chunk_bytes else buffer[: len(pending) + got]
         if not data:
             return
         if eof and not final:
