@@ -57,7 +57,7 @@ def _utf8_error(raw: bytes) -> str | None:
 
 
 def _split_plain(
-    data: bytes, first_line: int, start_byte: int, final: bool
+    data: bytes | bytearray, first_line: int, start_byte: int, final: bool
 ) -> tuple[LineChunk, int] | None:
     """:func:`split_lines` for the common case, in Arrow's C++ (one pass, no per-byte masks):
     ``\n`` endings only, no NUL byte, valid UTF-8.  None when the data is not that case (the
@@ -99,7 +99,7 @@ def _split_plain(
 
 
 def split_lines(
-    data: bytes, first_line: int, start_byte: int, final: bool, event_start: str | None = None
+    data: bytes | bytearray, first_line: int, start_byte: int, final: bool, event_start: str | None = None
 ) -> tuple[LineChunk, int]:
     """Split ``data`` (which begins at a line start) into a chunk of complete lines.
 
@@ -236,7 +236,7 @@ def iter_chunks(
     With ``final=False`` an unfinished last line is not returned (a follower waits for it);
     the last chunk's ``end_byte`` then stops before it.
     """
-    pending = b""
+    pending: bytes | bytearray = b""
     line = first_line
     byte = start_byte
     while True:
