@@ -99,7 +99,11 @@ def _split_plain(
 
 
 def split_lines(
-    data: bytes | bytearray, first_line: int, start_byte: int, final: bool, event_start: str | None = None
+    data: bytes | bytearray,
+    first_line: int,
+    start_byte: int,
+    final: bool,
+    event_start: str | None = None,
 ) -> tuple[LineChunk, int]:
     """Split ``data`` (which begins at a line start) into a chunk of complete lines.
 
