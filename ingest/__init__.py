@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from faultcast.ingest.durations import parse_duration
     from faultcast.ingest.errors import (
         FaultcastError,
         IngestError,
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
         StoreLockedError,
     )
     from faultcast.ingest.fingerprint import template_of
+    from faultcast.ingest.formats import FormatOptions, InputFormat
     from faultcast.ingest.jsonl import Limits
+    from faultcast.ingest.opening import open_store
     from faultcast.ingest.pipeline import (
         Ingestor,
         IngestReport,
@@ -34,7 +37,8 @@ if TYPE_CHECKING:
         category_of,
         normalise_level,
     )
-    from faultcast.ingest.store import Store
+    from faultcast.ingest.shards import ShardedStore
+    from faultcast.ingest.store import Store, StoreReader
 
 #: Where each name lives (its module, imported on first use).
 _LAZY: dict[str, str] = {
@@ -42,6 +46,12 @@ _LAZY: dict[str, str] = {
     "IngestError": "errors",
     "StorageError": "errors",
     "StoreLockedError": "errors",
+    "parse_duration": "durations",
+    "FormatOptions": "formats",
+    "InputFormat": "formats",
+    "open_store": "opening",
+    "ShardedStore": "shards",
+    "StoreReader": "store",
     "template_of": "fingerprint",
     "Limits": "jsonl",
     "Ingestor": "pipeline",
@@ -63,19 +73,25 @@ __all__ = [
     "EVENT_COLUMNS",
     "LEVELS",
     "FaultcastError",
+    "FormatOptions",
     "IngestError",
     "IngestReport",
     "Ingestor",
+    "InputFormat",
     "Limits",
     "Redactor",
+    "ShardedStore",
     "SourceReport",
     "StorageError",
     "Store",
     "StoreLockedError",
+    "StoreReader",
     "category_of",
     "template_of",
     "ingest",
     "normalise_level",
+    "open_store",
+    "parse_duration",
     "reason_kind",
 ]
 
