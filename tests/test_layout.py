@@ -99,6 +99,9 @@ def test_the_facade_holds_no_sql_driver() -> None:
     assert not {n for n in imported if n.split(".")[0] == "duckdb"}, (
         "faultcast/_facade.py imports duckdb: it delegates to ingest and analytics"
     )
+    source = (ROOT / "faultcast" / "_facade.py").read_text()
+    for sql in ("SELECT ", "INSERT ", "query_df(", ".execute(", "reading()"):
+        assert sql not in source, f"faultcast/_facade.py runs SQL ({sql!r}): put it in analytics"
 
 
 def test_the_sdk_imports_nothing_but_itself() -> None:
