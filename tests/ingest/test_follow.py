@@ -39,6 +39,17 @@ def _wait_for(db: Path, n: int, timeout: float = 60) -> int:
     return count
 
 
+def _finish(proc: subprocess.Popen[bytes], deadline: float = 180) -> tuple[bytes, bytes]:
+    """The process's output once it exits; if it does not within ``deadline`` seconds, its
+    threads' stacks (faulthandler, on SIGABRT) in the failure, to show where it hangs."""
+    try:
+        return proc.communicate(timeout=deadline)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        out, err = proc.communicate(timeout=30)
+        pytest.fail(f"ingest --follow did not stop on Ctrl-C; its stacks:\n{err.decode()}")
+
+
 def test_follow_picks_up_appends_and_rotation_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     log = tmp_path / "app.jsonl"
     db = tmp_path / "store.duckdb"
@@ -59,6 +70,7 @@ def test_follow_picks_up_appends_and_rotation_and_stops_on_ctrl_c(tmp_path: Path
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},
     )
     try:
         assert _wait_for(db, 5) == 5
@@ -78,7 +90,7 @@ def test_follow_picks_up_appends_and_rotation_and_stops_on_ctrl_c(tmp_path: Path
         assert _wait_for(db, 25) == 25
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = _finish(proc)
     assert proc.returncode == 0, err.decode()
     report = json.loads(out)
     assert report["stored"] == 25 and report["read"] == 25
