@@ -244,12 +244,17 @@ def iter_chunks(
     line = first_line
     byte = start_byte
     while True:
-        # Read after the unfinished line of the last chunk, into one buffer (no concatenation).
-        buffer = bytearray(len(pending) + chunk_bytes)
-        buffer[: len(pending)] = pending
-        got = _read_into(stream, memoryview(buffer)[len(pending) :])
+        data: bytes | bytearray
+        if not pending:
+            data = stream.read(chunk_bytes)
+            got = len(data)
+        else:
+            # After the unfinished line of the last chunk, into one buffer (no concatenation).
+            buffer = bytearray(len(pending) + chunk_bytes)
+            buffer[: len(pending)] = pending
+            got = _read_into(stream, memoryview(buffer)[len(pending) :])
+            data = buffer if got == chunk_bytes else buffer[: len(pending) + got]
         eof = got == 0
-        data: bytes | bytearray = buffer if got == chunk_bytes else buffer[: len(pending) + got]
         if not data:
             return
         if eof and not final:
