@@ -19,6 +19,7 @@ import dataclasses
 import json
 import os
 import re
+import signal
 import threading
 import time
 import uuid
@@ -149,6 +150,30 @@ class BatchResult:
 
 
 # ---------------------------------------------------------------------- engine
+@contextlib.contextmanager
+def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
+    """While following: Ctrl-C (SIGINT) sets ``stop``, so the poll in hand finishes and commits
+    and the follow ends cleanly.  Raising KeyboardInterrupt instead could be lost: a signal that
+    arrives while DuckDB runs a statement is taken by DuckDB's own interrupt check, and when the
+    statement finishes first nothing is raised at all.  A second Ctrl-C stops at once.  Only
+    the main thread can set handlers; elsewhere the caller's ``stop`` is the way to end."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def on_ctrl_c(signum: int, frame: object) -> None:
+        if stop.is_set():  # pressed again: stop now, without finishing the poll
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class Ingestor:
     """Runs ingests into one store.  Reusable; not thread-safe (one run at a time)."""
 
@@ -506,13 +531,15 @@ class Ingestor:
         follower = FileFollower(self, paths, fmt, report, from_start, progress)
         stop = stop or threading.Event()
         try:
-            while not stop.is_set():
-                follower.poll()
-                stop.wait(poll_interval)
+            with _ctrl_c_sets(stop):
+                while not stop.is_set():
+                    follower.poll()
+                    stop.wait(poll_interval)
         except KeyboardInterrupt:
-            log.info("ingest.follow_stopped")
+            pass
         finally:
             follower.close()
+        log.info("ingest.follow_stopped")
 
     def follower(
         self,
