@@ -49,14 +49,6 @@ _QUARANTINE_SCHEMA: Final[list[tuple[str, str]]] = [
 ]
 
 
-def _limit(q: Sql, limit: int | None) -> str:
-    if limit is None:
-        return ""
-    if int(limit) < 0:
-        raise ValueError(f"limit must be 0 or more, not {limit!r}")
-    return f"LIMIT {q.param(int(limit), 'BIGINT')}"
-
-
 def events(
     source: Source,
     *,
@@ -103,9 +95,7 @@ def events(
             where += f" AND session_key IN ({listed})"
         order = f"ts {direction}, source {direction}, source_offset {direction}"
         columns = ", ".join(name for name, _ in _EVENTS_SCHEMA)
-        sql = (
-            f"SELECT {columns} FROM store.events WHERE {where} ORDER BY {order} {_limit(q, limit)}"
-        )
+        sql = f"SELECT {columns} FROM store.events WHERE {where} ORDER BY {order} {q.limit(limit)}"
         return q.run(con, sql)
 
     return read(source, _EVENTS_SCHEMA, query)
@@ -149,7 +139,7 @@ def quarantine(
             clauses.append(f"ingested_at >= {q.param(start, 'TIMESTAMPTZ')}")
         sql = (
             f"SELECT source, source_offset, raw, reason, ingested_at FROM store.quarantine "
-            f"WHERE {' AND '.join(clauses)} ORDER BY source, source_offset {_limit(q, limit)}"
+            f"WHERE {' AND '.join(clauses)} ORDER BY source, source_offset {q.limit(limit)}"
         )
         return q.run(con, sql)
 

@@ -87,10 +87,6 @@ _PATTERN_TEXT = "coalesce(p.template, c.template)"
 _STORED_TEXT = "p.template"
 
 
-def _limit(q: Sql, limit: int | None) -> str:
-    return "" if limit is None else f"LIMIT {q.param(int(limit), 'BIGINT')}"
-
-
 def top_patterns(
     source: Source,
     *,
@@ -146,7 +142,7 @@ def top_patterns(
                 c.first_seen, c.last_seen, p.example
             FROM c LEFT JOIN store.patterns p ON p.template_id = c.template_id
             ORDER BY c.count DESC, c.template_id
-            {_limit(q, limit)}
+            {q.limit(limit)}
         """
         return q.run(con, sql)
 
@@ -218,7 +214,7 @@ def _activity(
                             + 3 * sqrt(c.baseline_per_window) + 1 AS is_surging
                 FROM c LEFT JOIN store.patterns p ON p.template_id = c.template_id
             )
-            SELECT * FROM flagged WHERE {keep} ORDER BY {order} {_limit(q, limit)}
+            SELECT * FROM flagged WHERE {keep} ORDER BY {order} {q.limit(limit)}
         """
         return q.run(con, sql)
 
@@ -507,7 +503,7 @@ def precursor_patterns(
             FROM rated c LEFT JOIN store.patterns p ON p.template_id = c.template_id
             WHERE c.failures_preceded >= {q.param(int(min_support), "BIGINT")}
             ORDER BY c.lift DESC, c.failures_preceded DESC, c.template_id
-            {_limit(q, limit)}
+            {q.limit(limit)}
         """
         return q.run(con, sql)
 

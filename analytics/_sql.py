@@ -143,6 +143,14 @@ class Sql:
             f"time_bucket(to_microseconds({self.param(round(seconds * 1e6), 'BIGINT')}), {column})"
         )
 
+    def limit(self, limit: int | None) -> str:
+        """``LIMIT`` with ``limit`` as a parameter (empty for None: no limit)."""
+        if limit is None:
+            return ""
+        if int(limit) < 0:
+            raise ValueError(f"limit must be 0 or more, not {limit!r}")
+        return f"LIMIT {self.param(int(limit), 'BIGINT')}"
+
     def run(self, con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
         return con.execute(sql, self.params).df()
 

@@ -211,15 +211,9 @@ def split_lines(
 
 def _read_into(stream: IO[bytes], target: memoryview) -> int:
     """Fill ``target`` from ``stream`` as far as it goes (short reads are retried); bytes read."""
-    readinto = getattr(stream, "readinto", None)
     total = 0
     while total < len(target):
-        if readinto is not None:
-            got = readinto(target[total:])
-        else:  # pragma: no cover - every stream here has readinto
-            block = stream.read(len(target) - total)
-            got = len(block)
-            target[total : total + got] = block
+        got = stream.readinto(target[total:])  # type: ignore[attr-defined]
         if not got:
             break
         total += got
