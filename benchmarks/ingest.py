@@ -9,19 +9,30 @@ Prints one JSON object:
   that rare keys do not fail the insert);
 - ``ratio``: faultcast / bare events/s (target >= 0.5); ``ratio_process_wall`` compares the two
   processes' whole wall times, start-up included;
-- ``peak_rss_mb``: the ingest process's peak RSS for 1M and 3M events (target < 1 GB and flat).
+- ``peak_rss_mb``: the ingest process's peak RSS for 1M and 3M events (target < 1 GB and flat);
+- ``redaction``: what the redactor costs: the same :class:`~faultcast.ingest.Ingestor` ingests
+  the first ``--redaction-events`` events into a new store with the redactor of
+  ``ingest/redact.py`` at ``--redaction-baseline`` (a git revision: the redactor before the
+  decoded-value rules) and with the current one, taking turns, best of ``--redaction-rounds``;
+  ``ratio`` = current / baseline events/s (target >= 0.90).  Its ``secret_lines`` part does the
+  same over lines that all carry a secret (the redactor's worst case; no target).
 
-Usage: ``python benchmarks/ingest.py [--events 1000000] [--big 3000000] [--workdir DIR]``.
+Usage: ``python benchmarks/ingest.py [--events 1000000] [--big 3000000] [--workdir DIR] [--redaction-only]
+[--redaction-events 300000] [--redaction-baseline 25a8010]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import importlib.util
+import itertools
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 BARE = """
@@ -75,11 +86,88 @@ def _peak_rss_of(cmd: list[str]) -> tuple[float, float, str]:
     return float(result["wall"]), float(result["rss_mb"]), str(result["stdout"])
 
 
+def _baseline_redact_module(revision: str, work: Path) -> ModuleType:
+    """``ingest/redact.py`` as it was at ``revision``, loaded as a module of its own."""
+    root = Path(__file__).resolve().parent.parent
+    source = subprocess.run(
+        ["git", "-C", str(root), "show", f"{revision}:ingest/redact.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    path = work / f"redact_{revision}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(f"faultcast_redact_{revision}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _ingest_seconds(path: Path, db: Path, redactor: Any) -> tuple[float, int]:
+    """One ingest of ``path`` into a new store ``db`` with ``redactor``: (seconds, redactions)."""
+    from faultcast.ingest import Ingestor, Store
+
+    for old in db.parent.glob(db.name + "*"):
+        old.unlink()
+    store = Store(db)
+    try:
+        started = time.perf_counter()
+        report = Ingestor(store, redactor=redactor).run([path], format="json")
+        seconds = time.perf_counter() - started
+    finally:
+        store.close()
+    return seconds, sum(report.redactions.values())
+
+
+def _redaction_cost(
+    source: Path, work: Path, events: int, revision: str, rounds: int
+) -> dict[str, Any]:
+    """The current redactor's ingest throughput against the baseline's, in the same run."""
+    from faultcast.ingest.redact import Redactor
+
+    sample = work / f"events_{events}.jsonl"
+    with source.open("rb") as src, sample.open("wb") as out:
+        out.writelines(itertools.islice(src, events))
+    n = sum(1 for _ in sample.open("rb"))
+    # The worst case: every line carries a secret the baseline also finds (a password field).
+    secret_lines = work / "secret_lines.jsonl"
+    with sample.open("rb") as src, secret_lines.open("wb") as out:
+        for i, line in enumerate(itertools.islice(src, 50_000)):
+            out.write(line.rstrip(b"\n")[:-1] + f', "password": "pw-{i:06d}x"}}\n'.encode())
+    baseline = _baseline_redact_module(revision, work).Redactor()
+    current = Redactor()
+    result: dict[str, Any] = {"events": n, "baseline_revision": revision}
+    for label, path, k in (("all_lines", sample, rounds), ("secret_lines", secret_lines, 1)):
+        best = {"baseline": float("inf"), "current": float("inf")}
+        found = {}
+        for _ in range(k):
+            for name, redactor in (("baseline", baseline), ("current", current)):
+                seconds, found[name] = _ingest_seconds(path, work / f"redact_{name}.duckdb", redactor)
+                best[name] = min(best[name], seconds)
+        lines = n if path is sample else 50_000
+        result[label] = {
+            "baseline_events_per_s": round(lines / best["baseline"]),
+            "current_events_per_s": round(lines / best["current"]),
+            "ratio": round(best["baseline"] / best["current"], 3),
+            "redactions": found,
+        }
+    result["ratio"] = result["all_lines"]["ratio"]
+    result["target"] = ">= 0.90"
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--big", type=int, default=3_000_000)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--redaction-events", type=int, default=300_000)
+    parser.add_argument("--redaction-baseline", default="25a8010")
+    parser.add_argument("--redaction-rounds", type=int, default=3)
+    parser.add_argument(
+        "--redaction-only", action="store_true", help="only the redaction cost (no bare DuckDB)"
+    )
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="faultcast-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -97,6 +185,12 @@ def main() -> None:
         "events": n_small,
         "file_mb": round(small.stat().st_size / 2**20, 1),
     }
+    if args.redaction_only:
+        result["redaction"] = _redaction_cost(
+            small, work, args.redaction_events, args.redaction_baseline, args.redaction_rounds
+        )
+        print(json.dumps(result))
+        return
 
     bare_process, bare_rss, bare_inner = _peak_rss_of(
         [sys.executable, "-c", BARE, str(small), str(work / "bare.duckdb")]
@@ -131,7 +225,15 @@ def main() -> None:
         rss[str(n_big)] = round(big_rss)
         result["faultcast_big_events_per_s"] = round(n_big / big_wall)
     result["peak_rss_mb"] = rss
-    result["targets"] = {"ratio": ">= 0.5", "peak_rss_mb": "< 1024 and flat"}
+    if args.redaction_events:
+        result["redaction"] = _redaction_cost(
+            small, work, args.redaction_events, args.redaction_baseline, args.redaction_rounds
+        )
+    result["targets"] = {
+        "ratio": ">= 0.5",
+        "peak_rss_mb": "< 1024 and flat",
+        "redaction.ratio": ">= 0.90",
+    }
     result["workdir"] = str(work)
     print(json.dumps(result))
 

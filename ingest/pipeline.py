@@ -387,7 +387,8 @@ class Ingestor:
             if p != STDIN and (format == "auto" or fmt.sniff_when_named):
                 problem = fmt.sniff(p, read_head(p))
                 if problem is not None:
-                    raise IngestError(problem)
+                    # It may quote the input: with this run's redaction rules too.
+                    raise IngestError(self.redactor.redact(problem)[0])
         report = IngestReport()
         started = time.monotonic()
         run_id = uuid.uuid4().hex

@@ -14,7 +14,9 @@ import duckdb
 import pyarrow as pa
 from faultcast.ingest.formats import FormatOptions
 from faultcast.ingest.jsonl import PRESENT_KEYS_SQL, Limits, build_fast_sql, build_parse_sql
+from faultcast.ingest.redact import Redactor
 
+_REDACTOR = Redactor()
 _FIELD_NAME = re.compile(r"[A-Za-z_@][A-Za-z0-9_.@-]*")
 
 
@@ -52,7 +54,8 @@ class JsonLines:
                 continue
             if line.startswith(b"{") or line.startswith(b"["):
                 return None
-            shown = line[:80].decode("utf-8", errors="replace")
+            # The line is input like any other: redacted before it is shown (then cut short).
+            shown = _REDACTOR.redact(line[:4096].decode("utf-8", errors="replace"))[0][:80]
             return (
                 f"{path} does not look like JSON lines (its first line is {shown!r}). "
                 "Pass --format json to ingest it anyway (each bad line is quarantined); plain "
