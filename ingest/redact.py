@@ -26,7 +26,6 @@ import tomllib
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from json.decoder import scanstring
 from pathlib import Path
 from typing import Final, NamedTuple
 from urllib.parse import quote, unquote_plus
@@ -96,9 +95,7 @@ _SECRET_WORDS = _SECRET_WORDS_EN + "|" + "|".join(re.escape(w) for w in OTHER_LA
 _SUFFIX = r"(?:[_.-]?[0-9]{1,3}|[_.-](?:new|old|confirm(?:ation)?|again|repeat|hash|plain(?:text)?|value|enc(?:rypted)?))"
 # A key in text: word characters, dashes and dots, ending in a secret word (and a suffix);
 # a camelCase join (dbPassword, apiKey) counts as a separator.
-_KEY = (
-    rf"(?:[\w.-]*?(?:[_.\- ]|(?-i:(?<=[a-z0-9])(?=[A-Z]))))?(?:{_SECRET_WORDS})(?:{_SUFFIX})?"
-)
+_KEY = rf"(?:[\w.-]*?(?:[_.\- ]|(?-i:(?<=[a-z0-9])(?=[A-Z]))))?(?:{_SECRET_WORDS})(?:{_SUFFIX})?"
 #: A whole (decoded) JSON key whose value is a secret.
 _SECRET_KEY = re.compile(
     rf"(?i)(?:[\w.\- ]*?(?:[_.\- ]|(?-i:(?<=[a-z0-9])(?=[A-Z]))))?(?:{_SECRET_WORDS})(?:{_SUFFIX})?"
@@ -108,7 +105,7 @@ _SEP = r"""(?:\\?["'])?[ \t]*(?:=>|[:=])[ \t]*"""
 # The value: a quoted string (escapes inside kept), an escaped-quoted string, a bracketed
 # list or object (text that is not JSON), or a bare token.
 _VALUE = (
-    r'''(?:"(?P<dq>(?:[^"\\]|\\.)*)"|\\"(?P<eq>(?:[^"\\]|\\[^"])*)\\"|'(?P<sq>[^'\n]*)'|'''
+    r"""(?:"(?P<dq>(?:[^"\\]|\\.)*)"|\\"(?P<eq>(?:[^"\\]|\\[^"])*)\\"|'(?P<sq>[^'\n]*)'|"""
     r"""(?P<br>\[[^\]\n]*\]?|\{[^}\n]*\}?)|(?P<bare>[^\s"',;&}\])]+))"""
 )
 _KEY_VALUE = re.compile(rf"(?i)(?P<key>(?<!\w){_KEY})(?P<sep>{_SEP}){_VALUE}")
@@ -126,7 +123,7 @@ _PROSE_VALUES: Final[frozenset[str]] = frozenset(
     unverified found notfound stored saved sent received generated created deleted removed
     ignored skipped please for of to from in with by and or via at as if when after before
     rotation expiry refresh renewal check checks policy length strength attempt attempts
-    """.split()
+    """.split()  # noqa: SIM905 - a word list reads better as words
 )
 _PROSE_SHAPE = re.compile(r"[^\W\d_]+(?:ed|ing)")
 _PLACEHOLDER = re.compile(
@@ -266,9 +263,7 @@ _KEY_STEMS += "|" + "|".join(
     for alt in {re.escape(w), re.escape(w.capitalize()), _escaped(w), _escaped(w.capitalize())}
 )
 # A secret word, what may follow it in a key, then the separator (also URL-encoded).
-_KEY_PREFILTER = (
-    rf"(?i:(?:{_KEY_STEMS})[^\s\"'=:]*(?:\\?[\"'])?[ \t]*(?:[:=]|%(?:25)?3[ad]))"
-)
+_KEY_PREFILTER = rf"(?i:(?:{_KEY_STEMS})[^\s\"'=:]*(?:\\?[\"'])?[ \t]*(?:[:=]|%(?:25)?3[ad]))"
 # A JSON escape of a letter, digit or sign (normal encoders escape only quotes, backslashes,
 # control characters and at most <, > and &): it may hide a key or a separator.
 _ASCII_ESCAPE = r"\\u00(?:2[0-57-9a-fA-F]|3[0-9abdfABDF]|[4-7][0-9a-fA-F])"
@@ -397,6 +392,9 @@ class _NotJson(Exception):
 
 _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
+#: json's own string scanner (C): (the decoded string, the index after its closing quote) from
+#: the index after its opening quote.
+_scanstring: Callable[[str, int], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
 def _skip_ws(s: str, i: int) -> int:
@@ -405,6 +403,7 @@ def _skip_ws(s: str, i: int) -> int:
     m = _WS.match(s, i)
     assert m is not None  # it matches the empty string
     return m.end()
+
 
 _SCALAR = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null")
 _MAX_DEPTH = 200
@@ -536,7 +535,7 @@ class Redactor:
             raise _NotJson
         c = s[i]
         if c == '"':
-            decoded, end = scanstring(s, i + 1)
+            decoded, end = _scanstring(s, i + 1)
             self._redact_string(decoded, i, end, edits, counts, context + '"')
             return end
         if c == "{":
@@ -546,7 +545,7 @@ class Redactor:
             while True:
                 if s[i] != '"':
                     raise _NotJson
-                key, key_end = scanstring(s, i + 1)
+                key, key_end = _scanstring(s, i + 1)
                 self._redact_string(key, i, key_end, edits, counts, "")
                 j = _skip_ws(s, key_end)
                 if s[j] != ":":
@@ -733,7 +732,9 @@ def _key_value(m: re.Match[str], auth_apart: bool = False) -> str:
     start, end = m.span(group)
     if group == "bare" and json_key:
         # A JSON number: replace it with a string, so the JSON stays valid.
-        return m.string[m.start() : start] + '"' + _mark("key_value") + '"' + m.string[end : m.end()]
+        return (
+            m.string[m.start() : start] + '"' + _mark("key_value") + '"' + m.string[end : m.end()]
+        )
     return m.string[m.start() : start] + _mark("key_value") + m.string[end : m.end()]
 
 

@@ -70,9 +70,12 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         for row in con.execute(f'SELECT * FROM "{table}"').fetchall()
     )
     messages = {
-        source: [r[0] for r in con.execute(
-            "SELECT message FROM events WHERE source = ? ORDER BY source_offset", [source]
-        ).fetchall()]
+        source: [
+            r[0]
+            for r in con.execute(
+                "SELECT message FROM events WHERE source = ? ORDER BY source_offset", [source]
+            ).fetchall()
+        ]
         for source in (str(json_path), str(text_path))
     }
     con.close()
@@ -122,9 +125,12 @@ def test_ordinary_messages_are_stored_as_sent(stored: dict[str, Any]) -> None:
 
 def test_the_bulk_prefilter_flags_every_secret_line(stored: dict[str, Any]) -> None:
     """The ingest runs the full redactor only on lines the RE2 prefilter flags."""
-    json_lines = [line for line in stored["json"][1] if line not in {
-        json.dumps({"timestamp": TS, "event": m, "level": "info"}) for m in ORDINARY
-    }]
+    json_lines = [
+        line
+        for line in stored["json"][1]
+        if line
+        not in {json.dumps({"timestamp": TS, "event": m, "level": "info"}) for m in ORDINARY}
+    ]
     lines = json_lines + [t for t, _ in SECRET_TEXTS]
     flagged = pc.match_substring_regex(pa.array(lines, pa.large_string()), R.prefilter)
     assert [line for line, hit in zip(lines, flagged.to_pylist(), strict=True) if not hit] == []
