@@ -152,7 +152,7 @@ _AUTH_HEADER = re.compile(
     rf"(?i)(?<![\w-])(?:proxy-)?authori[sz]ation(?:\\?[\"'])?[ \t]*[:=][ \t]*(?:\\?[\"'])?"
     rf"(?:(?:{_AUTH_SCHEMES})[ \t]+)?(?P<secret>(?:[^\s\"',;\\]|\\[^\"])+)"
 )
-_BEARER = re.compile(r"(?i)\b(?P<kind>bearer|basic)\s+(?P<secret>[A-Za-z0-9._~+/=-]{8,})")
+_BEARER = re.compile(r"(?i)\b(?P<kind>bearer|basic)[ \t]+(?P<secret>[A-Za-z0-9._~+/=-]{8,})")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 _PRIVATE_KEY = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|[^\"]*)|"
@@ -176,9 +176,9 @@ _URL_USER = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://$")
 # a card brand's prefix (Visa, Mastercard, Amex, Discover, JCB, Diners) and Luhn-valid.
 _CARD_BRANDS = r"(?:4|5[1-5]|2[2-7]|3[47]|6011|65|35|3[068])"
 _CARD = re.compile(r"(?<![\w.-])\d(?:[ \-\u3000]?\d){12,18}(?!\w|\.\d)")
-# IBAN: country, check digits, 11-30 letters or digits (groups of 4 may be spaced); the
-# country's length and the mod-97 checksum decide.
-_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}")
+# IBAN: country, check digits, 11-30 letters or digits (in groups of 4, which may be spaced);
+# the country's length and the mod-97 checksum decide.
+_IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?")
 IBAN_LENGTHS: Final[dict[str, int]] = {
     **dict.fromkeys(["NO"], 15),
     **dict.fromkeys(["BE"], 16),
@@ -268,16 +268,19 @@ _KEY_PREFILTER = rf"(?i:(?:{_KEY_STEMS})[^\s\"'=:]*(?:\\?[\"'])?[ \t]*(?:[:=]|%(
 # control characters and at most <, > and &): it may hide a key or a separator.
 _ASCII_ESCAPE = r"\\u00(?:2[0-57-9a-fA-F]|3[0-9abdfABDF]|[4-7][0-9a-fA-F])"
 
+_IDEOGRAPHIC_SPACE = "\u3000"  # the character itself: RE2 has no \u escape
 _PREFILTERS: Final[dict[str, str]] = {
     "private_key": r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY|PuTTY-User-Key-File-",
     "jwt": r"eyJ[A-Za-z0-9_-]+\.eyJ",
     "auth_header": r"(?i:authori[sz]ation(?:\\?[\"'])?[ \t]*[:=])",
-    "bearer": r"(?i:(?:bearer|basic)\s)",
+    "bearer": r"(?i:(?:bearer|basic)[ \t])",
     "url_password": r"://[^\s:/@\"']*:[^\s@/\"']+@|:\\/\\/",
     "key_value": _KEY_PREFILTER,
     "token": "|".join(f"(?:{rule.prefilter})" for rule in _TOKEN_RULES),
-    "aws_secret_key": r"[A-Za-z0-9/+]{40}",
-    "card": rf"(?:^|[^\w.-]){_CARD_BRANDS}(?:[0-9][ -]?){{11}}[0-9]|{_OTHER_DIGITS}|{_ESCAPED_DIGITS}",
+    # \/: a JSON encoder that escapes slashes (PHP's) splits the run in the raw line.
+    "aws_secret_key": r"(?:[A-Za-z0-9/+]|\\/){40}",
+    "card": rf"(?:^|[^\w.-]){_CARD_BRANDS}(?:[0-9][ {_IDEOGRAPHIC_SPACE}-]?){{11}}[0-9]|{_OTHER_DIGITS}|{_ESCAPED_DIGITS}"
+    r"|[0-9]\\u3000[0-9]",
     "iban": r"[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4} ?[A-Z0-9]{4}",
     "email": r"[A-Za-z0-9._%+-]@[A-Za-z0-9-]+\.",
 }

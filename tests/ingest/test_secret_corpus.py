@@ -107,6 +107,7 @@ def test_every_line_is_accounted_for(stored: dict[str, Any]) -> None:
 @pytest.mark.parametrize("secret", _all_secrets())
 def test_no_secret_in_any_table_or_in_the_file(stored: dict[str, Any], secret: str) -> None:
     forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
+    forms.add(secret.replace("/", "\\/"))  # as encoders that escape slashes write it
     for form in forms:
         assert form not in stored["dump"]
         assert form.encode() not in stored["bytes"]
