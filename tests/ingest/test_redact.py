@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from faultcast.ingest.redact import Redactor, luhn_valid
+from faultcast.ingest.redact import TOKEN_RULE_IDS, Redactor, iban_valid, luhn_valid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -106,3 +106,57 @@ def test_no_secret_reaches_the_store(tmp_path: Path) -> None:
             assert secret not in dump, secret
             if len(secret) >= 8:
                 assert secret.encode() not in raw_bytes, secret
+
+
+# -- what the parser sees ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('{"\\u0070assword": "x1y2"}', '{"\\u0070assword": "[REDACTED:key_value]"}'),
+        ('{"a": 1, "password": ["x", {"y": 2}]}', '{"a": 1, "password": "[REDACTED:key_value]"}'),
+        ('{"token": {"k": "v"}, "n": 3}', '{"token": "[REDACTED:key_value]", "n": 3}'),
+        ('{"password": "a\\"b c"}', '{"password": "[REDACTED:key_value]"}'),
+        ('{"password": null, "token": true, "secret": ""}', None),
+        ('{"m": "login password=hunter2"}', '{"m": "login password=[REDACTED:key_value]"}'),
+        ('{"m":"x",  "cc" :4111111111111111 }', '{"m":"x",  "cc" :"[REDACTED:card]" }'),
+        ('{"request_id": 4111111111111111}', None),
+    ],
+)
+def test_json_lines_are_redacted_as_decoded(line: str, expected: str | None) -> None:
+    out, _ = R.redact(line)
+    assert out == (line if expected is None else expected)
+    json.loads(out)
+
+
+def test_a_secret_key_needs_a_value_that_looks_like_a_secret() -> None:
+    for text in ("password: success", "token: expected", "pass: 3 of 5", "secret: ${SECRET}"):
+        assert R.redact(text) == (text, {})
+    for text, secret in (("password: letmein", "letmein"), ("pin pass=1234", "1234")):
+        out, counts = R.redact(text)
+        assert secret not in out and counts == {"key_value": 1}
+
+
+def test_iban_and_cards_in_any_digits() -> None:
+    assert iban_valid("GB82 WEST 1234 5698 7654 32") and not iban_valid(
+        "GB82 WEST 1234 5698 7654 33"
+    )
+    assert R.redact("to DE89370400440532013000.")[0] == "to [REDACTED:iban]."
+    assert R.redact("ref DE89370400440532013001")[1] == {}  # checksum fails
+    assert R.redact("card ٤١١١١١١١١١١١١١١١")[0] == "card [REDACTED:card]"
+    assert R.redact("n ٤١١١١١١١١١١١١١١٢")[1] == {}  # Luhn fails
+
+
+def test_url_encoded_and_token_shapes() -> None:
+    out, counts = R.redact("body=user%3Dbob%26password%3DUrl-Pw-9")
+    assert "Url-Pw-9" not in out and counts == {"key_value": 1}
+    assert R.redact("glpat-Xy7Zk2Qw9PmN4bVc8LtR")[1] == {"token": 1}
+    assert set(TOKEN_RULE_IDS) >= {"github-token", "gitlab-token", "sendgrid-key", "slack-webhook"}
+
+
+def test_new_rules_can_be_disabled() -> None:
+    r = Redactor(disable=["iban", "aws_secret_key"])
+    text = "DE89370400440532013000 kT9vQ2xR7mW4pZ8nB3cY6hJ1sL5dF0gA2eU7iO9w"
+    assert r.redact(text) == (text, {})
+    assert r.redact("Authorization: Token abcdef123456")[1] == {"auth_header": 1}
