@@ -199,7 +199,9 @@ IBAN_LENGTHS: Final[dict[str, int]] = {
     **dict.fromkeys(["LC"], 32),
 }
 _URL_ENCODED = re.compile(r"(?<![^\s\"'<>])[^\s\"'<>]*%[0-9A-Fa-f]{2}[^\s\"'<>]*")
-_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|([\"\\/bfnrt]))")
+_JSON_ESCAPE = re.compile(
+    r"\\(?:u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|([\"\\/bfnrt]))"
+)
 _ESCAPES = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -381,9 +383,14 @@ def _unescape_json(text: str) -> str:
     """The text with its JSON string escapes undone (for text that is not a JSON document)."""
 
     def one(m: re.Match[str]) -> str:
-        if m.group(1):
-            return chr(int(m.group(1), 16))
-        c = m.group(2)
+        if m.group(1):  # a surrogate pair: one character
+            high, low = int(m.group(1), 16), int(m.group(2), 16)
+            return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+        if m.group(3):
+            code = int(m.group(3), 16)
+            # A lone surrogate stays escaped: it is no character (and UTF-8 cannot hold it).
+            return m.group(0) if 0xD800 <= code <= 0xDFFF else chr(code)
+        c = m.group(4)
         return _ESCAPES.get(c, c)
 
     return _JSON_ESCAPE.sub(one, text)
@@ -619,7 +626,13 @@ class Redactor:
     ) -> None:
         new = self._redact_text(decoded, counts, context)
         if new != decoded:
-            edits.append((start, end, json.dumps(new, ensure_ascii=False)))
+            encoded = json.dumps(new, ensure_ascii=False)
+            if not encoded.isascii():
+                try:
+                    encoded.encode("utf-8")
+                except UnicodeEncodeError:  # a lone surrogate (from an escape): keep it escaped
+                    encoded = json.dumps(new)
+            edits.append((start, end, encoded))
 
     # -- text -------------------------------------------------------------
     def _redact_text(self, text: str, counts: Counter[str], context: str = "") -> str:

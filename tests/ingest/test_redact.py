@@ -160,3 +160,18 @@ def test_new_rules_can_be_disabled() -> None:
     text = "DE89370400440532013000 kT9vQ2xR7mW4pZ8nB3cY6hJ1sL5dF0gA2eU7iO9w"
     assert r.redact(text) == (text, {})
     assert r.redact("Authorization: Token abcdef123456")[1] == {"auth_header": 1}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"m": "\\ud800 password=x1y2"}',
+        '{"m": "\\ud800 password=x1y2"',
+        "x \\ud83d\\ude00 \\u0070assword=abc12 \\ud800",
+    ],
+)
+def test_lone_surrogate_escapes_stay_escaped(line: str) -> None:
+    """The output goes into Arrow as UTF-8: a lone surrogate must not be decoded into it."""
+    out, counts = R.redact(line)
+    assert counts == {"key_value": 1} and "x1y2" not in out and "abc12" not in out
+    out.encode("utf-8")
