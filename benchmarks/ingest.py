@@ -14,9 +14,10 @@ Prints one JSON object:
   the first ``--redaction-events`` events into a new store with the redactor of
   ``ingest/redact.py`` at ``--redaction-baseline`` (a git revision: the redactor before the
   decoded-value rules) and with the current one, taking turns, best of ``--redaction-rounds``;
-  ``ratio`` = current / baseline events/s (target >= 0.90), ``ratio_cpu`` the same per CPU-second
-  of the process (the cost itself, less swayed by other load).  Its ``secret_lines`` part does
-  the same over lines that all carry a secret (the redactor's worst case; no target).
+  ``ratio`` = current / baseline events per CPU-second of the process (target >= 0.90: the cost
+  itself, which other load on a shared machine does not sway), ``ratio_wall`` the same by wall
+  time.  Its ``secret_lines`` part does the same over lines that all carry a secret (the
+  redactor's worst case; no target).
 
 Usage: ``python benchmarks/ingest.py [--events 1000000] [--big 3000000] [--workdir DIR] [--redaction-only]
 [--redaction-events 200000] [--redaction-baseline 25a8010]``.
@@ -157,17 +158,18 @@ def _redaction_cost(
                 best_cpu[name] = min(best_cpu[name], cpu)
         lines = n if path is sample else 50_000
         result[label] = {
-            "baseline_events_per_s": round(lines / best["baseline"]),
-            "current_events_per_s": round(lines / best["current"]),
-            "ratio": round(best["baseline"] / best["current"], 3),
-            # Events per CPU-second: the cost itself, less swayed by other load on the machine.
+            # Events per CPU-second of the process: the cost itself, which other load on the
+            # machine does not sway (wall-clock throughput swings by 20% between runs there).
             "baseline_events_per_cpu_s": round(lines / best_cpu["baseline"]),
             "current_events_per_cpu_s": round(lines / best_cpu["current"]),
-            "ratio_cpu": round(best_cpu["baseline"] / best_cpu["current"], 3),
+            "ratio": round(best_cpu["baseline"] / best_cpu["current"], 3),
+            "baseline_events_per_s": round(lines / best["baseline"]),
+            "current_events_per_s": round(lines / best["current"]),
+            "ratio_wall": round(best["baseline"] / best["current"], 3),
             "redactions": found,
         }
     result["ratio"] = result["all_lines"]["ratio"]
-    result["ratio_cpu"] = result["all_lines"]["ratio_cpu"]
+    result["ratio_wall"] = result["all_lines"]["ratio_wall"]
     result["target"] = "ratio >= 0.90"
     return result
 
