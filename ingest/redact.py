@@ -289,7 +289,7 @@ _PREFILTERS: Final[dict[str, str]] = {
 #: Flags what only decoding reveals: JSON escapes of plain characters.
 _DECODING_PREFILTER: Final[str] = _ASCII_ESCAPE
 
-#: Rule names in the order they run.
+#: The built-in rules (each can be switched off with ``Redactor(disable=...)``).
 RULE_NAMES: Final[tuple[str, ...]] = (
     "private_key",
     "jwt",
