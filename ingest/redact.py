@@ -109,6 +109,11 @@ _VALUE = (
     r"""(?P<br>\[[^\]\n]*\]?|\{[^}\n]*\}?)|(?P<bare>[^\s"',;&}\])]+))"""
 )
 _KEY_VALUE = re.compile(rf"(?i)(?P<key>(?<!\w){_KEY})(?P<sep>{_SEP}){_VALUE}")
+# A command line's option and its value after a space: --password hunter2, --api-key "k 1".
+_OPTION_VALUE = re.compile(
+    rf"""(?i)(?<!\S)--(?P<key>{_KEY})(?P<sep>[ \t]+)"""
+    rf"""(?:"(?P<dq>[^"\n]*)"|'(?P<sq>[^'\n]*)'|(?P<bare>[^\s"']+))"""
+)
 
 # Values after a secret key that are ordinary words, not secrets ("password: success").
 _PROSE_VALUES: Final[frozenset[str]] = frozenset(
@@ -198,6 +203,9 @@ IBAN_LENGTHS: Final[dict[str, int]] = {
     **dict.fromkeys(["MT", "SC"], 31),
     **dict.fromkeys(["LC"], 32),
 }
+# A line that is only base64 (40 characters or more, or ending in =): the body of a private key
+# written over several lines of a text log, each line redacted alone.
+_KEY_BODY_LINE = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}|[A-Za-z0-9+/]{16,}={1,2}")
 _URL_ENCODED = re.compile(r"(?<![^\s\"'<>])[^\s\"'<>]*%[0-9A-Fa-f]{2}[^\s\"'<>]*")
 _JSON_ESCAPE = re.compile(
     r"\\(?:u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|([\"\\/bfnrt]))"
@@ -272,12 +280,12 @@ _ASCII_ESCAPE = r"\\u00(?:2[0-57-9a-fA-F]|3[0-9abdfABDF]|[4-7][0-9a-fA-F])"
 
 _IDEOGRAPHIC_SPACE = "\u3000"  # the character itself: RE2 has no \u escape
 _PREFILTERS: Final[dict[str, str]] = {
-    "private_key": r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY|PuTTY-User-Key-File-",
+    "private_key": r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY|PuTTY-User-Key-File-|^\s*[A-Za-z0-9+/]{16}",
     "jwt": r"eyJ[A-Za-z0-9_-]+\.eyJ",
     "auth_header": r"(?i:authori[sz]ation(?:\\?[\"'])?[ \t]*[:=])",
     "bearer": r"(?i:(?:bearer|basic)[ \t])",
     "url_password": r"://[^\s:/@\"']*:[^\s@/\"']+@|:\\/\\/",
-    "key_value": _KEY_PREFILTER,
+    "key_value": rf"{_KEY_PREFILTER}|(?i:--(?:{_KEY_STEMS})[^\s\"'=:]*[ \t])",
     "token": "|".join(f"(?:{rule.prefilter})" for rule in _TOKEN_RULES),
     # \/: a JSON encoder that escapes slashes (PHP's) splits the run in the raw line.
     "aws_secret_key": r"(?:[A-Za-z0-9/+]|\\/){40}",
@@ -415,7 +423,10 @@ def _skip_ws(s: str, i: int) -> int:
     return m.end()
 
 
-_SCALAR = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null")
+# NaN and Infinity, and trailing commas below: DuckDB's JSON reader takes them too.
+_SCALAR = re.compile(
+    r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|true|false|null|NaN|-?Infinity"
+)
 _MAX_DEPTH = 200
 
 
@@ -488,6 +499,8 @@ class Redactor:
                 counts.clear()
             else:
                 return out, {k: v for k, v in counts.items() if v > 0}
+        if "private_key" in self._on and _KEY_BODY_LINE.fullmatch(text.strip()):
+            return _mark("private_key"), {"private_key": 1}
         out = self._redact_text(text, counts)
         if "\\" in text:
             # Not JSON, but maybe JSON that is cut or broken: redact what its escapes hide too.
@@ -567,7 +580,10 @@ class Redactor:
                     and _has_key_word(key.lower())
                     and _SECRET_KEY.fullmatch(key)
                 ):
-                    end = _DECODER.raw_decode(s, j)[1]
+                    try:
+                        end = _DECODER.raw_decode(s, j)[1]
+                    except ValueError:  # what DuckDB reads and Python does not (a trailing comma)
+                        end = self._walk(s, j, [], Counter(), depth + 1, inner)
                     if self._secret_value(s[j:end]):
                         edits.append((j, end, '"' + _mark("key_value") + '"'))
                         counts["key_value"] += 1
@@ -578,6 +594,8 @@ class Redactor:
                 i = _skip_ws(s, end)
                 if s[i] == ",":
                     i = _skip_ws(s, i + 1)
+                    if s[i] == "}":
+                        return i + 1
                 elif s[i] == "}":
                     return i + 1
                 else:
@@ -591,6 +609,8 @@ class Redactor:
                 i = _skip_ws(s, end)
                 if s[i] == ",":
                     i = _skip_ws(s, i + 1)
+                    if s[i] == "]":
+                        return i + 1
                 elif s[i] == "]":
                     return i + 1
                 else:
@@ -677,6 +697,8 @@ class Redactor:
             if ("=" in s or ":" in s) and _has_key_word(low):
                 repl = _key_value_auth_apart if "auth_header" in on else _key_value
                 s = _sub(on, counts, "key_value", _KEY_VALUE, repl, s)
+            if "--" in s and _has_key_word(low):
+                s = _sub(on, counts, "key_value", _OPTION_VALUE, _key_value, s)
             if "token" in on and _TOKEN_KEYWORD.search(low) is not None:
                 for rule in _TOKEN_RULES:
                     if rule.keywords and any(k in low for k in rule.keywords):
@@ -735,7 +757,11 @@ _KEEP: Final = {name: _keep_group("secret", name) for name in ("url_password", "
 
 
 def _key_value(m: re.Match[str], auth_apart: bool = False) -> str:
-    group = next(g for g in ("dq", "eq", "sq", "br", "bare") if m.group(g) is not None)
+    group = next(
+        g
+        for g in ("dq", "eq", "sq", "br", "bare")
+        if g in m.re.groupindex and m.group(g) is not None
+    )
     value = m.group(group)
     if group == "br":
         if value.startswith("[REDACTED:") or value in ("[]", "{}"):
