@@ -175,3 +175,53 @@ def test_lone_surrogate_escapes_stay_escaped(line: str) -> None:
     out, counts = R.redact(line)
     assert counts == {"key_value": 1} and "x1y2" not in out and "abc12" not in out
     out.encode("utf-8")
+
+
+# Keys without the letters of any secret word (p, s, t, k): only the planted key is secret.
+_PLAIN_KEYS = st.text(alphabet="abcdefghijlmnoqruvwxyz0123456789_ éü", max_size=12)
+_JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=30)
+_JSON_VALUES = st.recursive(
+    _JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_PLAIN_KEYS, inner, max_size=4),
+    max_leaves=12,
+)
+_SECRET_VALUES = (
+    st.from_regex(r"[A-Za-z]{3}[0-9]{2}[A-Za-z0-9_-]{3,12}", fullmatch=True)
+    | st.lists(st.text(min_size=1, max_size=8), min_size=1, max_size=3)
+    | st.dictionaries(st.text(max_size=5), st.integers(), min_size=1, max_size=3)
+)
+
+
+def _keys(value: object) -> object:
+    """The keys at every level (values left out): what redaction must keep."""
+    if isinstance(value, list):
+        pairs_or_items = value
+        if all(isinstance(p, tuple) and len(p) == 2 for p in pairs_or_items) and value:
+            return [(k, _keys(v)) for k, v in pairs_or_items]
+        return [_keys(v) for v in value]
+    return None
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    doc=st.dictionaries(_PLAIN_KEYS, _JSON_VALUES, max_size=5),
+    key=st.sampled_from(["password", "api_key", "Passwort", "db.password_2", "clientSecret"]),
+    secret=_SECRET_VALUES,
+    ascii_only=st.booleans(),
+)
+def test_json_property_valid_same_keys_no_secret(
+    doc: dict[str, object], key: str, secret: object, ascii_only: bool
+) -> None:
+    """Any JSON object with a secret key: still valid JSON with the same keys at every level,
+    the secret key's value replaced whole, and the prefilter flags the line."""
+    line = json.dumps(
+        {**doc, key: secret, "timestamp": "2026-01-01T00:00:00Z"}, ensure_ascii=ascii_only
+    )
+    out, counts = R.redact(line)
+    pairs = lambda ps: [(k, v) for k, v in ps]  # noqa: E731 - keeps duplicate keys in order
+    # The same document with the secret a plain string: its keys are what must remain.
+    expected = json.dumps({**doc, key: "x", "timestamp": "2026-01-01T00:00:00Z"})
+    after = json.loads(out, object_pairs_hook=pairs)
+    assert _keys(after) == _keys(json.loads(expected, object_pairs_hook=pairs))
+    assert json.loads(out)[key] == "[REDACTED:key_value]" and counts["key_value"] >= 1
+    assert re.search(R.prefilter, line)
