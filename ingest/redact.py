@@ -174,7 +174,11 @@ _ID_CONTEXT = re.compile(
     r"(?i)(?:id|key|uuid|hash|trace|span|session|request|block|blk|offset|seq|nonce)"
     r"[\"']?\s*[:=]\s*[\"']?$"
 )
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
+# The local part starts where no local-part character stands before it: one try per run, not
+# one per character (a long "a.a.a..." without an @ would take quadratic time).
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"
+)
 _URL_USER = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://$")
 # Card numbers in any script's digits: 13-19 digits with optional single spaces or dashes,
 # standing alone (not inside an id like blk_-4123..., a longer digit run or a decimal); then
