@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
+from faultcast.analytics import printable, printable_frame
 from faultcast.dashboard import _cache
 from faultcast.dashboard.data import TIME_RANGES
 
@@ -43,12 +44,17 @@ def _table(df: pd.DataFrame, key: str, empty: str) -> None:
     if df.empty:
         st.info(empty)
     else:
-        st.dataframe(df, hide_index=True, key=key)
+        # Stored text with its control and bidi characters shown escaped, not acted on.
+        st.dataframe(printable_frame(df), hide_index=True, key=key)
 
 
 def _services(paths: tuple[str, ...], since: str | None, key: str) -> tuple[str, ...]:
     options = _cache.filter_options(paths, since)
-    return tuple(st.multiselect("Service", options.services, key=key, placeholder="all services"))
+    return tuple(
+        st.multiselect(
+            "Service", options.services, key=key, placeholder="all services", format_func=printable
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------- pages
@@ -105,11 +111,19 @@ def errors() -> None:
     options = _cache.filter_options(paths, since)
     cols = st.columns(4)
     by = cols[0].selectbox("Group by", ["category", "service", "level", "error_type"], key="e_by")
-    service = cols[1].multiselect("Service", options.services, key="e_service", placeholder="all")
-    category = cols[2].multiselect(
-        "Category", options.categories, key="e_category", placeholder="all"
+    service = cols[1].multiselect(
+        "Service", options.services, key="e_service", placeholder="all", format_func=printable
     )
-    level = cols[3].multiselect("Level", options.levels, key="e_level", placeholder="all")
+    category = cols[2].multiselect(
+        "Category",
+        options.categories,
+        key="e_category",
+        placeholder="all",
+        format_func=printable,
+    )
+    level = cols[3].multiselect(
+        "Level", options.levels, key="e_level", placeholder="all", format_func=printable
+    )
     d = _cache.errors(paths, since, by, tuple(service), tuple(category), tuple(level))
     total = int(d.totals["errors"].sum()) if len(d.totals) else 0
     failures = int(d.totals["failures"].sum()) if len(d.totals) else 0
@@ -242,7 +256,7 @@ def predictions() -> None:
         if len(d.risk_now):
             fig.add_hline(y=float(d.risk_now["threshold"].iloc[0]), line_dash="dash")
         _chart(fig, "predictions_risk")
-        unit = st.selectbox("Why", d.risk_now["unit"].tolist(), key="f_unit")
+        unit = st.selectbox("Why", d.risk_now["unit"].tolist(), key="f_unit", format_func=printable)
         why = d.contributions[d.contributions["unit"] == unit]
         _table(
             why[["feature", "value", "contribution", "text"]],
