@@ -512,8 +512,16 @@ def models(
     try:
         with connect(db) as fc:
             df = fc.models()
+            unsigned = set(fc.registry.unsigned()) if len(df) else set()
     except FaultcastError as e:
         fail(e)
+    # Whether the version loads: its blob is kept and signed with this machine's model key.
+    df = df.assign(
+        signed=[
+            bool(b == b and b) and (n, int(v)) not in unsigned
+            for n, v, b in zip(df["name"], df["version"], df["bytes"], strict=True)
+        ]
+    )
     if json_out:
         df = df.assign(
             metrics=[json.loads(m) for m in df["metrics"]],
@@ -525,7 +533,7 @@ def models(
         out().print(f"no models in {db} yet: run `faultcast learn --db {db}`")
         return
     table = Table(title="models", title_justify="left")
-    for column in ("name", "version", "status", "created", "bytes", "metrics"):
+    for column in ("name", "version", "status", "created", "bytes", "signed", "metrics"):
         table.add_column(column, overflow="fold")
     for row in df.itertuples():
         table.add_row(
@@ -534,6 +542,7 @@ def models(
             cell(row.status),
             cell(row.created_at),
             f"{row.bytes or 0:,}",
+            "yes" if row.signed else "NO" if row.bytes == row.bytes and row.bytes else "",
             cell(row.metrics),
         )
     out().print(table)

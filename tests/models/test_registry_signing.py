@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import pickle
 import stat
@@ -261,3 +262,13 @@ def test_a_signature_covers_name_version_blob_and_key() -> None:
     ):
         assert not verify(name, version, blob, good, other_key)
     assert not verify("m", 1, b"blob", "", key) and not verify("m", 1, b"blob", good.upper(), key)
+
+
+def test_models_lists_which_versions_are_signed(two_versions: tuple[Store, Registry]) -> None:
+    store, _ = two_versions
+    with duckdb.connect(store.path) as con:
+        con.execute("UPDATE model_registry SET signature = NULL WHERE version = 1")
+    result = CliRunner().invoke(app, ["models", "--db", store.path, "--json"])
+    assert result.exit_code == 0, result.stderr
+    signed = {row["version"]: row["signed"] for row in json.loads(result.stdout)["models"]}
+    assert signed == {1: False, 2: True}
