@@ -35,9 +35,54 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+#: Trace attributes that can carry stored text (unit names, templates, categories).
+_TEXT_ATTRIBUTES: Final[tuple[str, ...]] = (
+    "x", "y", "text", "hovertext", "customdata", "name", "legendgroup", "hovertemplate",
+    "labels", "ids",
+)  # fmt: skip
+
+
+def _printable_values(value: Any) -> Any:
+    """``value`` (text, or nested sequences of it) with :func:`printable` text."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list | tuple) or getattr(value, "ndim", 0):
+        return [_printable_values(v) for v in value]
+    return value
+
+
+def printable_figure(fig: go.Figure) -> go.Figure:
+    """``fig`` with control and bidi characters in its traces' text shown escaped.
+
+    >>> fig = px.bar(pd.DataFrame({"unit": ["api\\x1b[2J"], "n": [1]}), x="unit", y="n")
+    >>> list(printable_figure(fig).data[0].x)
+    ['api\\\\x1b[2J']
+    """
+
+    def escape(trace: Any) -> None:
+        for attribute in _TEXT_ATTRIBUTES:
+            if attribute in trace and trace[attribute] is not None:
+                value = trace[attribute]
+                if isinstance(value, str) or _holds_text(value):
+                    trace[attribute] = _printable_values(value)
+
+    fig.for_each_trace(escape)
+    return fig
+
+
+def _holds_text(value: Any) -> bool:
+    if isinstance(value, str):
+        return True
+    if getattr(getattr(value, "dtype", None), "kind", "O") in "biufcmM":
+        return False  # a numeric or time array: no text
+    if isinstance(value, list | tuple) or getattr(value, "ndim", 0):
+        return any(_holds_text(v) for v in value)
+    return False
+
+
 def _chart(fig: go.Figure, key: str) -> None:
     fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend_title_text="")
-    st.plotly_chart(fig, key=key)
+    st.plotly_chart(printable_figure(fig), key=key)
 
 
 def _table(df: pd.DataFrame, key: str, empty: str) -> None:
