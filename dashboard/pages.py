@@ -46,7 +46,7 @@ def _printable_values(value: Any) -> Any:
     """``value`` (text, or nested sequences of it) with :func:`printable` text."""
     if isinstance(value, str):
         return printable(value)
-    if isinstance(value, list | tuple) or getattr(value, "ndim", 0):
+    if isinstance(value, list | tuple) or bool(getattr(value, "ndim", 0)):
         return [_printable_values(v) for v in value]
     return value
 
@@ -75,7 +75,7 @@ def _holds_text(value: Any) -> bool:
         return True
     if getattr(getattr(value, "dtype", None), "kind", "O") in "biufcmM":
         return False  # a numeric or time array: no text
-    if isinstance(value, list | tuple) or getattr(value, "ndim", 0):
+    if isinstance(value, list | tuple) or bool(getattr(value, "ndim", 0)):
         return any(_holds_text(v) for v in value)
     return False
 

@@ -51,7 +51,7 @@ _HINT: Final[str] = (
 )
 
 
-class UnsafeStateError(StorageError):
+class UnsafeStateError(StorageError):  # type: ignore[misc,unused-ignore]
     """The stored miner state holds something that would run code (or is not a state)."""
 
 

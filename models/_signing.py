@@ -41,7 +41,7 @@ MIN_KEY_CHARS: Final[int] = 32
 _DOMAIN: Final[bytes] = b"faultcast-model-v1\0"
 
 
-class ModelKeyError(FaultcastError):
+class ModelKeyError(FaultcastError):  # type: ignore[misc,unused-ignore]
     """The model key is missing, too short or unsafe (readable or writable by other users)."""
 
 

@@ -203,7 +203,8 @@ def error_text(error: BaseException) -> str:
     from faultcast.analytics._display import printable
 
     text = _SQL_CONTEXT.sub("", str(error)).strip() or type(error).__name__
-    return printable(text)
+    shown: str = printable(text)
+    return shown
 
 
 def fail(error: Exception) -> NoReturn:
@@ -271,7 +272,8 @@ def printable(value: Any) -> str:
     (:func:`faultcast.analytics.printable`)."""
     from faultcast.analytics._display import printable as escape
 
-    return escape(value)
+    shown: str = escape(value)
+    return shown
 
 
 def safe(value: Any) -> str:
@@ -316,7 +318,8 @@ def check_duration(value: str | None, option: str) -> float | None:
         return None
     from faultcast.ingest.durations import parse_duration
 
-    return parse_duration(value, option)
+    seconds: float = parse_duration(value, option)
+    return seconds
 
 
 def check_number(

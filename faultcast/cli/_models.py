@@ -39,7 +39,8 @@ from faultcast.cli._common import (
 def _unit_columns() -> tuple[str, ...]:
     from faultcast.models.features import UNIT_COLUMNS
 
-    return UNIT_COLUMNS
+    columns: tuple[str, ...] = UNIT_COLUMNS
+    return columns
 
 
 def learn(
