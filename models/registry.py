@@ -70,8 +70,6 @@ class LoadedModel:
 
 #: The schema version that added the registry (a store older than that has no models yet).
 REGISTRY_SCHEMA = 4
-#: The schema version that added the blob signatures.
-SIGNATURE_SCHEMA = 7
 
 _CACHE: dict[tuple[str, str, int], LoadedModel] = {}
 _CACHE_LOCK = threading.Lock()

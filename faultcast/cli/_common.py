@@ -203,7 +203,7 @@ def error_text(error: BaseException) -> str:
     from faultcast.analytics._display import printable
 
     text = _SQL_CONTEXT.sub("", str(error)).strip() or type(error).__name__
-    shown: str = printable(text)
+    shown: str = "\n".join(printable(line) for line in text.split("\n"))  # lines kept
     return shown
 
 
