@@ -194,7 +194,7 @@ def test_an_unexpected_duckdb_error_is_reported_without_sql() -> None:
 
 def test_error_text_escapes_control_characters() -> None:
     assert error_text(ValueError(f"bad {ESC}")) == "bad \\x1b[2J\\x1b]0;owned\\x07"
-    assert error_text(ValueError("first\nsecond\r")) == "first\nsecond\\r"  # lines kept
+    assert error_text(ValueError("first\nsec\rond")) == "first\nsec\\rond"  # lines kept
 
 
 # ---------------------------------------------------------------------------- dashboard
