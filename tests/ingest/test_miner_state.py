@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import zlib
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from faultcast.ingest import Store
 from faultcast.ingest._miner_state import UnsafeStateError, check_miner_state
 from faultcast.ingest.patterns import PatternMiner
 
@@ -31,12 +33,24 @@ def _payload(marker: Path) -> dict[str, Any]:
     return {"py/reduce": [{"py/function": "builtins.open"}, {"py/tuple": [str(marker), "w"]}]}
 
 
-@pytest.fixture
-def mined(tmp_path: Path, write_lines) -> tuple[Path, bytes]:
-    """A store after one ingest, and its miner's state."""
-    db = tmp_path / "store.duckdb"
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store after one ingest (tests copy it)."""
+    folder = tmp_path_factory.mktemp("miner")
+    source = folder / "events.jsonl"
+    source.write_text("".join(json.dumps(event(i)) + "\n" for i in range(20)))
+    db = folder / "store.duckdb"
     with faultcast.connect(db) as fc:
-        assert fc.ingest(write_lines([event(i) for i in range(20)])).stored == 20
+        assert fc.ingest(source).stored == 20
+    Store(db).checkpoint()
+    return db
+
+
+@pytest.fixture
+def mined(ingested: Path, tmp_path: Path) -> tuple[Path, bytes]:
+    """A copy of the store, and its miner's state."""
+    db = tmp_path / "store.duckdb"
+    shutil.copy(ingested, db)
     with duckdb.connect(str(db), read_only=True) as con:
         state = bytes(con.execute("SELECT state FROM miner_state").fetchall()[0][0])
     return db, state
