@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from faultcast.ingest import Store
 from faultcast.ingest._log import get_logger
+from faultcast.ingest.errors import StorageError
 from faultcast.ingest.store import StoreReader
 from faultcast.models.backtest import UnitReplay, onset_index
 from faultcast.models.estimators import RareTemplateDetector, SessionClassifier, ThresholdSelector
@@ -59,6 +60,16 @@ class LearnState:
     next_tick: pd.Timestamp | None = None
     drift_detector: Any = field(default_factory=lambda: drift.ADWIN(delta=0.002))
     errors_seen: int = 0
+
+
+def checkpoint(store: Store) -> None:
+    """Fold the WAL into the .duckdb file, so the file alone holds what was just committed (a
+    copy of it without its .wal keeps the registry).  What was committed stays committed when
+    this fails (another process holding the file, say): a warning, not an error."""
+    try:
+        store.checkpoint()
+    except StorageError as e:
+        log.warning("store.checkpoint_failed", path=store.path, error=str(e))
 
 
 def upsert_predictions(con: Any, preds: pd.DataFrame) -> None:
@@ -227,7 +238,7 @@ def learn(
                 ],
             )
         registry.prune(UNIT_MODEL, KEEP_VERSIONS, con)
-    store.checkpoint()  # the .duckdb file alone holds the new version (no commit left in the WAL)
+    checkpoint(store)
     summary = {
         "ticks": int(res["tick"].nunique()),
         "rows": int(len(res)),
@@ -368,7 +379,7 @@ def learn_sessions(
         preds["model_version"] = version
         upsert_predictions(con, preds)
         registry.prune(SESSION_MODEL, KEEP_VERSIONS, con)
-    store.checkpoint()  # the .duckdb file alone holds the new version (no commit left in the WAL)
+    checkpoint(store)
     summary = {
         "sessions": int(len(facts)),
         "predictions": int(len(preds)),

@@ -50,7 +50,7 @@ from faultcast.models.features import (
     failure_onsets,
     unit_features,
 )
-from faultcast.models.learn import UNIT_MODEL, LearnState
+from faultcast.models.learn import UNIT_MODEL, LearnState, checkpoint
 from faultcast.models.metrics import episode_metrics, pr_auc
 from faultcast.models.registry import (
     ModelNotFoundError,
@@ -381,7 +381,7 @@ def retrain(
                     ),
                 ],
             )
-        store.checkpoint()  # the .duckdb file alone holds the candidates (nothing left in the WAL)
+        checkpoint(store)  # the .duckdb file alone holds the candidates
     log.info("retrain.done", run_id=run_id, decision=decision, reason=reason)
     return record
 
