@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from faultcast.analytics._bind import metric
 from faultcast.analytics._degradation import degradation
+from faultcast.analytics._display import printable, printable_frame
 from faultcast.analytics._events import events, quarantine, store_summary
 from faultcast.analytics._example import example_store
 from faultcast.analytics._frequency import error_frequency, error_rate
@@ -78,6 +79,8 @@ __all__ = [
     "precursor_patterns",
     "prediction_calibration",
     "prediction_quality",
+    "printable",
+    "printable_frame",
     "quarantine",
     "recovery_success",
     "recovery_time",

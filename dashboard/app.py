@@ -68,6 +68,7 @@ def _refreshing(page: Callable[[], None], seconds: float | None) -> Callable[[],
 def main() -> None:
     """Draw the sidebar and run the chosen page (the first-run page for an empty store)."""
     import streamlit as st
+    from faultcast.analytics import printable
     from faultcast.dashboard import _cache, pages
     from faultcast.dashboard.data import TIME_RANGES
 
@@ -92,7 +93,7 @@ def main() -> None:
     try:
         state = _cache.status(paths)
     except Exception as e:  # a file that is not a store, or unreadable: say so, not a traceback
-        st.error(f"Cannot read the store {', '.join(paths)}: {e}")
+        st.error(printable(f"Cannot read the store {', '.join(paths)}: {e}"))
         st.stop()
     if state.empty:
 
@@ -117,7 +118,7 @@ def main() -> None:
                 f"{state.events:,} events from {state.services} services, "
                 f"{state.first_event:%Y-%m-%d %H:%M} to {state.last_event:%Y-%m-%d %H:%M} UTC"
             )
-            st.caption("Store: " + ", ".join(paths))
+            st.caption(printable("Store: " + ", ".join(paths)))
     navigation.run()
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
+from faultcast.analytics import printable, printable_frame
 from faultcast.dashboard import _cache
 from faultcast.dashboard.data import TIME_RANGES
 
@@ -34,21 +35,71 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
 
 
+#: Trace attributes that can carry stored text (unit names, templates, categories).
+_TEXT_ATTRIBUTES: Final[tuple[str, ...]] = (
+    "x", "y", "text", "hovertext", "customdata", "name", "legendgroup", "hovertemplate",
+    "labels", "ids",
+)  # fmt: skip
+
+
+def _printable_values(value: Any) -> Any:
+    """``value`` (text, or nested sequences of it) with :func:`printable` text."""
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list | tuple) or bool(getattr(value, "ndim", 0)):
+        return [_printable_values(v) for v in value]
+    return value
+
+
+def printable_figure(fig: go.Figure) -> go.Figure:
+    """``fig`` with control and bidi characters in its traces' text shown escaped.
+
+    >>> fig = px.bar(pd.DataFrame({"unit": ["api\\x1b[2J"], "n": [1]}), x="unit", y="n")
+    >>> list(printable_figure(fig).data[0].x)
+    ['api\\\\x1b[2J']
+    """
+
+    def escape(trace: Any) -> None:
+        for attribute in _TEXT_ATTRIBUTES:
+            if attribute in trace and trace[attribute] is not None:
+                value = trace[attribute]
+                if isinstance(value, str) or _holds_text(value):
+                    trace[attribute] = _printable_values(value)
+
+    fig.for_each_trace(escape)
+    return fig
+
+
+def _holds_text(value: Any) -> bool:
+    if isinstance(value, str):
+        return True
+    if getattr(getattr(value, "dtype", None), "kind", "O") in "biufcmM":
+        return False  # a numeric or time array: no text
+    if isinstance(value, list | tuple) or bool(getattr(value, "ndim", 0)):
+        return any(_holds_text(v) for v in value)
+    return False
+
+
 def _chart(fig: go.Figure, key: str) -> None:
     fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend_title_text="")
-    st.plotly_chart(fig, key=key)
+    st.plotly_chart(printable_figure(fig), key=key)
 
 
 def _table(df: pd.DataFrame, key: str, empty: str) -> None:
     if df.empty:
         st.info(empty)
     else:
-        st.dataframe(df, hide_index=True, key=key)
+        # Stored text with its control and bidi characters shown escaped, not acted on.
+        st.dataframe(printable_frame(df), hide_index=True, key=key)
 
 
 def _services(paths: tuple[str, ...], since: str | None, key: str) -> tuple[str, ...]:
     options = _cache.filter_options(paths, since)
-    return tuple(st.multiselect("Service", options.services, key=key, placeholder="all services"))
+    return tuple(
+        st.multiselect(
+            "Service", options.services, key=key, placeholder="all services", format_func=printable
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------- pages
@@ -105,11 +156,19 @@ def errors() -> None:
     options = _cache.filter_options(paths, since)
     cols = st.columns(4)
     by = cols[0].selectbox("Group by", ["category", "service", "level", "error_type"], key="e_by")
-    service = cols[1].multiselect("Service", options.services, key="e_service", placeholder="all")
-    category = cols[2].multiselect(
-        "Category", options.categories, key="e_category", placeholder="all"
+    service = cols[1].multiselect(
+        "Service", options.services, key="e_service", placeholder="all", format_func=printable
     )
-    level = cols[3].multiselect("Level", options.levels, key="e_level", placeholder="all")
+    category = cols[2].multiselect(
+        "Category",
+        options.categories,
+        key="e_category",
+        placeholder="all",
+        format_func=printable,
+    )
+    level = cols[3].multiselect(
+        "Level", options.levels, key="e_level", placeholder="all", format_func=printable
+    )
     d = _cache.errors(paths, since, by, tuple(service), tuple(category), tuple(level))
     total = int(d.totals["errors"].sum()) if len(d.totals) else 0
     failures = int(d.totals["failures"].sum()) if len(d.totals) else 0
@@ -242,7 +301,7 @@ def predictions() -> None:
         if len(d.risk_now):
             fig.add_hline(y=float(d.risk_now["threshold"].iloc[0]), line_dash="dash")
         _chart(fig, "predictions_risk")
-        unit = st.selectbox("Why", d.risk_now["unit"].tolist(), key="f_unit")
+        unit = st.selectbox("Why", d.risk_now["unit"].tolist(), key="f_unit", format_func=printable)
         why = d.contributions[d.contributions["unit"] == unit]
         _table(
             why[["feature", "value", "contribution", "text"]],

@@ -168,6 +168,23 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             + ")",
         ),
     ),
+    Migration(
+        7,
+        "model blob signatures; one prediction per (mode, unit column, unit, tick, horizon)",
+        (
+            # NULL for every version stored before: unsigned blobs are never unpickled until
+            # the user re-signs them (`faultcast models resign`).
+            "ALTER TABLE model_registry ADD COLUMN IF NOT EXISTS signature VARCHAR",
+            # Predictions are upserted from now on; keep the newest of rows stored twice.
+            """DELETE FROM predictions WHERE rowid IN (
+    SELECT rowid FROM (
+        SELECT rowid, row_number() OVER (
+            PARTITION BY mode, unit_column, unit, tick, horizon_s
+            ORDER BY model_version DESC, made_at DESC) AS copy
+        FROM predictions)
+    WHERE copy > 1)""",
+        ),
+    ),
 )
 
 LATEST_VERSION: Final[int] = MIGRATIONS[-1].version

@@ -20,6 +20,7 @@ from drain3 import TemplateMiner
 from drain3.drain import Drain
 from drain3.memory_buffer_persistence import MemoryBufferPersistence
 from drain3.template_miner_config import TemplateMinerConfig
+from faultcast.ingest._miner_state import check_miner_state
 
 logging.getLogger("drain3").setLevel(logging.WARNING)
 
@@ -82,6 +83,8 @@ class PatternMiner:
         config.drain_depth = DEPTH
         config.parametrize_numeric_tokens = True
         config.snapshot_compress_state = True
+        if state is not None:
+            check_miner_state(state)  # jsonpickle runs code: data only from the store
         self._buffer = MemoryBufferPersistence()
         self._buffer.state = state
         self._miner = TemplateMiner(persistence_handler=self._buffer, config=config)

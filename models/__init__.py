@@ -26,7 +26,12 @@ from faultcast.models.recommend import (
     Recommendation,
     RecoveryRecommender,
 )
-from faultcast.models.registry import ModelNotFoundError, Registry, RegistryWarning
+from faultcast.models.registry import (
+    ModelNotFoundError,
+    Registry,
+    RegistryWarning,
+    UntrustedModelError,
+)
 from faultcast.models.retrain import BatchClassifier, retrain, retrain_runs
 from faultcast.models.views import drift_events
 
@@ -48,6 +53,7 @@ __all__ = [
     "SessionClassifier",
     "ThresholdSelector",
     "UnitFeatureSpec",
+    "UntrustedModelError",
     "backtest",
     "drift_events",
     "latest_predictions",

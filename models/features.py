@@ -239,6 +239,8 @@ def event_time_range(
     con: duckdb.DuckDBPyConnection, unit: str
 ) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """The first and last event time of events with a unit, or None when there are none."""
+    if unit not in UNIT_COLUMNS:  # a column name, written into the query
+        raise ValueError(f"unit column {unit!r} is not one of {', '.join(UNIT_COLUMNS)}")
     row = con.execute(
         f"SELECT min(ts), max(ts) FROM store.events WHERE {unit} IS NOT NULL"
     ).fetchall()[0]

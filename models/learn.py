@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from faultcast.ingest import Store
 from faultcast.ingest._log import get_logger
+from faultcast.ingest.errors import StorageError
 from faultcast.ingest.store import StoreReader
 from faultcast.models.backtest import UnitReplay, onset_index
 from faultcast.models.estimators import RareTemplateDetector, SessionClassifier, ThresholdSelector
@@ -39,7 +40,7 @@ from faultcast.models.features import (
     session_counts,
     unit_features,
 )
-from faultcast.models.registry import ModelNotFoundError, Registry
+from faultcast.models.registry import ModelNotFoundError, Registry, UntrustedModelError
 from river import drift
 
 log = get_logger(__name__)
@@ -59,6 +60,35 @@ class LearnState:
     next_tick: pd.Timestamp | None = None
     drift_detector: Any = field(default_factory=lambda: drift.ADWIN(delta=0.002))
     errors_seen: int = 0
+
+
+def checkpoint(store: Store) -> None:
+    """Fold the WAL into the .duckdb file, so the file alone holds what was just committed (a
+    copy of it without its .wal keeps the registry).  What was committed stays committed when
+    this fails (another process holding the file, say): a warning, not an error."""
+    try:
+        store.checkpoint()
+    except StorageError as e:
+        log.warning("store.checkpoint_failed", path=store.path, error=str(e))
+
+
+def upsert_predictions(con: Any, preds: pd.DataFrame) -> None:
+    """Store ``preds`` in the caller's write transaction ``con``, replacing the stored rows of
+    the same (mode, unit column, unit, tick, horizon): learning again from scratch (after the
+    registry was lost) stores each prediction once."""
+    con.register("new_predictions", preds)
+    try:
+        con.execute(
+            """DELETE FROM store.predictions AS p USING new_predictions AS n
+               WHERE p.mode IS NOT DISTINCT FROM n.mode
+                 AND p.unit_column IS NOT DISTINCT FROM n.unit_column
+                 AND p.unit IS NOT DISTINCT FROM n.unit
+                 AND p.tick IS NOT DISTINCT FROM n.tick
+                 AND p.horizon_s IS NOT DISTINCT FROM n.horizon_s"""
+        )
+        con.execute("INSERT INTO store.predictions SELECT * FROM new_predictions")
+    finally:
+        con.unregister("new_predictions")
 
 
 def _words(name: str, row: pd.Series, spec: UnitFeatureSpec) -> str:
@@ -121,6 +151,8 @@ def learn(
         # A copy: the cached version must stay as stored if this run fails half way.
         state: LearnState = copy.deepcopy(loaded.model)
         previous_version: int | None = loaded.version
+    except UntrustedModelError:
+        raise  # never start over on top of a state the user can re-sign
     except ModelNotFoundError:
         state = LearnState(spec or UnitFeatureSpec(), UnitReplay(spec or UnitFeatureSpec()))
         previous_version = None
@@ -194,11 +226,7 @@ def learn(
             con=con,
         )
         preds["model_version"] = version
-        con.register("new_predictions", preds)
-        try:
-            con.execute("INSERT INTO store.predictions SELECT * FROM new_predictions")
-        finally:
-            con.unregister("new_predictions")
+        upsert_predictions(con, preds)
         for d in drifts:
             con.execute(
                 "INSERT INTO store.drift_events VALUES (?, ?, ?, 'ADWIN', ?)",
@@ -210,6 +238,7 @@ def learn(
                 ],
             )
         registry.prune(UNIT_MODEL, KEEP_VERSIONS, con)
+    checkpoint(store)
     summary = {
         "ticks": int(res["tick"].nunique()),
         "rows": int(len(res)),
@@ -283,6 +312,8 @@ def learn_sessions(
         loaded = registry.load(SESSION_MODEL)
         state: SessionLearnState = copy.deepcopy(loaded.model)
         previous: int | None = loaded.version
+    except UntrustedModelError:
+        raise  # never start over on top of a state the user can re-sign
     except ModelNotFoundError:
         state = SessionLearnState(session_column, idle)
         previous = None
@@ -346,12 +377,9 @@ def learn_sessions(
             con=con,
         )
         preds["model_version"] = version
-        con.register("new_session_predictions", preds)
-        try:
-            con.execute("INSERT INTO store.predictions SELECT * FROM new_session_predictions")
-        finally:
-            con.unregister("new_session_predictions")
+        upsert_predictions(con, preds)
         registry.prune(SESSION_MODEL, KEEP_VERSIONS, con)
+    checkpoint(store)
     summary = {
         "sessions": int(len(facts)),
         "predictions": int(len(preds)),

@@ -50,9 +50,14 @@ from faultcast.models.features import (
     failure_onsets,
     unit_features,
 )
-from faultcast.models.learn import UNIT_MODEL, LearnState
+from faultcast.models.learn import UNIT_MODEL, LearnState, checkpoint
 from faultcast.models.metrics import episode_metrics, pr_auc
-from faultcast.models.registry import ModelNotFoundError, Registry, table_exists
+from faultcast.models.registry import (
+    ModelNotFoundError,
+    Registry,
+    UntrustedModelError,
+    table_exists,
+)
 from river import base
 from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -199,6 +204,8 @@ def retrain(
         try:
             production = registry.load(UNIT_MODEL)
             spec = production.model.spec
+        except UntrustedModelError:
+            raise  # a candidate must not be promoted over a production the user can re-sign
         except ModelNotFoundError:
             spec = spec or UnitFeatureSpec()
         assert spec is not None
@@ -374,6 +381,7 @@ def retrain(
                     ),
                 ],
             )
+        checkpoint(store)  # the .duckdb file alone holds the candidates
     log.info("retrain.done", run_id=run_id, decision=decision, reason=reason)
     return record
 

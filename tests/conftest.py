@@ -32,6 +32,25 @@ def copy_store(source: Path, target: Path) -> Path:
     return target
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _model_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A model signing key for the whole run, never the user's: FAULTCAST_MODEL_KEY set to a
+    fresh secret, and XDG_CONFIG_HOME to a temporary directory (for a test that unsets the
+    key).  Session-scoped so module-scoped fixtures that learn see it too; subprocesses (CLI,
+    serve, notebook kernels) inherit both."""
+    import hashlib
+    import secrets
+
+    # One key per run, the same in every xdist worker (a store one makes, another may read).
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or secrets.token_hex(16)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(
+            "FAULTCAST_MODEL_KEY", hashlib.sha256(f"faultcast-tests:{run}".encode()).hexdigest()
+        )
+        mp.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _structlog_restored() -> Iterator[None]:
     """Each test starts from structlog's defaults and leaves them: a command run in process

@@ -16,11 +16,25 @@ from faultcast.cli._common import (
     SinceOption,
     UntilOption,
     cell,
+    check_duration,
+    check_levels,
+    check_limit,
+    check_time,
     command,
     emit_frame,
     fail,
     out,
 )
+
+
+def _check_filters(
+    level: list[str] | None, since: str | None, until: str | None, limit: int | None
+) -> None:
+    """The filters every listing takes, checked before the store is read."""
+    check_levels(level)
+    check_time(since, "--since")
+    check_time(until, "--until")
+    check_limit(limit)
 
 
 def events(
@@ -38,6 +52,8 @@ def events(
 
     from faultcast._facade import connect
     from faultcast.ingest.errors import FaultcastError
+
+    _check_filters(level, since, until, limit)
 
     try:
         with connect(db) as fc:
@@ -110,6 +126,9 @@ def patterns(
     from faultcast._facade import connect
     from faultcast.ingest.errors import FaultcastError
 
+    _check_filters(level, since, until, limit)
+    check_duration(window, "--window")
+
     try:
         with connect(db) as fc:
             fc.store.counts()  # a clear error when there is no store at --db
@@ -130,7 +149,7 @@ def patterns(
         emit_frame("patterns", df)
         return
     table = Table()
-    for column in ("count", "errors", "services", f"last {window}", "last seen", "flag"):
+    for column in ("count", "errors", "services", f"last {cell(window)}", "last seen", "flag"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("template", overflow="fold", ratio=1)
     for row in df.itertuples():
@@ -166,6 +185,8 @@ def quarantine(
     from faultcast._facade import connect
     from faultcast.ingest.errors import FaultcastError
 
+    check_limit(limit)
+
     try:
         with connect(db) as fc:
             df = fc.quarantine(limit=limit)
@@ -179,7 +200,10 @@ def quarantine(
         table.add_column(column, overflow="fold")
     for row in df.itertuples():
         table.add_row(
-            cell(row.source), cell(row.source_offset), cell(row.reason), cell(row.raw)[:120]
+            cell(row.source),
+            cell(row.source_offset),
+            cell(row.reason),
+            cell(row.raw, max_chars=120),
         )
     out().print(table)
 

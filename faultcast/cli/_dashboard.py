@@ -22,7 +22,31 @@ from typing import Annotated
 
 import typer
 
-from faultcast.cli._common import command
+from faultcast.cli._common import check_number, command
+
+#: What the dashboard prints when it serves beyond this machine.
+NO_LOGIN_WARNING = (
+    "warning: the dashboard has no login: everyone who can reach {address}:{port} sees every "
+    "stored event, pattern and prediction. Serve it on 127.0.0.1 and reach it through an SSH "
+    "tunnel or a proxy that authenticates, or keep this address on a network you trust."
+)
+
+
+def is_loopback(address: str) -> bool:
+    """Whether ``address`` (an IP address or host name) only reaches this machine.
+
+    >>> [is_loopback(a) for a in ("127.0.0.1", "::1", "localhost", "0.0.0.0", "10.0.0.5", "::")]
+    [True, True, True, False, False, False]
+    """
+    import ipaddress
+
+    host = address.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface
 
 
 def _app_path() -> Path:
@@ -94,7 +118,16 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--open/--no-open", help="Open a browser tab.", metavar="")
         ] = False,
     ) -> None:
-        """Serve the Streamlit dashboard for a store (stays up while ingest or serve writes)."""
+        """Serve the Streamlit dashboard for a store (stays up while ingest or serve writes).
+
+        The dashboard has no login: on an --address other than loopback everyone who can
+        reach it sees everything stored (a warning says so).
+        """
+        check_number(port, "--port", low=1, high=65535)
+        if not address.strip() or any(c.isspace() or ord(c) < 32 for c in address):
+            raise ValueError(f"--address {address!r} is not an address or host name")
+        if not is_loopback(address):
+            typer.echo(NO_LOGIN_WARNING.format(address=address, port=port), err=True)
         paths = db or [Path(p) for p in os.environ.get("FAULTCAST_DB", "").split(os.pathsep) if p]
         paths = paths or [Path("faultcast.duckdb")]
         command = streamlit_command(paths, port=port, address=address, headless=not open_browser)

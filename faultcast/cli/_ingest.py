@@ -14,6 +14,7 @@ from faultcast.cli._common import (
     DbOption,
     JsonOption,
     VerboseOption,
+    check_ingest_options,
     command,
     configure_logging,
     emit,
@@ -126,6 +127,7 @@ def ingest(
     from faultcast._facade import connect
     from faultcast.ingest.errors import FaultcastError
 
+    check_ingest_options(format, log_format, time_format, year, session_key, redact, mask, poll)
     configure_logging(verbose)
     try:
         fc = connect(db, redact_patterns=list(redact or ()), masks=list(mask or ()))

@@ -15,6 +15,12 @@ from faultcast.cli._common import (
     JsonOption,
     SinceOption,
     VerboseOption,
+    cell,
+    check_choice,
+    check_duration,
+    check_file,
+    check_number,
+    check_time,
     command,
     configure_logging,
     emit,
@@ -24,8 +30,17 @@ from faultcast.cli._common import (
     fmt_pct,
     help_text,
     out,
+    printable,
     progress_bar,
+    safe,
 )
+
+
+def _unit_columns() -> tuple[str, ...]:
+    from faultcast.models.features import UNIT_COLUMNS
+
+    columns: tuple[str, ...] = UNIT_COLUMNS
+    return columns
 
 
 def learn(
@@ -73,6 +88,11 @@ def learn(
     from faultcast._facade import connect
     from faultcast.ingest.errors import FaultcastError
 
+    check_choice(unit, "--unit-column", _unit_columns())
+    check_duration(horizon, "--horizon")
+    check_duration(tick, "--tick")
+    check_choice(session_column, "--session-column", _unit_columns())
+    check_duration(session_idle, "--session-idle")
     configure_logging(verbose)
     show = not json_out and err().is_terminal
     try:
@@ -122,6 +142,7 @@ def predict(
     from faultcast._facade import connect
     from faultcast.ingest.errors import FaultcastError
 
+    check_duration(horizon, "--horizon")
     configure_logging(False)
     try:
         with connect(db) as fc:
@@ -134,7 +155,7 @@ def predict(
     if unit is not None and df.empty:
         fail(
             FaultcastError(
-                f"no prediction for unit {unit!r}; units: see `faultcast predict --db {db}`"
+                f"no prediction for unit {printable(repr(unit))}; units: see `faultcast predict --db {db}`"
             )
         )
     if json_out:
@@ -148,16 +169,16 @@ def predict(
             }
         )
         return
-    table = Table(title=f"failure risk within {horizon}", title_justify="left")
+    table = Table(title=f"failure risk within {safe(horizon)}", title_justify="left")
     for column in ("unit", "risk", "alert", "anomaly", "why"):
         table.add_column(column, overflow="fold")
     for row in df.itertuples():
         table.add_row(
-            str(row.unit),
+            cell(row.unit),
             f"{row.risk:.3f}",
             "ALERT" if row.alert else "",
             f"{row.anomaly_score:.1f}",
-            "; ".join(row.top_features),
+            cell("; ".join(row.top_features)),
         )
     out().print(table)
     if len(df):
@@ -207,6 +228,11 @@ def backtest(
     from faultcast._facade import connect
     from faultcast.ingest.errors import FaultcastError
 
+    check_choice(mode, "--mode", ("unit", "session"))
+    check_choice(unit_column, "--unit-column", _unit_columns())
+    check_duration(horizon, "--horizon")
+    check_duration(tick, "--tick")
+    check_file(labels, "--labels")
     configure_logging(verbose)
     show = not json_out and err().is_terminal
     try:
@@ -299,6 +325,9 @@ def retrain(
     from faultcast._facade import connect
     from faultcast.ingest.errors import FaultcastError
 
+    check_duration(since, "--since")
+    check_duration(holdout, "--holdout")
+    check_number(margin, "--margin", low=-1.0, high=1.0)
     configure_logging(verbose)
     try:
         with connect(db) as fc:
@@ -308,7 +337,7 @@ def retrain(
     if json_out:
         emit(result)
         return
-    out().print(f"[bold]{result['decision']}[/]: {result['reason']}")
+    out().print(f"[bold]{safe(result['decision'])}[/]: {safe(result['reason'])}")
     if result.get("candidates"):
         table = Table(title="holdout", title_justify="left")
         for column in ("", "version", "pr_auc", "precision", "recall", "f1"):
@@ -367,6 +396,17 @@ def schedule(
     from faultcast.models.schedule import RetrainSchedule
     from faultcast.models.schedule import run as run_schedule
 
+    for value, option in (
+        (drift_debounce, "--drift-debounce"),
+        (poll, "--poll"),
+        (since, "--since"),
+        (holdout, "--holdout"),
+    ):
+        check_duration(value, option)
+    try:
+        RetrainSchedule(retrain_cron)
+    except ValueError as e:
+        raise ValueError(f"--retrain-cron {printable(e)}") from None
     configure_logging(True)
     try:
         plan = RetrainSchedule(
@@ -426,6 +466,8 @@ def recommend(
 
     if error_type is None and category is None and message is None:
         fail(ValueError("give an error type, --category or --message"))
+    check_time(since, "--since")
+    check_number(rate, "--rate", low=0.0)
     error = {
         "error_type": error_type,
         "category": category,
@@ -446,12 +488,12 @@ def recommend(
     for column in ("action", "expected success", "outcomes"):
         table.add_column(column, no_wrap=True)
     table.add_row(
-        f"[bold]{advice.action}[/bold]", f"{advice.expected_success:.0%}", str(advice.trials)
+        f"[bold]{cell(advice.action)}[/bold]", f"{advice.expected_success:.0%}", str(advice.trials)
     )
     for alt in advice.alternatives:
-        table.add_row(alt.action, f"{alt.expected_success:.0%}", str(alt.trials))
+        table.add_row(cell(alt.action), f"{alt.expected_success:.0%}", str(alt.trials))
     out().print(table)
-    out().print(advice.reason)
+    out().print(printable(advice.reason), markup=False, highlight=False)
 
 
 def models(
@@ -471,8 +513,16 @@ def models(
     try:
         with connect(db) as fc:
             df = fc.models()
+            unsigned = set(fc.registry.unsigned()) if len(df) else set()
     except FaultcastError as e:
         fail(e)
+    # Whether the version loads: its blob is kept and signed with this machine's model key.
+    df = df.assign(
+        signed=[
+            bool(b == b and b) and (n, int(v)) not in unsigned
+            for n, v, b in zip(df["name"], df["version"], df["bytes"], strict=True)
+        ]
+    )
     if json_out:
         df = df.assign(
             metrics=[json.loads(m) for m in df["metrics"]],
@@ -484,16 +534,17 @@ def models(
         out().print(f"no models in {db} yet: run `faultcast learn --db {db}`")
         return
     table = Table(title="models", title_justify="left")
-    for column in ("name", "version", "status", "created", "bytes", "metrics"):
+    for column in ("name", "version", "status", "created", "bytes", "signed", "metrics"):
         table.add_column(column, overflow="fold")
     for row in df.itertuples():
         table.add_row(
-            row.name,
+            cell(row.name),
             str(row.version),
-            row.status,
-            str(row.created_at),
+            cell(row.status),
+            cell(row.created_at),
             f"{row.bytes or 0:,}",
-            row.metrics,
+            "yes" if row.signed else "NO" if row.bytes == row.bytes and row.bytes else "",
+            cell(row.metrics),
         )
     out().print(table)
 
@@ -511,13 +562,14 @@ def models_promote(
     from faultcast._facade import connect
     from faultcast.ingest.errors import FaultcastError
 
+    check_number(version, "VERSION", low=1)
     configure_logging(False)
     try:
         with connect(db) as fc:
             fc.registry.promote(name, version)
     except FaultcastError as e:
         fail(e)
-    out().print(f"{name} version {version} is now production")
+    out().print(f"{safe(name)} version {version} is now production")
 
 
 def models_rollback(
@@ -536,7 +588,59 @@ def models_rollback(
             version = fc.registry.rollback(name)
     except FaultcastError as e:
         fail(e)
-    out().print(f"{name} rolled back to version {version}")
+    out().print(f"{safe(name)} rolled back to version {version}")
+
+
+def models_resign(
+    name: Annotated[
+        str | None, typer.Option("--name", help="Only this model (default: all).", metavar="NAME")
+    ] = None,
+    version: Annotated[
+        int | None,
+        typer.Option("--version", help="Only this version (default: all).", metavar="VERSION"),
+    ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Do not ask: I trust everyone who can write the store."),
+    ] = False,
+    db: DbOption = Path("faultcast.duckdb"),
+) -> None:
+    """Sign model versions with this machine's model key, so they load again.
+
+    A version that is not signed with the key (kept outside the store, in
+    $XDG_CONFIG_HOME/faultcast/model.key or FAULTCAST_MODEL_KEY) is never loaded: it may have
+    been put in the store by someone else, and loading a model runs its code.  Re-sign only
+    when you trust everyone who could write this store: a store made before faultcast signed
+    models, a store copied from another machine, or after the key was replaced.
+    """
+    from faultcast._facade import connect
+    from faultcast.ingest.errors import FaultcastError
+
+    configure_logging(False)
+    if version is not None and version < 1:
+        fail(ValueError(f"--version must be 1 or more, not {version}"))
+    try:
+        with connect(db) as fc:
+            todo = [
+                (n, v) for n, v in fc.registry.unsigned(name) if version is None or v == version
+            ]
+            if not todo:
+                out().print("nothing to re-sign: every stored version is signed with this key")
+                return
+            listed = ", ".join(f"{printable(n)} v{v}" for n, v in todo)
+            err().print(
+                f"{len(todo)} unsigned version(s) in {printable(fc.path)}: {listed}\n"
+                "Signing them lets faultcast unpickle them, which runs whatever code they hold.",
+                markup=False,
+            )
+            if not yes and not typer.confirm(
+                "Do you trust everyone who could have written this store?", err=True
+            ):
+                fail(ValueError("nothing signed"))
+            signed = [(n, v) for n, v in fc.registry.resign(name, version) if (n, v) in set(todo)]
+    except FaultcastError as e:
+        fail(e)
+    out().print(f"signed {len(signed)} version(s)", markup=False)
 
 
 def register(app: typer.Typer) -> None:
@@ -544,9 +648,11 @@ def register(app: typer.Typer) -> None:
     for function in (learn, predict, backtest, retrain, schedule, recommend):
         command(app)(function)
     models_app = typer.Typer(
-        help="The model registry: list versions, promote one, roll back.", no_args_is_help=False
+        help="The model registry: list versions, promote one, roll back, re-sign.",
+        no_args_is_help=False,
     )
     models_app.callback(invoke_without_command=True, help=help_text(models.__doc__))(models)
     command(models_app, "promote")(models_promote)
     command(models_app, "rollback")(models_rollback)
+    command(models_app, "resign")(models_resign)
     app.add_typer(models_app, name="models")

@@ -122,6 +122,11 @@ def register(app: typer.Typer) -> None:
                     "nothing to serve: give --follow FILE and/or --kafka HOST:PORT --topic T"
                 )
             )
+        from faultcast.cli._common import check_number
+
+        check_number(metrics_port, "--metrics-port", low=1, high=65535)
+        check_number(learn_every, "--learn-every", low=0, low_open=True)
+        check_number(batch_messages, "--batch-messages", low=1)
         from faultcast.ingest.errors import FaultcastError
         from faultcast.ingest.kafka import KafkaSettings
         from faultcast.serve import ServeMetrics, ServeOptions, Server
