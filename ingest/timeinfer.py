@@ -79,7 +79,9 @@ _MONTH_NAMES = (
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _UTC_WORDS = ("z", "utc", "gmt")
-_TOKEN = re.compile(r"(?P<zone>[+-]\d{2}:?\d{2}$)|(?P<digits>\d+)|(?P<word>[A-Za-z]+)|(?P<sep>.)")
+_TOKEN = re.compile(
+    r"(?P<zone>(?<=[\d ])[+-]\d{2}:?\d{2}(?=\s|$))|(?P<digits>\d+)|(?P<word>[A-Za-z]+)|(?P<sep>.)"
+)
 _EPOCH = re.compile(r"\d{9,19}(\.\d{1,9})?")
 #: Directive → the slot it fills (each slot once per reading).
 _SLOT: Final[dict[str, str]] = {
@@ -161,8 +163,14 @@ class TimeReading:
                 micros = f"TRY_CAST(TRY_CAST({text} AS DECIMAL(38, 6)) * 1000000 AS BIGINT)"
             else:
                 scale = 10 ** abs(self.epoch_digits - 6)
-                op = "*" if self.epoch_digits < 6 else "//"
-                micros = f"TRY_CAST(TRY_CAST({text} AS HUGEINT) {op} {scale} AS BIGINT)"
+                n = f"TRY_CAST({text} AS HUGEINT)"
+                # ns to µs rounds, as strptime's %n does.
+                micros = (
+                    f"{n} * {scale}"
+                    if self.epoch_digits < 6
+                    else f"({n} + {scale // 2}) // {scale}"
+                )
+                micros = f"TRY_CAST({micros} AS BIGINT)"
             return f"TRY(make_timestamp({micros}))::TIMESTAMPTZ"
         if self.has_year:
             return f"try_strptime({text}, {_sql_list(self.formats)})::TIMESTAMPTZ"
@@ -398,9 +406,13 @@ def infer_time(
             best.extend(
                 _readings(con, combo, values, formats if isinstance(formats, str) else None)
             )
-    if not best:
+    eligible = [r for r in best if r.parsed >= MIN_PARSED]
+    if not eligible and formats is not None:
+        # The user's format: the fields it reads best, so the refusal can say how well.
+        eligible = [max(best, key=lambda r: r.parsed)]
+    if not eligible or not eligible[0].parsed:
         return None
-    chosen = max(best, key=_score)
+    chosen = max(eligible, key=_score)
     if chosen.parsed < 1 and chosen.epoch_digits is None:
         # Other forms of the same fields may read the rest (a fraction on some lines only).
         others = tuple(
@@ -454,7 +466,13 @@ def _readings(
     if given is not None:
         forms = [given]
     else:
-        distinct = list(dict.fromkeys(v for v in values if v))[:3]
+        # One value of each shape (digits as 0): a fraction on some lines only, a
+        # one-digit day ... each get their readings.
+        shapes: dict[str, str] = {}
+        for v in values:
+            if v:
+                shapes.setdefault(re.sub(r"\d", "0", v), v)
+        distinct = list(shapes.values())[:4]
         forms = list(dict.fromkeys(f for v in distinct for f in candidate_formats(v)))
     tried = _try(con, values, forms)
     ok = [
@@ -465,8 +483,6 @@ def _readings(
     for f, count, spread in ok:
         has_year = any(y in f for y in ("%Y", "%y"))
         parsed = count / n
-        if given is None and parsed < MIN_PARSED:
-            continue
         found.append(
             TimeReading(
                 tuple(combo),

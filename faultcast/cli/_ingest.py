@@ -173,6 +173,7 @@ def ingest(
                 f" (pin it: --log-format '{chosen['log_format']}')",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
         out().print(report_table(payload))
 

@@ -139,7 +139,7 @@ def for_source(fmt: InputFormat, source: str) -> InputFormat:
     """``fmt`` as it applies to ``source``: a format that decides per file (a text log's
     detected layout) resolves here; others are the same for every source."""
     resolve = getattr(fmt, "for_source", None)
-    return fmt if resolve is None else resolve(source)  # type: ignore[no-any-return]
+    return fmt if resolve is None else resolve(source)
 
 
 def _register_builtins() -> None:
