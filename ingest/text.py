@@ -131,7 +131,7 @@ class LogFormat:
     def split(self, line: str) -> dict[str, str] | None:
         """The fields of ``line`` as logparser reads them (None when it does not match).
 
-        >>> LogFormat.parse("<Time> [<Level>] <Content>").split("  12:00 [INFO] up ")
+        >>> LogFormat.parse(r"<Time> \\[<Level>\\] <Content>").split("  12:00 [INFO] up ")
         {'Time': '12:00', 'Level': 'INFO', 'Content': 'up'}
         """
         m = _compiled(self.regex).search(line.strip())

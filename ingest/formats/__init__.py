@@ -28,7 +28,7 @@ Examples
 >>> formats.get("json", FormatOptions()).event_start is None
 True
 >>> formats.get("text", FormatOptions(log_format="<Level> <Content>")).event_start
-'^(.*?)\\\\s+(.*?)$'
+'^(?P<Level>.*?)\\\\s+(?P<Content>.*?)$'
 """
 
 from __future__ import annotations
