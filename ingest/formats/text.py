@@ -188,7 +188,10 @@ class TextLog:
         if resolved is None and os.path.isfile(source):
             from faultcast.ingest._sources import read_head
 
-            problem = self.sniff(source, read_head(source))
+            head = read_head(source)
+            if self.log_format is None and not sample_lines(head):
+                return self  # nothing to detect from yet (a followed file still empty)
+            problem = self.sniff(source, head)
             if problem is not None:
                 raise IngestError(problem)
             resolved = self.chosen.get(_key(source))
