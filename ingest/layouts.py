@@ -12,7 +12,8 @@ sampled lines:
    benchmark format names the host "Level");
 3. whether its header fields hold one word each (a field that swallowed several words is a
    misaligned layout);
-4. how much literal text it pins (``sshd[...]:`` beats a run of bare fields);
+4. whether its fields named as time hold time-like text;
+5. how much literal text it pins (``sshd[...]:`` beats a run of bare fields);
 
 and the best one whose time fields (named as time: Date, Time, Month, Day, Timestamp ...)
 give a time by :func:`~faultcast.ingest.timeinfer.infer_time` on the sample is chosen.  The
@@ -99,6 +100,12 @@ CATALOGUE: Final[tuple[Layout, ...]] = (
 TIME_NAMES: Final[frozenset[str]] = frozenset(
     {"date", "time", "day", "month", "year", "timestamp", "datetime"}
 )
+_TIMELIKE = re.compile(
+    r"(?=.*(\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))"
+    r"(?:[\d\s:.,/+\-TZ\[\]]|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed"
+    r"|thu|fri|sat|sun)[a-z]*|[ap]m|utc|gmt)+",
+    re.IGNORECASE,
+)
 #: Lines sampled from a file's head.
 SAMPLE_LINES: Final[int] = 200
 
@@ -172,10 +179,16 @@ def _rank(fmt: LogFormat, rows: Sequence[Mapping[str, str]], n: int) -> tuple[fl
     clean = sum(1 for r in rows if not any(re.search(r"\s", r[f] or "") for f in header)) / max(
         len(rows), 1
     )
+    # Fields named as time that hold time-like text (digits, separators, month/day names).
+    named = [f for f in fmt.fields if f.lower() in TIME_NAMES]
+    timelike = sum(1 for r in rows for f in named if _TIMELIKE.fullmatch(r[f] or "")) / max(
+        len(rows) * len(named), 1
+    )
     return (
         int(rate * 20) / 20,
         round(level, 1),
         round(clean, 1),
+        round(timelike, 1),
         _literal_chars(fmt.text),
     )
 

@@ -68,8 +68,38 @@ KNOWN = {
         f"2026/11/30 10:00:0{i} [error] 12#0: *{i} open() failed (2: No such file)"
         for i in range(6)
     ],
+    # The shapes of logparser's benchmark formats outside the DEV set (synthetic lines written
+    # from the format strings and the time forms the issue names; no held-out log was read).
     "logparser:HealthApp": [
-        f"2017122{i}-22:15:29:60{i}|Step_LSC|30002312|onStandStepChanged 374{i}" for i in range(6)
+        f"2017122{i}-22:15:29:60{i}|Steps|4242|step count {i}" for i in range(6)
+    ],
+    "logparser:Hadoop": [
+        f"2015-10-18 18:01:4{i},978 INFO [main] org.example.App: started worker {i}"
+        for i in range(6)
+    ],
+    "logparser:BGL": [
+        f"- 111783857{i} 2005.06.03 R01-M0-N{i} 2005-06-03-15.42.5{i}.363779 R01-M0-N{i} RAS "
+        f"KERNEL INFO cache parity corrected {i}"
+        for i in range(6)
+    ],
+    "logparser:HPC": [
+        f"10{i} node-{i} unix.hw state_change 107780474{i} 1 Component state changed to {i}"
+        for i in range(6)
+    ],
+    "logparser:Thunderbird": [
+        f"- 113156646{i} 2005.11.09 host{i} Nov 9 12:01:0{i} host{i}/host{i} crond[29{i}]: job {i} ran"
+        for i in range(6)
+    ],
+    "logparser:Proxifier": [
+        f"[10.30 16:49:0{i}] browser.exe - proxy.example:80{i}0 open through proxy"
+        for i in range(6)
+    ],
+    "logparser:OpenStack": [
+        f"api.log.1 2017-05-16 00:00:0{i}.008 2574{i} INFO svc.wsgi [req-{i} - -] GET /v2 200"
+        for i in range(6)
+    ],
+    "logparser:Mac": [
+        f"Jul  1 09:0{i}:55 host-{i} kernel[0]: device {i} unplugged" for i in range(6)
     ],
 }
 
