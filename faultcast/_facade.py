@@ -108,7 +108,8 @@ class FaultCast:
         """Ingest files (``"-"`` for stdin) and return a report with read/stored/duplicates/quarantined.
 
         ``format``: ``"json"``, ``"text"`` (with ``log_format``, logparser's syntax, e.g.
-        ``"<Date> <Time> <Pid> <Level> <Component>: <Content>"``) or ``"auto"``.
+        ``"<Date> <Time> <Pid> <Level> <Component>: <Content>"``; without it the layout is
+        detected from each file's first lines) or ``"auto"``.
         ``session_key``: a JSON field name, or a regular expression whose first match in the
         message is the key (``"blk_-?[0-9]+"``).  ``service`` names the service of events that
         carry none.  Options of :meth:`faultcast.ingest.Ingestor.run` (``time_format``, ``year``,

@@ -44,6 +44,8 @@ class Committed:
     stored: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    #: Lines appended to the event before them (a text log's continuation lines).
+    continuations: int = 0
     #: The reason of every line newly quarantined.
     reasons: list[str] = field(default_factory=list)
 
@@ -74,9 +76,11 @@ class Committer:
             stats = con.execute(
                 "SELECT count(*) FILTER (WHERE reason IS NULL), "
                 "min(ts) FILTER (WHERE reason IS NULL), max(ts) FILTER (WHERE reason IS NULL), "
-                "count(*) FILTER (WHERE reason IS NULL AND given_id) FROM parsed"
+                "count(*) FILTER (WHERE reason IS NULL AND given_id), count(*) FROM parsed"
             ).fetchall()[0]
             good, lo, hi, given_ids = int(stats[0]), stats[1], stats[2], int(stats[3])
+            # One row per event or quarantined line: the other lines continued an event.
+            continuations = n_read - len(bad) - int(stats[4])
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE qrows AS "
                 "SELECT line_no, raw, reason FROM parsed WHERE reason IS NOT NULL "
@@ -129,12 +133,13 @@ class Committer:
             with contextlib.suppress(Exception):
                 con.unregister("mined")
         q_inserted = len(new_reasons)
-        q_dupes = (n_read - good) - q_inserted
+        q_dupes = (n_read - continuations - good) - q_inserted
         return Committed(
             read=n_read,
             stored=inserted,
             duplicates=(good - inserted) + q_dupes,
             quarantined=q_inserted,
+            continuations=continuations,
             reasons=[str(r[0]) for r in new_reasons],
         )
 

@@ -26,7 +26,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import duckdb
@@ -107,7 +106,8 @@ class SourceReport:
 
 @dataclass
 class IngestReport:
-    """What one ingest run did.  Always ``read == stored + duplicates + quarantined``."""
+    """What one ingest run did.  Always ``read == stored + duplicates + quarantined +
+    continuations`` (lines of a text log appended to the event before them)."""
 
     read: int = 0
     stored: int = 0
@@ -117,10 +117,13 @@ class IngestReport:
     redactions: Counter[str] = field(default_factory=Counter)
     sources: list[SourceReport] = field(default_factory=list)
     seconds: float = 0.0
+    continuations: int = 0
+    #: Per text file: the layout and time reading chosen (detected or given).
+    layouts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def balanced(self) -> bool:
-        return self.read == self.stored + self.duplicates + self.quarantined
+        return self.read == self.stored + self.duplicates + self.quarantined + self.continuations
 
     @property
     def events_per_second(self) -> float:
@@ -132,6 +135,8 @@ class IngestReport:
             "stored": self.stored,
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
+            "continuations": self.continuations,
+            **({"layouts": self.layouts} if self.layouts else {}),
             "quarantine_reasons": dict(self.reasons.most_common()),
             "redactions": dict(self.redactions.most_common()),
             "seconds": round(self.seconds, 3),
@@ -264,6 +269,7 @@ class Ingestor:
             r.stored += done.stored
             r.quarantined += done.quarantined
             r.duplicates += done.duplicates
+        report.continuations += done.continuations
 
     # -- one source -------------------------------------------------------
     def _run_stream(
@@ -277,6 +283,10 @@ class Ingestor:
         final: bool,
         progress: ProgressFn | None,
     ) -> tuple[int, int]:
+        chosen = getattr(fmt, "layouts", None)
+        fmt = formats.for_source(fmt, opened.source)
+        if chosen is not None:
+            report.layouts.update(chosen())
         seek(opened, start_byte, self.chunk_bytes)
         chunks = iter_chunks(
             opened.stream,
@@ -354,7 +364,7 @@ class Ingestor:
         service: str | None = None,
         session_key: str | None = None,
         log_format: str | None = None,
-        time_format: str | None = None,
+        time_format: str | Sequence[str] | None = None,
         year: int | None = None,
         from_start: bool = False,
         follow: bool = False,
@@ -364,18 +374,23 @@ class Ingestor:
     ) -> IngestReport:
         """Ingest every path (``"-"`` is stdin) and return the report of this run.
 
-        ``format``: ``"json"`` (JSON lines), ``"text"`` (with ``log_format``), another name
-        of :mod:`faultcast.ingest.formats` or ``"auto"`` (text when a log format is given,
-        else JSON).  ``session_key``: for JSON, the field that holds it when it is a bare
-        name, else (and always for text) a regular expression whose first match in the
-        message is the key.  ``year``: for text time forms without one.
+        ``format``: ``"json"`` (JSON lines), ``"text"`` (``log_format`` gives the layout,
+        else it is detected per file), another name of :mod:`faultcast.ingest.formats` or
+        ``"auto"`` (text when a log format is given, else JSON).  ``session_key``: for JSON,
+        the field that holds it when it is a bare name, else (and always for text) a regular
+        expression whose first match in the message is the key.  ``time_format``: a text
+        log's time when not inferred (``"FIELD=STRPTIME"`` each, or one format for its time
+        fields); ``year``: for text time forms without one (default: the file's modification
+        year).
         """
         options = FormatOptions(
             service=service,
             session_key=session_key,
             log_format=log_format,
-            time_format=time_format,
-            year=year or datetime.now(UTC).year,
+            time_format=time_format
+            if time_format is None or isinstance(time_format, str)
+            else tuple(time_format),
+            year=year,
             limits=self.limits,
         )
         fmt = formats.choose(format, options)
@@ -631,6 +646,7 @@ class FileFollower:
             stored=self.report.stored - before.stored,
             duplicates=self.report.duplicates - before.duplicates,
             quarantined=self.report.quarantined - before.quarantined,
+            continuations=self.report.continuations - before.continuations,
             reasons=self.report.reasons - before.reasons,
         )
         return delta

@@ -12,11 +12,16 @@ ts (common forms recognised; ``time_format`` for others); every other field goes
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from typing import Final
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
 
 from faultcast.ingest.schema import PROMOTED_ATTRS, level_sql
+
+if TYPE_CHECKING:
+    from faultcast.ingest.timeinfer import TimeReading
 
 #: Field name (lower-cased) → column.
 FIELD_COLUMNS: Final[dict[str, str]] = {
@@ -58,6 +63,11 @@ TEXT_TIME_FORMATS: Final[tuple[str, ...]] = (
 )
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
+
+
 def _q(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -79,18 +89,24 @@ class LogFormat:
     fields: tuple[str, ...]
     regex: str
 
+    #: The name of every capturing group of :attr:`regex`, by group number (the groups a
+    #: format's own text opens, such as ``(\\[<PID>\\])?``, get a name starting with ``_``).
+    groups: tuple[str, ...] = ()
+
     @classmethod
     def parse(cls, text: str) -> LogFormat:
+        """The format exactly as logparser builds it: each ``<Field>`` a lazy named group
+        ``(?P<Field>.*?)``, the text between them a regular expression whose runs of spaces
+        match ``\\s+``, anchored with ``^...$`` (and matched against the stripped line)."""
         parts = re.split(r"(<[^<>]+>)", text)
         fields: list[str] = []
         regex = ""
         for i, part in enumerate(parts):
             if i % 2 == 0:
-                # Literal text: a regular expression; its own groups must not capture.
-                literal = re.sub(r"\((?!\?)", "(?:", part)
-                regex += re.sub(r" +", r"\\s+", literal)
+                regex += re.sub(r" +", r"\\s+", part)
             else:
-                name = part[1:-1]
+                # ``<Name:regex>`` (our extension) gives the field its own pattern.
+                name, _, pattern = part[1:-1].partition(":")
                 if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                     raise ValueError(
                         f"log format field <{name}> must be a name (letters, digits, _)"
@@ -98,17 +114,28 @@ class LogFormat:
                 if name in fields:
                     raise ValueError(f"log format names the field <{name}> twice")
                 fields.append(name)
-                regex += "(.*?)"
+                regex += f"(?P<{name}>{pattern or '.*?'})"
         if not fields:
             raise ValueError(
                 f"the log format {text!r} has no <Field>; e.g. '<Date> <Time> <Level> <Content>'"
             )
         regex = "^" + regex + "$"
         try:
-            re.compile(regex)
+            compiled = re.compile(regex)
         except re.error as e:
             raise ValueError(f"the log format {text!r} is not a valid pattern: {e}") from e
-        return cls(text, tuple(fields), regex)
+        by_number = {n: name for name, n in compiled.groupindex.items()}
+        groups = tuple(by_number.get(n, f"_{n}") for n in range(1, compiled.groups + 1))
+        return cls(text, tuple(fields), regex, groups)
+
+    def split(self, line: str) -> dict[str, str] | None:
+        """The fields of ``line`` as logparser reads them (None when it does not match).
+
+        >>> LogFormat.parse(r"<Time> \\[<Level>\\] <Content>").split("  12:00 [INFO] up ")
+        {'Time': '12:00', 'Level': 'INFO', 'Content': 'up'}
+        """
+        m = _compiled(self.regex).search(line.strip())
+        return None if m is None else {f: m.group(f) for f in self.fields}
 
     def column_of(self, field: str) -> str | None:
         return FIELD_COLUMNS.get(field.lower())
@@ -136,22 +163,35 @@ def build_text_sql(
     session_key_regex: str | None = None,
     max_message_chars: int = 64 * 1024,
     extra_masks: tuple[str, ...] = (),
+    time_reading: TimeReading | None = None,
+    year: int | None = None,
+    mtime: datetime | None = None,
 ) -> str:
     """Parse ``batch(line_no, line)`` of a text log into temp table ``target`` (the columns of
     :func:`faultcast.ingest.jsonl.build_parse_sql`).  Lines before the first matching line have
-    no event to continue and are quarantined."""
+    no event to continue and are quarantined.
+
+    ``time_reading`` (inferred, :mod:`faultcast.ingest.timeinfer`) says how the time is read,
+    with ``year`` (else ``mtime``'s year, rolled back over New Year) for forms without one;
+    without it the fields named as time are tried in the common forms of
+    :data:`TEXT_TIME_FORMATS` (``time_format`` instead when given) in ``default_year``.
+    Lines are matched stripped, as logparser matches them.  A level that is missing or not a
+    level is inferred from the message (:mod:`faultcast.ingest.levels`)."""
     from faultcast.ingest.fingerprint import template_id_sql, template_sql
+    from faultcast.ingest.levels import inferred_level_sql, inferred_security_sql
     from faultcast.ingest.schema import category_sql
 
-    names = "[" + ", ".join(_q(f) for f in fmt.fields) + "]"
+    names = "[" + ", ".join(_q(g) for g in (fmt.groups or fmt.fields)) + "]"
     rx = _q(fmt.regex)
+    stripped = "trim(line, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13))"
+    time_fields = time_reading.fields if time_reading is not None else fmt.time_fields
 
     def field(name: str) -> str:
         return f"nullif(trim(f['{name}']), '')"
 
     time_text = (
-        "concat_ws(' ', " + ", ".join(field(f) for f in fmt.time_fields) + ")"
-        if fmt.time_fields
+        "concat_ws(' ', " + ", ".join(field(f) for f in time_fields) + ")"
+        if time_fields
         else "NULL"
     )
     formats = (time_format,) if time_format else TEXT_TIME_FORMATS
@@ -172,7 +212,11 @@ def build_text_sql(
         f"CASE WHEN year({parsed_time}) = 1900 THEN {parsed_time} + to_years({default_year - 1900}) "
         f"ELSE {parsed_time} END"
     )
-    if not fmt.time_fields:
+    time_where = "the fields " + (", ".join(time_fields) or "(none)")
+    if time_reading is not None:
+        ts = time_reading.sql(field, year, mtime)
+        time_where = time_reading.describe().replace("'", "''")
+    elif not fmt.time_fields:
         ts = "NULL::TIMESTAMPTZ"
     columns: dict[str, str] = {}
     extra: list[str] = []
@@ -180,14 +224,15 @@ def build_text_sql(
         column = fmt.column_of(f)
         if column and column not in columns:
             columns[column] = f
-        elif f.lower() not in TIME_FIELDS:
+        elif f not in time_fields:
             extra.append(f)
     message_field = columns.get("message")
     message = f"f['{message_field}']" if message_field else "line"
     level_field = columns.get("level")
     level_raw = field(level_field) if level_field else "NULL"
-    level = f"coalesce({level_sql(level_raw)}, 'info')"
+    level = f"coalesce(level_given, {inferred_level_sql('message')})"
     attrs_pairs = [f"{_q(f)}, {field(f)}" for f in extra]
+    attrs_pairs.append("'level_inferred', CASE WHEN level_given IS NULL THEN true END")
     if level_field:
         # A "level" that is not a level (Linux's format puts the host there) is kept in attrs.
         attrs_pairs.append(
@@ -209,18 +254,21 @@ def build_text_sql(
         if session_key_regex
         else "NULL"
     )
-    category = category_sql("NULL", "template", "level")
+    category = (
+        f"CASE WHEN level_given IS NULL AND {inferred_security_sql('message')} THEN 'security' "
+        f"ELSE {category_sql('NULL', 'template', 'level')} END"
+    )
     promoted = ", ".join(
         f"json_extract_string({attrs}, {_q('$.' + a)}) AS {a}" for a in PROMOTED_ATTRS
     )
     return f"""
 CREATE OR REPLACE TEMP TABLE {target} AS
 WITH marked AS MATERIALIZED (
-    SELECT line_no, line, regexp_matches(line, {rx}) AS starts FROM {batch}
+    SELECT line_no, line, regexp_matches({stripped}, {rx}) AS starts FROM {batch}
 ), grouped AS MATERIALIZED (
     SELECT line_no, line, starts, sum(starts::INTEGER) OVER (ORDER BY line_no) AS grp FROM marked
 ), heads AS MATERIALIZED (
-    SELECT grp, line_no, line, regexp_extract(line, {rx}, {names}) AS f FROM grouped WHERE starts
+    SELECT grp, line_no, line, regexp_extract({stripped}, {rx}, {names}) AS f FROM grouped WHERE starts
 ), tails AS (
     SELECT grp, string_agg(line, chr(10) ORDER BY line_no) AS more FROM grouped
     WHERE NOT starts AND grp > 0 GROUP BY grp
@@ -229,15 +277,15 @@ WITH marked AS MATERIALIZED (
         {message} || coalesce(chr(10) || t.more, '') AS message, h.f
     FROM heads h LEFT JOIN tails t USING (grp)
 ), valued AS MATERIALIZED (
-    SELECT line_no, raw, message, f, {ts} AS ts, {level} AS level
-    FROM events
+    SELECT line_no, raw, message, f, {ts} AS ts, {level} AS level, level_given
+    FROM (SELECT *, {level_sql(level_raw)} AS level_given FROM events)
 ), finished AS MATERIALIZED (
     SELECT *, {template_sql("message", extra_masks)} AS template FROM valued
 )
 SELECT
     line_no,
     raw,
-    CASE WHEN ts IS NULL THEN 'no timestamp I can read in the fields {", ".join(fmt.time_fields) or "(none)"}: '
+    CASE WHEN ts IS NULL THEN 'no timestamp I can read in {time_where}: '
         || coalesce({time_text}, '(empty)') || ' (give --time-format)'
          WHEN length(message) > {max_message_chars}
             THEN 'message too long: ' || length(message) || ' characters; the limit is {max_message_chars}'

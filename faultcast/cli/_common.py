@@ -253,6 +253,8 @@ def report_table(report: dict[str, Any]) -> Table:
     table = Table(title="ingest", show_header=False, title_justify="left")
     for key in ("read", "stored", "duplicates", "quarantined"):
         table.add_row(key, f"{report[key]:,}")
+    if report.get("continuations"):
+        table.add_row("continuations", f"{report['continuations']:,}")
     table.add_row("seconds", f"{report['seconds']:.2f}")
     table.add_row("events/s", f"{report['events_per_second']:,.0f}")
     for reason, count in report["quarantine_reasons"].items():

@@ -38,7 +38,9 @@ def ingest(
     format: Annotated[
         str,
         typer.Option(
-            "--format", help="auto, json or text (text needs --log-format).", metavar="FORMAT"
+            "--format",
+            help="auto, json or text (text detects its layout unless --log-format gives it).",
+            metavar="FORMAT",
         ),
     ] = "auto",
     log_format: Annotated[
@@ -50,18 +52,18 @@ def ingest(
         ),
     ] = None,
     time_format: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
             "--time-format",
-            help="strptime format of the time fields, when not a common one.",
-            metavar="STRPTIME",
+            help="Text time, when not inferred: FIELD=STRPTIME per field (repeatable; epoch, epoch_ms .. epoch_ns), or one STRPTIME for the time fields.",
+            metavar="[FIELD=]STRPTIME",
         ),
     ] = None,
     year: Annotated[
         int | None,
         typer.Option(
             "--year",
-            help="Year for text time forms without one (default: this year).",
+            help="Year for text time forms without one (default: the file's modification year).",
             metavar="YEAR",
         ),
     ] = None,
@@ -149,7 +151,7 @@ def ingest(
                 service=service,
                 session_key=session_key,
                 log_format=log_format,
-                time_format=time_format,
+                time_format=tuple(time_format) if time_format else None,
                 year=year,
                 follow=follow,
                 from_start=from_start,
@@ -165,6 +167,16 @@ def ingest(
     if json_out:
         emit(payload)
     else:
+        for source, chosen in payload.get("layouts", {}).items():
+            time = chosen["time"]
+            how = time["epoch"] and f"epoch {time['epoch']}" or " or ".join(time["formats"])
+            out().print(
+                f"{source}: layout {chosen['layout']}, time {'+'.join(time['fields'])} as {how}"
+                f" (pin it: --log-format '{chosen['log_format']}')",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         out().print(report_table(payload))
 
 

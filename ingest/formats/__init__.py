@@ -28,14 +28,13 @@ Examples
 >>> formats.get("json", FormatOptions()).event_start is None
 True
 >>> formats.get("text", FormatOptions(log_format="<Level> <Content>")).event_start
-'^(.*?)\\\\s+(.*?)$'
+'^(?P<Level>.*?)\\\\s+(?P<Content>.*?)$'
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from faultcast.ingest.errors import IngestError
@@ -48,6 +47,7 @@ __all__ = [
     "FormatOptions",
     "InputFormat",
     "choose",
+    "for_source",
     "get",
     "names",
     "register",
@@ -65,10 +65,11 @@ class FormatOptions:
     session_key: str | None = None
     #: A text log's layout, logparser syntax (``<Date> <Time> <Level> <Content>``).
     log_format: str | None = None
-    #: strptime format of a text log's time fields, when not a common one.
-    time_format: str | None = None
-    #: The year of text time forms without one.
-    year: int = field(default_factory=lambda: datetime.now(UTC).year)
+    #: A text log's time: one strptime format for its time fields, or ``FIELD=FORMAT`` each
+    #: (inferred from the file's first lines when not given).
+    time_format: str | tuple[str, ...] | None = None
+    #: The year of text time forms without one (None: the file's modification year).
+    year: int | None = None
     limits: Limits = DEFAULT_LIMITS
 
 
@@ -132,6 +133,13 @@ def choose(name: str, options: FormatOptions) -> InputFormat:
     if name == "auto":
         name = "text" if options.log_format else "json"
     return get(name, options)
+
+
+def for_source(fmt: InputFormat, source: str) -> InputFormat:
+    """``fmt`` as it applies to ``source``: a format that decides per file (a text log's
+    detected layout) resolves here; others are the same for every source."""
+    resolve = getattr(fmt, "for_source", None)
+    return fmt if resolve is None else resolve(source)
 
 
 def _register_builtins() -> None:

@@ -128,11 +128,10 @@ def test_time_format_option_and_unreadable_times(tmp_path: Path) -> None:
     assert fc.events()["ts"][0] == pd.Timestamp("2026-03-04 05:06Z")
     other = tmp_path / "other"
     other.mkdir()
-    fc2 = _ingest(other, "someday later INFO x\n", "<Date> <Time> <Level> <Content>")
-    q = fc2.quarantine()
-    assert len(q) == 1 and q["reason"][0].startswith(
-        "no timestamp I can read in the fields Date, Time"
-    )
+    # No time in the file: refused before anything is stored, quoting a value.
+    with pytest.raises(IngestError, match=r"no time I can read .*'someday later.*--time-format"):
+        _ingest(other, "someday later INFO x\n", "<Date> <Time> <Level> <Content>")
+    assert len(faultcast.connect(other / "s.duckdb").quarantine()) == 0
 
 
 def test_lines_before_the_first_event_are_quarantined(tmp_path: Path) -> None:
@@ -149,7 +148,7 @@ def test_a_file_with_no_matching_line_is_a_clear_error(tmp_path: Path) -> None:
         IngestError, match="match the log format '<Date> <Time> <Level> <Component>: <Content>'"
     ):
         fc.ingest(path, format="text", log_format=LOG4J)
-    with pytest.raises(IngestError, match="needs --log-format"):
+    with pytest.raises(IngestError, match="cannot tell the layout .*'this is not'.*--log-format"):
         fc.ingest(path, format="text")
     with pytest.raises(IngestError, match="no <Field>"):
         fc.ingest(path, format="text", log_format="just text")
@@ -158,7 +157,9 @@ def test_a_file_with_no_matching_line_is_a_clear_error(tmp_path: Path) -> None:
 def test_log_format_regex() -> None:
     fmt = LogFormat.parse(r"<Month> <Date> <Time> <Level> <Component>(\[<PID>\])?: <Content>")
     assert fmt.fields == ("Month", "Date", "Time", "Level", "Component", "PID", "Content")
-    assert "(?:" in fmt.regex  # the format's own group does not capture
+    # As logparser builds it: lazy named groups; the format's own group keeps its place.
+    assert fmt.regex.startswith(r"^(?P<Month>.*?)\s+(?P<Date>.*?)")
+    assert fmt.groups[5] == "_6" and fmt.groups[6] == "PID"
     with pytest.raises(ValueError, match="twice"):
         LogFormat.parse("<A> <A>")
 
@@ -170,7 +171,9 @@ def test_reingest_of_a_text_log_is_a_no_op(tmp_path: Path) -> None:
         LOG4J,
     )
     again = fc.ingest(tmp_path / "app.log", format="text", log_format=LOG4J, from_start=True)
-    assert (again.read, again.stored, again.duplicates) == (3, 0, 3)
+    # The continuation line counts as such, never as a duplicate.
+    assert (again.read, again.stored, again.duplicates, again.continuations) == (3, 0, 2, 1)
+    assert again.balanced
 
 
 @pytest.mark.data
