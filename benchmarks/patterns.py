@@ -9,9 +9,9 @@ Prints one JSON object:
 - **leave-one-system-out**: for each of the eight systems, the setting of the grid below that
   scores best on the other seven (ties: the first in grid order), scored on the eighth.  This
   is what the one setting can be expected to do on a system it was not chosen on;
-- the accuracy when each line keeps the id it was given as its chunk was mined (chunks of
-  :data:`CHUNK` lines), against the final grouping (a template a later chunk generalises keeps
-  its id; two templates a variable position folds together keep theirs for earlier lines);
+- the accuracy of the ids as the store holds them after mining chunk by chunk (chunks of
+  :data:`CHUNK` lines, the state saved and loaded between them): a template a later chunk
+  generalises keeps its id, and the lines of templates folded into an older one take its id;
 - **Brain** (logparser3, IEEE TSC 2023) with one generic setting for all systems: threshold 4
   (the median of its published per-system thresholds), on the raw content with an IP mask,
   and on faultcast's masked forms; **drain3** with its defaults on the raw content;
@@ -85,8 +85,9 @@ def _mine(forms: list[str], **settings: Any) -> list[str]:
 
 
 def _mine_online(forms: list[str]) -> list[str]:
-    """Each line's id as given when its chunk was mined, the state saved and loaded between
-    chunks as the ingest stores it."""
+    """Each line's id as the store holds it after chunks of :data:`CHUNK` lines: the state saved
+    and loaded between chunks, and the lines of a template folded into an older one given its
+    id, as the ingest does."""
     from faultcast.ingest.patterns import PatternMiner
 
     ids: list[str] = []
@@ -95,6 +96,8 @@ def _mine_online(forms: list[str]) -> list[str]:
         chunk = forms[start : start + CHUNK]
         miner = PatternMiner(state)
         assigned, _ = miner.mine(list(dict.fromkeys(chunk)))
+        folded = miner.take_folded()  # the store gives earlier lines of a folded template its id
+        ids = [folded.get(i, i) for i in ids]
         ids.extend(assigned[f][0] for f in chunk)
         state = miner.state()
     return ids

@@ -34,7 +34,7 @@ from typing import Any
 
 import pyarrow as pa
 from drain3 import TemplateMiner
-from drain3.drain import Drain
+from drain3.drain import Drain, Node
 from drain3.memory_buffer_persistence import MemoryBufferPersistence
 from drain3.template_miner_config import TemplateMinerConfig
 
@@ -42,7 +42,7 @@ logging.getLogger("drain3").setLevel(logging.WARNING)
 
 #: Drain's settings and the split's, the same for every log (nothing is tuned per system; the
 #: values are chosen by leave-one-system-out in ``benchmarks/patterns.py``).
-SIM_THRESHOLD = 0.5
+SIM_THRESHOLD = 0.4
 #: The prefix tree holds wildcards only (see :class:`_Drain`): the least depth drain3 allows.
 DEPTH = 3
 #: A position Drain generalised is a variable once it has taken this many distinct values.
@@ -87,7 +87,7 @@ class _Drain(Drain):  # type: ignore[misc]  # drain3 ships no types
         for token1, token2 in zip(seq1, seq2, strict=True):
             if token1 == PARAM:
                 params += 1
-                if PARAM in token2:
+                if token2 == PARAM:
                     similar += 1
             elif token1 == token2:
                 similar += 1
@@ -185,7 +185,12 @@ class PatternMiner:
         }
         if legacy:
             # A state saved before the split: each cluster keeps its id ``T<n>`` and its
-            # template, whose ``<*>`` positions were variables already.
+            # template, whose ``<*>`` positions were variables already; its search tree, built
+            # on first words, is built again by length.
+            drain = self._miner.drain
+            drain.root_node = Node()
+            for cluster in drain.clusters:
+                drain.add_seq_to_prefix_tree(drain.root_node, cluster)
             for cid, template in self._templates.items():
                 variable = {p for p, t in enumerate(template) if t == PARAM}
                 split = _Split(variable=variable, made=1)
@@ -194,12 +199,45 @@ class PatternMiner:
                 self._splits[cid] = split
         self._cache: OrderedDict[str, int] = OrderedDict()
         self._cache_size = cache_size
+        self._folded: dict[str, str] = {}
         self.changed = False
 
     @property
     def clusters(self) -> int:
         """How many templates the miner holds."""
         return sum(len(s.ids) for s in self._splits.values())
+
+    def take_folded(self) -> dict[str, str]:
+        """``{old id: id}`` of the templates folded into an older one since the last call, for
+        the store to give their earlier lines the id they now share.
+
+        >>> miner = PatternMiner()
+        >>> _ = miner.mine([f"session opened for user {u}" for u in ("ann", "bob", "cyd")])
+        >>> miner.take_folded()
+        {}
+        >>> found, _ = miner.mine(["session opened for user dan"])
+        >>> found, miner.take_folded()
+        ({'session opened for user dan': ('T1', 'session opened for user <*>')}, {'T1.2': 'T1', 'T1.3': 'T1'})
+        """
+        folded, self._folded = self._folded, {}
+        for old, new in folded.items():  # a template folded twice points at the last one
+            while new in folded:
+                new = folded[new]
+            folded[old] = new
+        return folded
+
+    def take_folds(self) -> dict[str, tuple[str, str]]:
+        """:meth:`take_folded` with each id's template now: ``{old id: (id, template)}``."""
+        folded = self.take_folded()
+        if not folded:
+            return {}
+        wanted = set(folded.values())
+        text: dict[str, str] = {}
+        for cid, split in self._splits.items():
+            for key, tid in split.ids.items():
+                if tid in wanted:
+                    text[tid] = _render(self._templates[cid], key)
+        return {old: (new, text[new]) for old, new in folded.items()}
 
     def state(self) -> bytes:
         """The miner's state, to store with the chunk it has seen."""
@@ -276,6 +314,8 @@ class PatternMiner:
                 new_text = _render(template, now)
                 if new_text != old_text:
                     changes.append(TemplateChange(tid, old_text, new_text))
+                if split.ids[now] != tid:
+                    self._folded[tid] = split.ids[now]
         return cid
 
     def mine(self, masked: list[str]) -> tuple[dict[str, tuple[str, str]], list[TemplateChange]]:
