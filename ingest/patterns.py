@@ -32,6 +32,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from drain3 import TemplateMiner
 from drain3.drain import Drain, Node
@@ -79,6 +80,48 @@ class _Drain(Drain):  # type: ignore[misc]  # drain3 ships no types
     def has_numbers(self, s: str) -> bool:  # type: ignore[override]
         return True
 
+    def __getstate__(self) -> dict[str, Any]:  # the index is rebuilt, not saved
+        return {k: v for k, v in self.__dict__.items() if k not in ("_rows", "_vocab")}
+
+    def _index(self, cluster_ids: list[int]) -> _Rows:
+        """The templates of ``cluster_ids`` (one length) as a matrix of token codes."""
+        rows: dict[int, _Rows] = self.__dict__.setdefault("_rows", {})
+        vocab: dict[str, int] = self.__dict__.setdefault("_vocab", {PARAM: 0})
+        first = self.id_to_cluster.get(cluster_ids[0])
+        length = len(first.log_template_tokens) if first is not None else 0
+        index = rows.get(length)
+        if index is None or index.cids != cluster_ids:
+            index = rows[length] = _Rows(length)
+            for cid in cluster_ids:
+                index.put(cid, self.id_to_cluster[cid].log_template_tokens, vocab)
+        return index
+
+    def add_log_message(self, content: str) -> Any:
+        cluster, change = super().add_log_message(content)
+        rows = self.__dict__.get("_rows", {})
+        index = rows.get(len(cluster.log_template_tokens))
+        if index is not None and change != "none":
+            index.put(cluster.cluster_id, cluster.log_template_tokens, self._vocab)
+        return cluster, change
+
+    def fast_match(
+        self, cluster_ids: Any, tokens: list[str], sim_th: float, include_params: bool
+    ) -> Any:
+        """drain3's best match (most similar, then most parameters, then first), over all the
+        candidates at once."""
+        if not cluster_ids:
+            return None
+        index = self._index(list(cluster_ids))
+        codes = index.codes[: len(index.cids)]
+        form = np.array([self._vocab.get(t, -1) for t in tokens], dtype=np.int64)
+        params = codes == 0
+        similar = ((codes == form) & ~params).sum(axis=1) + (params & (form == 0)).sum(axis=1)
+        score = similar * (len(tokens) + 1) + params.sum(axis=1)
+        best = int(np.argmax(score))
+        if similar[best] / len(tokens) < sim_th:
+            return None
+        return self.id_to_cluster.get(index.cids[best])
+
     def get_seq_distance(self, seq1: Any, seq2: Any, include_params: bool) -> tuple[float, int]:
         if len(seq1) == 0:
             return 1.0, 0
@@ -92,6 +135,24 @@ class _Drain(Drain):  # type: ignore[misc]  # drain3 ships no types
             elif token1 == token2:
                 similar += 1
         return similar / len(seq1), params
+
+
+class _Rows:
+    """Templates of one length, one row of token codes each (``<*>`` is 0), in cluster order."""
+
+    def __init__(self, length: int) -> None:
+        self.cids: list[int] = []
+        self._row: dict[int, int] = {}
+        self.codes = np.zeros((8, length), dtype=np.int64)
+
+    def put(self, cid: int, tokens: Any, vocab: dict[str, int]) -> None:
+        row = self._row.get(cid)
+        if row is None:
+            row = self._row[cid] = len(self.cids)
+            self.cids.append(cid)
+            if row == len(self.codes):
+                self.codes = np.concatenate([self.codes, np.zeros_like(self.codes)])
+        self.codes[row] = [vocab.setdefault(t, len(vocab)) for t in tokens]
 
 
 #: States saved by an earlier version name this class.
