@@ -18,8 +18,11 @@ A template's id is ``T<cluster>`` for the first template of a Drain cluster and
 ``T<cluster>.<n>`` for the others.  The miner's state goes into the store with each chunk, so ids
 are stable across runs and restarts.  When a template is generalised (Drain widens it, or a
 position turns variable) it keeps its id, and the change is recorded; templates that a variable
-position folds into an older one are recorded as changed into it, and later lines of theirs get
-the older template's id (lines stored before keep the id they were given).
+position folds into an older one are recorded as changed, and :meth:`PatternMiner.take_folds`
+tells the store to give their lines the older id, so mining chunk by chunk (with restarts)
+groups and names lines as one pass over the same lines does.  Only :data:`SIM_THRESHOLD` and
+:data:`MIN_DISTINCT` are settings; whether a token can be wording (:data:`WORDING`) is a rule
+about tokens, not about any one log.
 """
 
 from __future__ import annotations
