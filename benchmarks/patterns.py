@@ -10,8 +10,10 @@ Prints one JSON object:
   scores best on the other seven (ties: the first in grid order), scored on the eighth.  This
   is what the one setting can be expected to do on a system it was not chosen on;
 - the accuracy of the ids as the store holds them after mining chunk by chunk (chunks of
-  :data:`CHUNK` lines, the state saved and loaded between them): a template a later chunk
-  generalises keeps its id, and the lines of templates folded into an older one take its id;
+  :data:`CHUNK` lines, the state saved and loaded between them, as a followed file is read):
+  stored lines keep the id they were given, so lines stored before their template folded into
+  an older one keep the id of the template they had (the grouping at the end of the run is the
+  one of a single pass);
 - **Brain** (logparser3, IEEE TSC 2023) with one generic setting for all systems: threshold 4
   (the median of its published per-system thresholds), on the raw content with an IP mask,
   and on faultcast's masked forms; **drain3** with its defaults on the raw content;
@@ -90,9 +92,8 @@ def _mine(forms: list[str], **settings: Any) -> list[str]:
 
 
 def _mine_online(forms: list[str]) -> list[str]:
-    """Each line's id as the store holds it after chunks of :data:`CHUNK` lines: the state saved
-    and loaded between chunks, and the lines of a template folded into an older one given its
-    id, as the ingest does."""
+    """Each line's id as the store holds it after chunks of :data:`CHUNK` lines, the state saved
+    and loaded between chunks as the ingest does (stored lines keep the id they were given)."""
     from faultcast.ingest.patterns import PatternMiner
 
     ids: list[str] = []
@@ -101,8 +102,6 @@ def _mine_online(forms: list[str]) -> list[str]:
         chunk = forms[start : start + CHUNK]
         miner = PatternMiner(state)
         assigned, _ = miner.mine(list(dict.fromkeys(chunk)))
-        folded = miner.take_folded()  # the store gives earlier lines of a folded template its id
-        ids = [folded.get(i, i) for i in ids]
         ids.extend(assigned[f][0] for f in chunk)
         state = miner.state()
     return ids

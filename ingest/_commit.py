@@ -191,9 +191,6 @@ class Committer:
             finally:
                 self.store.scratch.unregister("template_changes")
         assert self.miner is not None
-        folded = self.miner.take_folds()
-        if folded:
-            self._fold(w, folded)
         if self.miner.changed:
             self._miner_stamp = w.execute(
                 "INSERT OR REPLACE INTO store.miner_state VALUES ('drain', ?, ?, now()) RETURNING updated_at",
@@ -217,39 +214,3 @@ class Committer:
                 )
         finally:
             con.unregister("run_rows")
-
-    def _fold(self, w: duckdb.DuckDBPyConnection, folded: dict[str, tuple[str, str]]) -> None:
-        """Templates the miner folded into an older one: their stored lines take its id and
-        template, and their ``patterns`` rows add into its row."""
-        table = pa.table(
-            {
-                "old_id": list(folded),
-                "new_id": [v[0] for v in folded.values()],
-                "template": [v[1] for v in folded.values()],
-            }
-        )
-        self.store.scratch.register("folds", table)
-        try:
-            w.execute(
-                "UPDATE store.events SET template_id = f.new_id, template = f.template "
-                "FROM folds f WHERE events.template_id = f.old_id"
-            )
-            w.execute(
-                """
-                INSERT INTO store.patterns
-                SELECT f.new_id, any_value(f.template), sum(p.count), min(p.first_seen),
-                       max(p.last_seen), arg_min(p.example, p.first_seen), now()
-                FROM store.patterns p JOIN folds f ON p.template_id = f.old_id GROUP BY f.new_id
-                ON CONFLICT (template_id) DO UPDATE SET
-                    template = excluded.template,
-                    count = patterns.count + excluded.count,
-                    example = CASE WHEN excluded.first_seen < patterns.first_seen
-                                   THEN excluded.example ELSE patterns.example END,
-                    first_seen = least(patterns.first_seen, excluded.first_seen),
-                    last_seen = greatest(patterns.last_seen, excluded.last_seen),
-                    updated_at = excluded.updated_at
-                """
-            )
-            w.execute("DELETE FROM store.patterns WHERE template_id IN (SELECT old_id FROM folds)")
-        finally:
-            self.store.scratch.unregister("folds")

@@ -17,10 +17,12 @@ the search entirely.  Two steps, both online and the same for every log:
 A template's id is ``T<cluster>`` for the first template of a Drain cluster and
 ``T<cluster>.<n>`` for the others.  The miner's state goes into the store with each chunk, so ids
 are stable across runs and restarts.  When a template is generalised (Drain widens it, or a
-position turns variable) it keeps its id, and the change is recorded; templates that a variable
-position folds into an older one are recorded as changed, and :meth:`PatternMiner.take_folds`
-tells the store to give their lines the older id, so mining chunk by chunk (with restarts)
-groups and names lines as one pass over the same lines does.  Only :data:`SIM_THRESHOLD` and
+position turns variable) it keeps its id, and the change is recorded.  Templates that a
+variable position folds into an older one are recorded as changed too, and their later lines
+get the older id; lines already stored keep the id they were given (stored events are never
+rewritten, so what was learned from them stays true).  So mining chunk by chunk, with restarts,
+ends with the grouping of one pass over the same lines, and the ids lines were *given* differ
+from it only for lines stored before their template folded.  Only :data:`SIM_THRESHOLD` and
 :data:`MIN_DISTINCT` are settings; whether a token can be wording (:data:`WORDING`) is a rule
 about tokens, not about any one log.
 """
@@ -272,8 +274,8 @@ class PatternMiner:
         return sum(len(s.ids) for s in self._splits.values())
 
     def take_folded(self) -> dict[str, str]:
-        """``{old id: id}`` of the templates folded into an older one since the last call, for
-        the store to give their earlier lines the id they now share.
+        """``{old id: id}`` of the templates folded into an older one since the last call (their
+        new lines get the older id; lines stored before keep theirs, the change is recorded).
 
         >>> miner = PatternMiner()
         >>> _ = miner.mine([f"session opened for user {u}" for u in ("ann", "bob", "cyd")])
@@ -289,19 +291,6 @@ class PatternMiner:
                 new = folded[new]
             folded[old] = new
         return folded
-
-    def take_folds(self) -> dict[str, tuple[str, str]]:
-        """:meth:`take_folded` with each id's template now: ``{old id: (id, template)}``."""
-        folded = self.take_folded()
-        if not folded:
-            return {}
-        wanted = set(folded.values())
-        text: dict[str, str] = {}
-        for cid, split in self._splits.items():
-            for key, tid in split.ids.items():
-                if tid in wanted:
-                    text[tid] = _render(self._templates[cid], key)
-        return {old: (new, text[new]) for old, new in folded.items()}
 
     def state(self) -> bytes:
         """The miner's state, to store with the chunk it has seen."""

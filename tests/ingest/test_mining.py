@@ -75,30 +75,36 @@ def _partition(ids: list[str]) -> list[int]:
     return [first.setdefault(i, len(first)) for i in ids]
 
 
-def test_chunk_by_chunk_with_restarts_gives_the_groups_of_one_pass() -> None:
+def test_chunk_by_chunk_with_restarts_ends_with_the_groups_of_one_pass() -> None:
     lines = _corpus()
     one = PatternMiner()
     assigned, _ = one.mine(list(dict.fromkeys(lines)))
     one_pass = [assigned[f][0] for f in lines]
-    ids: list[str] = []
+    given: list[str] = []
+    folded: dict[str, str] = {}
     state = None
     for start in range(0, len(lines), 37):
         chunk = lines[start : start + 37]
         miner = PatternMiner(state)  # a new process each chunk, from the stored state
         found, _ = miner.mine(list(dict.fromkeys(chunk)))
-        folded = miner.take_folded()
-        ids = [folded.get(i, i) for i in ids]  # as the store relabels a folded template's lines
-        ids.extend(found[f][0] for f in chunk)
+        given.extend(found[f][0] for f in chunk)
+        folded |= miner.take_folded()
         state = miner.state()
-    assert _partition(ids) == _partition(one_pass)
-    assert ids == one_pass  # and the same ids
+    final, _ = PatternMiner(state).mine(list(dict.fromkeys(lines)))
+    assert [final[f][0] for f in lines] == one_pass  # the same groups and ids in the end
+    # Lines given an id before their template folded keep it; following the folds gives the
+    # ids of one pass.
+    assert given != one_pass and set(folded)
+
+    def follow(i: str) -> str:
+        return follow(folded[i]) if i in folded else i
+
+    assert [follow(i) for i in given] == one_pass
     # One template per maker, but four for "service": two words at two places, two values each.
     assert len(set(one_pass)) == 10
 
 
-def test_a_fold_relabels_stored_lines_and_adds_up_their_pattern_rows(
-    write_lines, tmp_path: Path
-) -> None:
+def test_a_fold_gives_later_lines_the_older_id_and_is_recorded(write_lines, tmp_path: Path) -> None:
     def lines(users: tuple[str, ...], minute: int) -> list[dict]:
         return [
             {
@@ -111,22 +117,26 @@ def test_a_fold_relabels_stored_lines_and_adds_up_their_pattern_rows(
     db = tmp_path / "s.duckdb"
     fc = faultcast.connect(db)
     fc.ingest(write_lines(lines(USERS[:3], 1), name="a.jsonl"))
-    assert fc.events()["template_id"].nunique() == 3
+    before = fc.events().set_index("message")["template_id"].to_dict()
+    assert len(set(before.values())) == 3
     fc.close()
     fc = faultcast.connect(db)  # another process: the miner comes from the store
-    fc.ingest(write_lines(lines(USERS[3:], 2), name="b.jsonl"))
+    fc.ingest(write_lines(lines(USERS[:5], 2), name="b.jsonl"))
     events = fc.events()
     fc.close()
-    assert events["template_id"].nunique() == 1
-    # Folded lines take the template; the surviving template's earlier lines keep the text they
-    # were stored with, as when Drain widens a template.
-    assert set(events["template"]) == {"session opened for user ann", "session opened for user <*>"}
+    later = events[events["source"].str.endswith("b.jsonl")]
+    assert later["template_id"].nunique() == 1
+    assert set(later["template"]) == {"session opened for user <*>"}
+    survivor = later["template_id"].iloc[0]
+    assert survivor == before["session opened for user ann"]  # the oldest id survives
+    earlier = events[events["source"].str.endswith("a.jsonl")]
+    assert earlier.set_index("message")["template_id"].to_dict() == before  # never rewritten
     con = duckdb.connect(str(db), read_only=True)
-    patterns = con.execute("SELECT template_id, template, count FROM patterns").fetchall()
-    changed = con.execute("SELECT DISTINCT template_id FROM pattern_changes").fetchall()
+    changes = con.execute(
+        "SELECT template_id, new_template FROM pattern_changes ORDER BY template_id"
+    ).fetchall()
     con.close()
-    assert patterns == [(events["template_id"][0], "session opened for user <*>", 12)]
-    assert len(changed) == 3
+    assert changes == [(tid, "session opened for user <*>") for tid in sorted(before.values())]
 
 
 def test_a_state_saved_by_the_earlier_miner_keeps_its_ids() -> None:
