@@ -37,7 +37,8 @@ ALLOWED_CLASSES: Final[frozenset[str]] = frozenset(
         "drain3.drain.LogCluster",
         "drain3.drain.Node",
         "drain3.simple_profiler.NullProfiler",
-        "faultcast.ingest.patterns._WordAwareDrain",
+        "faultcast.ingest.patterns._WordAwareDrain",  # states saved before the miner of 2026-11-30
+        "faultcast.ingest.patterns._Drain",
     }
 )
 #: jsonpickle tags that build data only (an object of an allowed class, its attributes,

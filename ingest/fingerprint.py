@@ -2,8 +2,11 @@
 
 The variable parts are one alternation written once, for both Python's ``re`` (with
 ``re.ASCII``) and RE2 (DuckDB), so :func:`fingerprint` in Python and :func:`template_sql` in the
-vectorised ingest give the same template, in a single pass.  The pattern-mining issue
-replaces how templates are found; the ``template``/``template_id`` columns stay.
+vectorised ingest give the same masked form, in a single pass.  Only values that are variable
+in any log are masked (numbers, hex, addresses, ids, paths, URLs, quoted strings, dates);
+whether a *word* is variable is left to the miner (:mod:`faultcast.ingest.patterns`), which
+decides it from how many distinct words a position takes, so ``expand=false`` and
+``expand=true`` can stay two templates while ``user=<name>`` becomes one.
 """
 
 from __future__ import annotations
@@ -14,18 +17,17 @@ from collections.abc import Sequence
 from typing import Final
 
 #: The variable parts of a message, tried left to right at each position (so a UUID is not
-#: read as numbers).  ``key=value`` keeps its key: the replacement is ``\\1<*>``.
+#: read as numbers).  A hex token holds at least one digit and one letter a-f, in either order.
 VARIABLE_PARTS: Final[tuple[tuple[str, str], ...]] = (
     (
         "datetime",
         r"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* +\d{1,2},? \d{1,2}:\d{2}(?::\d{2})?(?: \d{4})?\b",
     ),
-    ("key=value", r"\b(\w+=)[^\s,;&<>\"')\]]+"),
     ("uuid", r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"),
     ("ip", r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b"),
     (
         "hex",
-        r"\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]*[0-9][0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\b|\b[0-9a-fA-F]{12,}\b",
+        r"\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]*(?:[0-9][0-9a-fA-F]*[a-fA-F]|[a-fA-F][0-9a-fA-F]*[0-9])[0-9a-fA-F]*\b|\b[0-9a-fA-F]{12,}\b",
     ),
     ("quoted", r"\"[^\"]*\"|'[^']*'"),
     ("url", r"\b[a-zA-Z][\w.+-]*://[^\s,;]+"),
@@ -34,13 +36,8 @@ VARIABLE_PARTS: Final[tuple[tuple[str, str], ...]] = (
     ("number", r"\b\d+(?:\.\d+)*"),
 )
 PLACEHOLDER: Final[str] = "<*>"
-#: ``key=value`` values, in a first pass over messages that hold a ``=`` (its capture group
-#: makes RE2 three times slower, so the other parts go in a second pass without groups).
-KEY_VALUE: Final[str] = dict(VARIABLE_PARTS)["key=value"]
-KEY_VALUE_REPLACEMENT: Final[str] = "\\1" + PLACEHOLDER
-PATTERN: Final[str] = "|".join(rx for name, rx in VARIABLE_PARTS if name != "key=value")
+PATTERN: Final[str] = "|".join(rx for _, rx in VARIABLE_PARTS)
 
-_KEY_VALUE = re.compile(KEY_VALUE, re.ASCII)
 _COMPILED = re.compile(PATTERN, re.ASCII)
 
 
@@ -51,13 +48,11 @@ def template_of(message: str, extra_masks: Sequence[str] = ()) -> str:
     --------
     >>> template_of("connection to 10.0.0.7:5432 timed out after 3000 ms")
     'connection to <*> timed out after <*> ms'
-    >>> template_of('user=alice opened "/etc/passwd" (request 9f1c2e3d4b5a6f70)')
-    'user=<*> opened <*> (request <*>)'
+    >>> template_of('user=alice opened "/etc/passwd" (request c9f1e2d3b4a5f670, try 2)')
+    'user=alice opened <*> (request <*>, try <*>)'
     """
     for mask in extra_masks:
         message = re.sub(mask, PLACEHOLDER, message)
-    if "=" in message:
-        message = _KEY_VALUE.sub(KEY_VALUE_REPLACEMENT, message)
     return _COMPILED.sub(PLACEHOLDER, message)
 
 
@@ -85,11 +80,7 @@ def template_sql(message: str, extra_masks: Sequence[str] = ()) -> str:
     user's ``extra_masks`` (RE2 expressions whose matches become ``<*>``)."""
     for mask in extra_masks:
         message = f"regexp_replace({message}, {_sql_string(mask)}, '<*>', 'g')"
-    key_values = (
-        f"CASE WHEN contains({message}, '=') THEN regexp_replace({message}, {_sql_string(KEY_VALUE)}, "
-        f"{_sql_string(KEY_VALUE_REPLACEMENT)}, 'g') ELSE {message} END"
-    )
-    return f"regexp_replace({key_values}, {_sql_string(PATTERN)}, '<*>', 'g')"
+    return f"regexp_replace({message}, {_sql_string(PATTERN)}, '<*>', 'g')"
 
 
 def template_id_sql(template: str) -> str:

@@ -14,18 +14,28 @@ import duckdb
 import pytest
 from faultcast.ingest import Store
 from faultcast.ingest._miner_state import UnsafeStateError, check_miner_state
-from faultcast.ingest.patterns import PatternMiner
+from faultcast.ingest.patterns import _MAGIC, PatternMiner
 
 import faultcast
 from tests.conftest import event
 
 
-def _pack(tree: Any) -> bytes:
-    return base64.b64encode(zlib.compress(json.dumps(tree).encode()))
+def _drain_part(state: bytes) -> bytes:
+    """Drain3's snapshot inside the miner's stored state (its own splits are plain JSON)."""
+    assert state.startswith(_MAGIC)
+    return str(json.loads(zlib.decompress(state[len(_MAGIC) :]))["drain"]).encode("ascii")
+
+
+def _pack(tree: Any, like: bytes) -> bytes:
+    """``tree`` as Drain3's snapshot, wrapped as the stored state ``like`` is."""
+    drain = base64.b64encode(zlib.compress(json.dumps(tree).encode())).decode("ascii")
+    data = json.loads(zlib.decompress(like[len(_MAGIC) :]))
+    data["drain"] = drain
+    return _MAGIC + zlib.compress(json.dumps(data).encode())
 
 
 def _unpack(state: bytes) -> Any:
-    return json.loads(zlib.decompress(base64.b64decode(state)))
+    return json.loads(zlib.decompress(base64.b64decode(_drain_part(state))))
 
 
 def _payload(marker: Path) -> dict[str, Any]:
@@ -58,7 +68,7 @@ def mined(ingested: Path, tmp_path: Path) -> tuple[Path, bytes]:
 
 def test_a_real_state_passes_and_loads(mined: tuple[Path, bytes]) -> None:
     _, state = mined
-    check_miner_state(state)
+    check_miner_state(_drain_part(state))
     assert PatternMiner(state).clusters >= 1
 
 
@@ -81,7 +91,7 @@ def test_a_forged_state_is_refused_before_it_runs(
 ) -> None:
     db, state = mined
     marker = tmp_path / "pwned"
-    forged = _pack(_forgeries(_unpack(state), marker)[where])
+    forged = _pack(_forgeries(_unpack(state), marker)[where], like=state)
     with duckdb.connect(str(db)) as con:
         con.execute("UPDATE miner_state SET state = ?, updated_at = now()", [forged])
     more = write_lines([event(i) for i in range(20, 30)], name="more.jsonl")
@@ -96,3 +106,15 @@ def test_a_forged_state_is_refused_before_it_runs(
 def test_a_state_that_is_not_a_snapshot_is_refused() -> None:
     with pytest.raises(UnsafeStateError, match="not a Drain3 snapshot"):
         check_miner_state(b"not base64 at all!")
+
+
+def test_a_forged_state_in_the_format_before_the_split_is_refused(
+    mined: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    """A bare Drain3 snapshot (how states were stored before 2026-11-30) is checked too."""
+    _, state = mined
+    marker = tmp_path / "pwned"
+    legacy = base64.b64encode(zlib.compress(json.dumps(_payload(marker)).encode()))
+    with pytest.raises(UnsafeStateError):
+        PatternMiner(legacy)
+    assert not marker.exists()
