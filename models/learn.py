@@ -63,7 +63,7 @@ class LearnState:
 
 def _words(name: str, row: pd.Series, spec: UnitFeatureSpec) -> str:
     """A feature in words; surges as "N x their hourly rate (a in the last 5 min, b expected)"."""
-    if name.endswith("_surge") and not name.startswith("max_"):
+    if name.endswith("_surge") and name[: -len("_surge")] in SIGNALS:
         signal = name[: -len("_surge")]
         short, long = spec.windows[1], spec.windows[-1]
         seen = float(row[f"{signal}_{short}"])
@@ -184,7 +184,11 @@ def learn(
         version = Registry(store).save(
             UNIT_MODEL,
             state,
-            metrics={"rows_learned": state.replay.learned, "threshold": state.replay.threshold},
+            metrics={
+                "rows_learned": state.replay.learned,
+                "threshold": state.replay.threshold,
+                "status": state.replay.learning_status(),
+            },
             params={
                 "unit": spec.unit,
                 "tick_s": spec.tick_s,
@@ -219,27 +223,12 @@ def learn(
         "to": hi.isoformat(),
         "model_version": version,
         "threshold": round(float(state.replay.threshold), 4),
+        "status": state.replay.learning_status(),
         "drift_events": len(drifts),
         "seconds": {"features": round(t_features, 3), "total": round(time.perf_counter() - t0, 3)},
     }
     log.debug("learn.done", **{k: v for k, v in summary.items() if k != "seconds"})
     return summary
-
-
-_LATEST_COLUMNS: Final[dict[str, str]] = {
-    "unit_column": "object",
-    "unit": "object",
-    "tick": "datetime64[ns, UTC]",
-    "made_at": "datetime64[ns, UTC]",
-    "horizon_s": "float64",
-    "probability": "float64",
-    "threshold": "float64",
-    "alert": "bool",
-    "anomaly_score": "float64",
-    "model_name": "object",
-    "model_version": "int64",
-    "explanation": "object",
-}
 
 
 #: The registry name of the session-mode model's learning state.
@@ -366,26 +355,21 @@ def learn_sessions(
 
 
 def latest_predictions(store: StoreReader, unit_column: str | None = None) -> pd.DataFrame:
-    """The newest prediction per unit (unit mode), riskiest first: unit_column, unit, tick,
-    made_at, horizon_s, probability, threshold, alert, anomaly_score, model_name, model_version,
-    explanation (JSON text, for the last tick of a learn run)."""
-    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _LATEST_COLUMNS.items()})
-    if not store.exists() or store.schema_version() < 4:
-        return empty  # nothing learned yet (a store from before the models)
-    return store.query_df(
-        f"""SELECT {", ".join(_LATEST_COLUMNS)}
-           FROM store.predictions
-           WHERE mode = 'unit' AND (? IS NULL OR unit_column = ?)
-           QUALIFY row_number() OVER (PARTITION BY unit_column, unit ORDER BY made_at DESC) = 1
-           ORDER BY probability DESC, unit""",
-        [unit_column, unit_column],
-    )
+    """The newest prediction per unit (unit mode) of the production version, riskiest first:
+    unit_column, unit, tick, made_at, horizon_s, probability, threshold, alert, anomaly_score,
+    model_name, model_version, explanation (JSON text, for the last tick of a learn run),
+    status (``ready`` or ``learning: k of N failures seen``)."""
+    # Only the production version answers (models/serving.py), with its learning status.
+    from faultcast.models.serving import production_predictions
+
+    return production_predictions(store, unit_column)
 
 
 def current_risk(store: StoreReader) -> pd.DataFrame:
     """The failure risk per unit as of the last learned tick, riskiest first, in the user's
     words: unit, risk, alert, threshold, anomaly_score, as_of, horizon_s, model_version,
-    top_features (the reasons, as text; for the units of the last tick of a learn run)."""
+    top_features (the reasons, as text; for the units of the last tick of a learn run), status
+    (``ready`` or ``learning: k of N failures seen``: no alert until ready)."""
     raw = latest_predictions(store)
     return pd.DataFrame(
         {
@@ -397,6 +381,7 @@ def current_risk(store: StoreReader) -> pd.DataFrame:
             "as_of": raw["made_at"],
             "horizon_s": raw["horizon_s"],
             "model_version": raw["model_version"].astype("Int64"),
+            "status": raw["status"],
             "top_features": [
                 [item["text"] for item in json.loads(e)] if isinstance(e, str) else []
                 for e in raw["explanation"]

@@ -105,6 +105,7 @@ def learn(
         f"learned {summary['ticks']:,} ticks ({summary['rows']:,} unit-ticks, {summary['from']} .. {summary['to']}); "
         f"model version {summary['model_version']}, alert threshold {summary['threshold']:.3f}, "
         f"{summary['drift_events']} drift events"
+        + (f"; {summary['status']} (no alerts until then)" if summary.get("status", "ready") != "ready" else "")
     )
 
 
@@ -144,6 +145,7 @@ def predict(
                 "predictions": payload,
                 "count": len(df),
                 "model_version": int(df["model_version"].iloc[0]) if len(df) else None,
+                "status": str(df["status"].iloc[0]) if len(df) else None,
                 "as_of": payload[0]["as_of"] if payload else None,
             }
         )
@@ -161,7 +163,12 @@ def predict(
         )
     out().print(table)
     if len(df):
-        out().print(f"as of {df['as_of'].iloc[0]}, model version {df['model_version'].iloc[0]}")
+        out().print(
+            f"as of {df['as_of'].iloc[0]}, answered by production version "
+            f"{df['model_version'].iloc[0]} of unit_failure"
+        )
+        if df["status"].iloc[0] != "ready":
+            out().print(f"{df['status'].iloc[0]}: no alerts until then")
 
 
 def backtest(
