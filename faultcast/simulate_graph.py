@@ -199,7 +199,9 @@ def _iso(ms: int) -> str:
 
 
 class _World:
-    def __init__(self, services: int, hours: float, seed: int, start: datetime | None, scale: float):
+    def __init__(
+        self, services: int, hours: float, seed: int, start: datetime | None, scale: float
+    ):
         if not 2 <= services <= len(_NAMES):
             raise ValueError(f"services must be 2..{len(_NAMES)}, not {services}")
         if hours <= 0:
@@ -217,10 +219,16 @@ class _World:
         for i in range(services):
             later = list(range(i + 1, services))
             k = min(len(later), int(plan.integers(1, 4)))
-            self.callees.append(sorted(plan.choice(later, size=k, replace=False).tolist()) if k else [])
-        self.callers = [[j for j in range(services) if i in self.callees[j]] for i in range(services)]
+            self.callees.append(
+                sorted(plan.choice(later, size=k, replace=False).tolist()) if k else []
+            )
+        self.callers = [
+            [j for j in range(services) if i in self.callees[j]] for i in range(services)
+        ]
         # A hard dependency takes the caller down with it; a soft one (a cache, a fallback) rarely.
-        self.hard = {(j, i): bool(plan.random() < 0.5) for j in range(services) for i in self.callees[j]}
+        self.hard = {
+            (j, i): bool(plan.random() < 0.5) for j in range(services) for i in self.callees[j]
+        }
         # Rates from very quiet to busy, each with a daily phase.
         self.rate = np.exp(plan.uniform(np.log(0.08), np.log(40.0), size=services)) * scale
         self.phase = plan.uniform(0, 2 * np.pi, size=services)
@@ -233,9 +241,7 @@ class _World:
         for s in range(services):
             normal = plan.choice(len(_NORMAL), size=int(plan.integers(10, 17)), replace=False)
             benign = plan.choice(len(_BENIGN), size=int(plan.integers(2, 5)), replace=False)
-            words = [
-                f"{self.names[s]}-{_WORDS[int(plan.integers(len(_WORDS)))]}" for _ in range(2)
-            ]
+            words = [f"{self.names[s]}-{_WORDS[int(plan.integers(len(_WORDS)))]}" for _ in range(2)]
             vocab = [_NORMAL[i] for i in normal] + [_BENIGN[i] for i in benign]
             w = (1.0 / np.arange(1, len(normal) + 1) ** 1.1).tolist()
             w += [0.03 * x for x in plan.uniform(0.3, 1.0, size=len(benign))]
@@ -273,40 +279,59 @@ class _World:
                 res = resources[int(plan.integers(len(resources)))]
                 length = int(plan.uniform(15, 60)) * _MIN
                 peak = float(plan.uniform(2.0, 8.0))
-                self.ramps.append(_Ramp(s, t - length, t, self.pressure_idx[s][res], peak, True, res))
+                self.ramps.append(
+                    _Ramp(s, t - length, t, self.pressure_idx[s][res], peak, True, res)
+                )
                 own.append(_Outage(s, t, t + int(plan.uniform(4, 15)) * _MIN, res, t - length))
             for t in self._poisson_times(plan, 0.3):  # decoy ramps that end in nothing
                 res = resources[int(plan.integers(len(resources)))]
                 length = int(plan.uniform(10, 45)) * _MIN
                 peak = float(plan.uniform(1.5, 7.0))
-                self.ramps.append(_Ramp(s, t - length, t, self.pressure_idx[s][res], peak, False, res))
+                self.ramps.append(
+                    _Ramp(s, t - length, t, self.pressure_idx[s][res], peak, False, res)
+                )
             for t in self._poisson_times(plan, 0.35):  # failures without warning
                 own.append(_Outage(s, t, t + int(plan.uniform(4, 15)) * _MIN, "sudden", None))
             for t in self._poisson_times(plan, 2.0):  # deploys
                 version = f"{int(plan.integers(1, 9))}.{int(plan.integers(0, 40))}.{int(plan.integers(0, 10))}"
                 regression = bool(plan.random() < 0.33)
-                self.deploys.append({"service": s, "at": t, "version": version, "regression": regression})
+                self.deploys.append(
+                    {"service": s, "at": t, "version": version, "regression": regression}
+                )
                 for _ in range(int(plan.integers(1, 4))):
                     text = _NEW_BENIGN[int(plan.integers(len(_NEW_BENIGN)))].replace(
-                        "{x}", f"{_WORDS[int(plan.integers(len(_WORDS)))]}_{version.replace('.', '_')}"
+                        "{x}",
+                        f"{_WORDS[int(plan.integers(len(_WORDS)))]}_{version.replace('.', '_')}",
                     )
-                    self.new_templates.append((s, t, "info", text, float(plan.uniform(0.02, 0.4)), self.t_end, 0.0))
+                    self.new_templates.append(
+                        (s, t, "info", text, float(plan.uniform(0.02, 0.4)), self.t_end, 0.0)
+                    )
                 rollback = not regression and bool(plan.random() < 0.12)
                 if rollback:  # a regression caught in time: its error grows, then the rollback
                     until = t + int(plan.uniform(8, 30)) * _MIN
                     text = _NEW_ERROR[int(plan.integers(len(_NEW_ERROR)))].replace(
-                        "{x}", f"{_WORDS[int(plan.integers(len(_WORDS)))]}_{version.replace('.', '_')}"
+                        "{x}",
+                        f"{_WORDS[int(plan.integers(len(_WORDS)))]}_{version.replace('.', '_')}",
                     )
-                    self.new_templates.append((s, t, "error", text, 0.2, until, float(plan.uniform(1.5, 6))))
+                    self.new_templates.append(
+                        (s, t, "error", text, 0.2, until, float(plan.uniform(1.5, 6)))
+                    )
                     self.rollbacks.append((s, t, until))
                 if regression:
                     fail_at = t + int(plan.uniform(10, 40)) * _MIN
                     text = _NEW_ERROR[int(plan.integers(len(_NEW_ERROR)))].replace(
-                        "{x}", f"{_WORDS[int(plan.integers(len(_WORDS)))]}_{version.replace('.', '_')}"
+                        "{x}",
+                        f"{_WORDS[int(plan.integers(len(_WORDS)))]}_{version.replace('.', '_')}",
                     )
                     # The rate grows from 0.2 to `peak` per minute until the failure.
-                    self.new_templates.append((s, t, "error", text, 0.2, fail_at, float(plan.uniform(2, 7))))
-                    own.append(_Outage(s, fail_at, fail_at + int(plan.uniform(4, 15)) * _MIN, "regression", t))
+                    self.new_templates.append(
+                        (s, t, "error", text, 0.2, fail_at, float(plan.uniform(2, 7)))
+                    )
+                    own.append(
+                        _Outage(
+                            s, fail_at, fail_at + int(plan.uniform(4, 15)) * _MIN, "regression", t
+                        )
+                    )
             for t in self._poisson_times(plan, 1.0):  # flapping health probes
                 self.flaps.append((s, t, t + int(plan.uniform(20, 45)) * _MIN))
             for t in self._poisson_times(plan, 3.0):  # bursts of a benign error template
@@ -337,7 +362,18 @@ class _World:
                     k += 1
                     heapq.heappush(
                         queue,
-                        (at, k, _Outage(c, at, at + int(plan.uniform(4, 12)) * _MIN, "cascade", o.start, o.service)),
+                        (
+                            at,
+                            k,
+                            _Outage(
+                                c,
+                                at,
+                                at + int(plan.uniform(4, 12)) * _MIN,
+                                "cascade",
+                                o.start,
+                                o.service,
+                            ),
+                        ),
                     )
         self.outages.sort(key=lambda o: (o.start, o.service))
         # Regressions whose failure was dropped stay as decoy novelty (their template stops).
@@ -365,7 +401,7 @@ class _World:
             rows: list[tuple[int, dict[str, Any]]] = []
 
             def add(s: int, level: str, text: str, extra: dict[str, Any] | None = None,
-                    lo: int = minute, top: int = hi) -> None:  # fmt: skip
+                    lo: int = minute, top: int = hi, out: list[Any] = rows) -> None:  # fmt: skip
                 at = int(r.integers(lo, max(lo + 1, top)))
                 ev: dict[str, Any] = {
                     "event": self._fmt(text, r),
@@ -376,11 +412,13 @@ class _World:
                 }
                 if extra:
                     ev.update(extra)
-                rows.append((at, ev))
+                out.append((at, ev))
 
             failing = {o.service: o for o in self.outages if o.start < hi and o.end > minute}
             for s in range(self.n):
-                season = 1.0 + 0.5 * np.sin(2 * np.pi * ((minute - self.t0) / 86_400_000) + self.phase[s])
+                season = 1.0 + 0.5 * np.sin(
+                    2 * np.pi * ((minute - self.t0) / 86_400_000) + self.phase[s]
+                )
                 lam = self.rate[s] * season * span * self.weights[s]
                 if s in failing:
                     lam = lam * 0.4
@@ -388,7 +426,9 @@ class _World:
                     if b[0] == s and b[1] < hi and b[2] > minute:
                         lam[b[3]] *= b[4]
                 # rare pressure templates: a trickle of about three a day each
-                lam[np.asarray([i for ids in self.pressure_idx[s].values() for i in ids])] += 3 * span / 1440
+                lam[np.asarray([i for ids in self.pressure_idx[s].values() for i in ids])] += (
+                    3 * span / 1440
+                )
                 counts = r.poisson(lam)
                 vocab = self.vocab[s]
                 for i in np.flatnonzero(counts):
@@ -397,8 +437,16 @@ class _World:
                         add(s, level, text)
             for ramp in self.ramps:
                 if ramp.start < hi and ramp.end > minute:
-                    x = min(1.0, max(0.0, ((minute + hi) / 2 - ramp.start) / (ramp.end - ramp.start)))
-                    y = x**1.5 if ramp.fails else (x / 0.7) ** 1.5 if x < 0.7 else max(0.0, 1 - (x - 0.7) / 0.3)
+                    x = min(
+                        1.0, max(0.0, ((minute + hi) / 2 - ramp.start) / (ramp.end - ramp.start))
+                    )
+                    y = (
+                        x**1.5
+                        if ramp.fails
+                        else (x / 0.7) ** 1.5
+                        if x < 0.7
+                        else max(0.0, 1 - (x - 0.7) / 0.3)
+                    )
                     n = int(r.poisson(ramp.peak * (0.1 + 0.9 * y) * span))
                     for _ in range(n):
                         i = ramp.templates[int(r.integers(len(ramp.templates)))]
@@ -420,11 +468,17 @@ class _World:
             for s, t, end in self.flaps:
                 if t < hi and end > minute and r.random() < 0.5:
                     word = "failed" if r.random() < 0.5 else "passed again"
-                    add(s, "warning" if word == "failed" else "info", f"health probe readiness {word} after {{n}} ms")
+                    add(
+                        s,
+                        "warning" if word == "failed" else "info",
+                        f"health probe readiness {word} after {{n}} ms",
+                    )
             for s, o in failing.items():
                 n = int(r.poisson(float(np.clip(self.rate[s], 3, 12)) * span))
                 extra: dict[str, Any] = {"failure": True, "error_type": "ServiceFailure"}
-                text = _OUTAGE[o.cause].replace("{w}", self.names[o.peer] if o.peer is not None else "{w}")
+                text = _OUTAGE[o.cause].replace(
+                    "{w}", self.names[o.peer] if o.peer is not None else "{w}"
+                )
                 for _ in range(max(n, 1)):
                     add(s, "critical", text, extra, lo=max(minute, o.start), top=min(hi, o.end))
                     self.failures += 1
@@ -445,7 +499,9 @@ class _World:
     def truth(self) -> dict[str, Any]:
         per: dict[str, dict[str, Any]] = {
             nm: {
-                "calls": {self.names[j]: "hard" if self.hard[(s, j)] else "soft" for j in self.callees[s]},
+                "calls": {
+                    self.names[j]: "hard" if self.hard[(s, j)] else "soft" for j in self.callees[s]
+                },
                 "events_per_minute": round(float(self.rate[s]), 4),
                 "outages": [],
                 "false_alarms": [],
@@ -466,7 +522,11 @@ class _World:
         for ramp in self.ramps:
             if not ramp.fails and ramp.start < self.t_end:
                 per[self.names[ramp.service]]["false_alarms"].append(
-                    {"start": _iso(max(ramp.start, self.t0)), "end": _iso(ramp.end), "kind": ramp.kind}
+                    {
+                        "start": _iso(max(ramp.start, self.t0)),
+                        "end": _iso(ramp.end),
+                        "kind": ramp.kind,
+                    }
                 )
         for s, t, until in self.rollbacks:
             per[self.names[s]]["false_alarms"].append(
@@ -570,4 +630,3 @@ def simulate_graph(
         outages=doc["counts"]["outages"],
         by_level=doc["counts"]["by_level"],
     )
-

@@ -472,6 +472,26 @@ def backtest_units(
         feats = unit_features(con, spec, lo, hi)
         onsets = failure_onsets(con, spec)
     t_features = time.perf_counter() - t0
+    result = replay_units(feats, onsets, spec, lo, hi, model, progress)
+    result["seconds"] = {
+        "features": round(t_features, 3),
+        "total": round(time.perf_counter() - t0, 3),
+    }
+    return result
+
+
+def replay_units(
+    feats: pd.DataFrame,
+    onsets: pd.DataFrame,
+    spec: UnitFeatureSpec,
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
+    model: base.Classifier | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """:func:`backtest_units` on features already computed (``feats`` may hold more columns
+    than ``spec`` uses, so several specs can share one feature query)."""
+    tick = pd.Timedelta(seconds=spec.tick_s)
     names = spec.feature_names()
     replay = UnitReplay(spec, model=model)
     res = replay.run(feats, onset_index(onsets), progress)
@@ -506,7 +526,6 @@ def backtest_units(
         "final_threshold": round(float(replay.threshold), 4),
         "second_half": {"from": mid.isoformat(), "online": online_second},
         "baselines": baselines,
-        "seconds": {"features": round(t_features, 3), "total": round(time.perf_counter() - t0, 3)},
         "_rows": res,
         "_onsets": onsets,
     }

@@ -277,7 +277,9 @@ class OnlineCalibrator(base.Base):
     0.5
     """
 
-    def __init__(self, window: int = 20_000, refit_every: int = 2000, min_positives: int = 5) -> None:
+    def __init__(
+        self, window: int = 20_000, refit_every: int = 2000, min_positives: int = 5
+    ) -> None:
         self.window = window
         self.refit_every = refit_every
         self.min_positives = min_positives

@@ -174,5 +174,7 @@ def expected_calibration_error(labels: Any, probabilities: Any, bins: int = 10) 
         return None
     idx = np.minimum((p * bins).astype(int), bins - 1)
     n = np.bincount(idx, minlength=bins)
-    gap = np.abs(np.bincount(idx, weights=y, minlength=bins) - np.bincount(idx, weights=p, minlength=bins))
+    gap = np.abs(
+        np.bincount(idx, weights=y, minlength=bins) - np.bincount(idx, weights=p, minlength=bins)
+    )
     return round(float(gap.sum() / n.sum()), 4)

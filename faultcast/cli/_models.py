@@ -105,7 +105,11 @@ def learn(
         f"learned {summary['ticks']:,} ticks ({summary['rows']:,} unit-ticks, {summary['from']} .. {summary['to']}); "
         f"model version {summary['model_version']}, alert threshold {summary['threshold']:.3f}, "
         f"{summary['drift_events']} drift events"
-        + (f"; {summary['status']} (no alerts until then)" if summary.get("status", "ready") != "ready" else "")
+        + (
+            f"; {summary['status']} (no alerts until then)"
+            if summary.get("status", "ready") != "ready"
+            else ""
+        )
     )
 
 
