@@ -122,9 +122,10 @@ class UnitReplay:
     the failure onsets known at that step, and learned.  A row whose unit was already failing
     is not learned.  The whole object pickles, so learning resumes.
 
-    Failures are rare, so by default only one negative row in ``negative_sampling`` is learned,
-    with that weight (the expected gradient is unchanged), when the model takes sample weights;
-    every row still feeds the threshold selector.
+    Failures are rare; with ``negative_sampling`` k > 1 only one negative row in k is learned,
+    with weight k (the expected gradient is unchanged), when the model takes sample weights;
+    every row still feeds the threshold selector.  The default learns every row (k = 1): on
+    the graph world's development seed k = 4 lost 0.04-0.07 second-half F1.
 
     Probabilities are the model's scores calibrated online (:class:`OnlineCalibrator`, fitted
     on the labels that fell due); the alert threshold is chosen on the raw scores (calibration
@@ -140,7 +141,7 @@ class UnitReplay:
         model: base.Classifier | None = None,
         selector: ThresholdSelector | None = None,
         refresh_every: int = 60,
-        negative_sampling: int = 4,
+        negative_sampling: int = 1,
         min_failures: int = MIN_FAILURES,
         calibrator: OnlineCalibrator | None = None,
     ) -> None:
