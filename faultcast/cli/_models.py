@@ -210,8 +210,9 @@ def backtest(
     """Replay the store's history in time order: predict first, learn when the label is due.
 
     Prints precision, recall, F1, PR-AUC, alerts, positives and median lead time, and the same
-    for two baselines from the same run (a static error-rate threshold and a batch
-    scikit-learn model, both on the second half of the history).
+    for the baselines of the same run, all on the second half of the history: a static
+    error-rate threshold, a surge-count rule (any pattern k sigma above its hour), batch
+    logistic regression and batch gradient boosting (scikit-learn, trained on the first half).
     """
     from rich.table import Table
 
@@ -268,12 +269,15 @@ def backtest(
     add("online (whole history)", result)
     add("online (second half)", result.get("second_half", {}).get("online"))
     baselines = result.get("baselines", {})
-    for name in ("static_threshold", "batch_sklearn"):
+    for name in ("static_threshold", "surge_rule", "batch_sklearn", "batch_gbm"):
         if isinstance(baselines.get(name), dict):
             add(f"baseline: {name} (second half)", baselines[name])
         elif name in baselines:
             table.add_row(f"baseline: {name}", "-", "-", "-", "-", "-", "-", "-")
     out().print(table)
+    ece = result.get("second_half", {}).get("online", {}).get("ece")
+    if ece is not None:
+        out().print(f"expected calibration error (second half): {ece:.3f}")
     if baselines.get("note"):
         out().print(f"baselines: {baselines['note']}")
 
