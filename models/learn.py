@@ -87,11 +87,16 @@ def _explain(state: LearnState, row: pd.Series, top: int = 3) -> list[dict[str, 
     if explain is None:
         return []
     out: list[dict[str, Any]] = []
-    for name, contribution in explain(x):
+    ranked = explain(x)
+    for k, (name, contribution) in enumerate(ranked):
         if contribution <= 0 or len(out) == top:
             break
         if name.endswith("_surge") and x[name] <= 0:
             continue  # a rate at or below its usual level is no reason in words
+        if name == "minutes_since_failure":
+            following = max((c for n, c in ranked[k + 1 :] if n != name), default=0.0)
+            if contribution < 2 * following:
+                continue  # the time since a failure is a reason only when it truly dominates
         out.append(
             {
                 "feature": name,
