@@ -15,6 +15,7 @@ from faultcast.ingest import Store
 from faultcast.models import UNIT_MODEL, Registry, UnitFeatureSpec
 from faultcast.models.backtest import UnitReplay
 from faultcast.models.estimators import OnlineCalibrator
+from faultcast.models.features import unit_features
 from faultcast.models.metrics import expected_calibration_error
 from faultcast.models.retrain import BatchClassifier
 from sklearn.linear_model import LogisticRegression
@@ -138,3 +139,40 @@ def test_the_production_version_answers_predict(small_store: Path, tmp_path: Pat
     registry.rollback(UNIT_MODEL)
     with faultcast.connect(db) as fc:
         assert set(fc.predict_failure()["model_version"]) == {v1.version}
+
+
+def test_template_features_see_new_patterns_and_failing_peers(tmp_path: Path) -> None:
+    # "api" calls "db"; from minute 100 api logs a pattern it never logged, and db fails at 110.
+    start = pd.Timestamp("2026-01-01", tz="UTC")
+    lines = []
+    for m in range(130):
+        at = lambda s, m=m: (start + pd.Timedelta(minutes=m, seconds=s)).isoformat()  # noqa: E731
+        for s in (5, 25, 45):
+            lines.append({"timestamp": at(s), "level": "info", "service": "api",
+                          "event": f"served request {m * 60 + s} in 12 ms"})  # fmt: skip
+            lines.append({"timestamp": at(s + 1), "level": "info", "service": "db",
+                          "event": f"query {m * 60 + s} took 3 ms"})  # fmt: skip
+        if m >= 100:
+            lines.append({"timestamp": at(50), "level": "warning", "service": "api",
+                          "event": f"pool lease waited {m} ms for a connection"})  # fmt: skip
+        if 110 <= m < 115:
+            lines.append({"timestamp": at(30), "level": "critical", "service": "db",
+                          "event": "storage halted", "failure": True})  # fmt: skip
+            lines.append({"timestamp": at(31), "level": "error", "service": "api",
+                          "event": f"call to db failed after {m} ms", "peer": "db"})  # fmt: skip
+    events = tmp_path / "events.jsonl"
+    events.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    db = tmp_path / "store.duckdb"
+    with faultcast.connect(db) as fc:
+        fc.ingest(events)
+    spec = UnitFeatureSpec(feature_set="all")
+    with Store(db).reading() as con:
+        feats = unit_features(con, spec, start, start + pd.Timedelta(minutes=129))
+    api = feats[feats["unit"] == "api"].set_index("tick")
+    minute = lambda m: start + pd.Timedelta(minutes=m)  # noqa: E731
+    assert api.loc[minute(99), "tmpl_novel"] == 0
+    assert api.loc[minute(101), "tmpl_novel"] > 0  # two events of a pattern new to api
+    assert api.loc[minute(101), "tmpl_max_surge"] > api.loc[minute(95), "tmpl_max_surge"]
+    assert api.loc[minute(105), "peer_failures"] == 0
+    assert api.loc[minute(111), "peer_failures"] > 0  # db, which api calls, is failing
+    assert np.isfinite(feats[spec.feature_names()].to_numpy()).all()
