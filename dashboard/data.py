@@ -145,7 +145,9 @@ def overview(source: StoreSource, since: str | None = "24h") -> Overview:
         new_patterns=len(new),
         scorecard=card,
         errors_over_time=trend,
-        risk_now=risk[["unit", "probability", "threshold", "alert", "made_at"]].head(10),
+        risk_now=risk[
+            ["unit", "probability", "threshold", "alert", "made_at", "model_version", "status"]
+        ].head(10),
     )
 
 

@@ -285,6 +285,12 @@ def predictions() -> None:
     if d.risk_now.empty:
         st.info("No predictions yet: run `faultcast learn` (or `faultcast serve`).")
         return
+    now = d.risk_now.iloc[0]
+    st.caption(
+        f"Risk now answered by production version {now['model_version']} of "
+        f"{now['model_name']}"
+        + ("" if now["status"] == "ready" else f"; {now['status']}: no alerts until then")
+    )
     q = d.quality.iloc[0] if len(d.quality) else None
     tiles = st.columns(4)
     tiles[0].metric("Precision", "–" if q is None else _pct(_num(q["precision"])))

@@ -256,3 +256,67 @@ def best_threshold(probabilities: np.ndarray, labels: np.ndarray, beta: float = 
     last_of_run = np.r_[p_sorted[1:] != p_sorted[:-1], True]
     score = np.where(last_of_run, score, -1.0)
     return float(p_sorted[int(np.argmax(score))])
+
+
+class OnlineCalibrator(base.Base):
+    """Isotonic calibration of scores on a window of labelled predictions, refitted as labels come.
+
+    :meth:`update` takes a score and its label once the label is due; :meth:`transform` maps
+    scores to calibrated probabilities with the isotonic fit of the last ``window`` pairs
+    (refitted every ``refit_every`` updates).  Until ``min_positives`` positives are in the
+    window, scores are mapped to the window's base rate (nothing better is known yet).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> cal = OnlineCalibrator(window=5000, refit_every=500)
+    >>> p = rng.uniform(size=5000)
+    >>> for s, y in zip(p ** 2, rng.uniform(size=5000) < p):  # score = p squared
+    ...     cal.update(float(s), bool(y))
+    >>> round(float(cal.transform(np.array([0.25]))[0]), 1)  # the true probability is 0.5
+    0.5
+    """
+
+    def __init__(
+        self, window: int = 20_000, refit_every: int = 2000, min_positives: int = 5
+    ) -> None:
+        self.window = window
+        self.refit_every = refit_every
+        self.min_positives = min_positives
+        self._s: collections.deque[float] = collections.deque(maxlen=window)
+        self._y: collections.deque[bool] = collections.deque(maxlen=window)
+        self._since_fit = 0
+        self._fit: tuple[np.ndarray, np.ndarray] | None = None
+
+    def update(self, score: float, label: bool) -> None:
+        self._s.append(float(score))
+        self._y.append(bool(label))
+        self._since_fit += 1
+        if self._fit is None or self._since_fit >= self.refit_every:
+            self.refit()
+
+    def refit(self) -> None:
+        from sklearn.isotonic import IsotonicRegression
+
+        self._since_fit = 0
+        y = np.fromiter(self._y, dtype=float, count=len(self._y))
+        if y.sum() < self.min_positives:
+            self._fit = None
+            return
+        s = np.fromiter(self._s, dtype=float, count=len(self._s))
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(s, y)
+        self._fit = (np.asarray(iso.X_thresholds_), np.asarray(iso.y_thresholds_))
+
+    @property
+    def fitted(self) -> bool:
+        return self._fit is not None
+
+    def base_rate(self) -> float:
+        return float(np.mean(self._y)) if self._y else 0.0
+
+    def transform(self, scores: np.ndarray) -> np.ndarray:
+        scores = np.asarray(scores, dtype=float)
+        if self._fit is None:
+            return np.full(scores.shape, self.base_rate())
+        xs, ys = self._fit
+        return np.interp(scores, xs, ys)

@@ -93,7 +93,7 @@ def upsert_predictions(con: Any, preds: pd.DataFrame) -> None:
 
 def _words(name: str, row: pd.Series, spec: UnitFeatureSpec) -> str:
     """A feature in words; surges as "N x their hourly rate (a in the last 5 min, b expected)"."""
-    if name.endswith("_surge") and not name.startswith("max_"):
+    if name.endswith("_surge") and name[: -len("_surge")] in SIGNALS:
         signal = name[: -len("_surge")]
         short, long = spec.windows[1], spec.windows[-1]
         seen = float(row[f"{signal}_{short}"])
@@ -117,11 +117,16 @@ def _explain(state: LearnState, row: pd.Series, top: int = 3) -> list[dict[str, 
     if explain is None:
         return []
     out: list[dict[str, Any]] = []
-    for name, contribution in explain(x):
+    ranked = explain(x)
+    for k, (name, contribution) in enumerate(ranked):
         if contribution <= 0 or len(out) == top:
             break
         if name.endswith("_surge") and x[name] <= 0:
             continue  # a rate at or below its usual level is no reason in words
+        if name == "minutes_since_failure":
+            following = max((c for n, c in ranked[k + 1 :] if n != name), default=0.0)
+            if contribution < 2 * following:
+                continue  # the time since a failure is a reason only when it truly dominates
         out.append(
             {
                 "feature": name,
@@ -216,7 +221,11 @@ def learn(
         version = Registry(store).save(
             UNIT_MODEL,
             state,
-            metrics={"rows_learned": state.replay.learned, "threshold": state.replay.threshold},
+            metrics={
+                "rows_learned": state.replay.learned,
+                "threshold": state.replay.threshold,
+                "status": state.replay.learning_status(),
+            },
             params={
                 "unit": spec.unit,
                 "tick_s": spec.tick_s,
@@ -248,27 +257,12 @@ def learn(
         "to": hi.isoformat(),
         "model_version": version,
         "threshold": round(float(state.replay.threshold), 4),
+        "status": state.replay.learning_status(),
         "drift_events": len(drifts),
         "seconds": {"features": round(t_features, 3), "total": round(time.perf_counter() - t0, 3)},
     }
     log.debug("learn.done", **{k: v for k, v in summary.items() if k != "seconds"})
     return summary
-
-
-_LATEST_COLUMNS: Final[dict[str, str]] = {
-    "unit_column": "object",
-    "unit": "object",
-    "tick": "datetime64[ns, UTC]",
-    "made_at": "datetime64[ns, UTC]",
-    "horizon_s": "float64",
-    "probability": "float64",
-    "threshold": "float64",
-    "alert": "bool",
-    "anomaly_score": "float64",
-    "model_name": "object",
-    "model_version": "int64",
-    "explanation": "object",
-}
 
 
 #: The registry name of the session-mode model's learning state.
@@ -394,26 +388,21 @@ def learn_sessions(
 
 
 def latest_predictions(store: StoreReader, unit_column: str | None = None) -> pd.DataFrame:
-    """The newest prediction per unit (unit mode), riskiest first: unit_column, unit, tick,
-    made_at, horizon_s, probability, threshold, alert, anomaly_score, model_name, model_version,
-    explanation (JSON text, for the last tick of a learn run)."""
-    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _LATEST_COLUMNS.items()})
-    if not store.exists() or store.schema_version() < 4:
-        return empty  # nothing learned yet (a store from before the models)
-    return store.query_df(
-        f"""SELECT {", ".join(_LATEST_COLUMNS)}
-           FROM store.predictions
-           WHERE mode = 'unit' AND (? IS NULL OR unit_column = ?)
-           QUALIFY row_number() OVER (PARTITION BY unit_column, unit ORDER BY made_at DESC) = 1
-           ORDER BY probability DESC, unit""",
-        [unit_column, unit_column],
-    )
+    """The newest prediction per unit (unit mode) of the production version, riskiest first:
+    unit_column, unit, tick, made_at, horizon_s, probability, threshold, alert, anomaly_score,
+    model_name, model_version, explanation (JSON text, for the last tick of a learn run),
+    status (``ready`` or ``learning: k of N failures seen``)."""
+    # Only the production version answers (models/serving.py), with its learning status.
+    from faultcast.models.serving import production_predictions
+
+    return production_predictions(store, unit_column)
 
 
 def current_risk(store: StoreReader) -> pd.DataFrame:
     """The failure risk per unit as of the last learned tick, riskiest first, in the user's
     words: unit, risk, alert, threshold, anomaly_score, as_of, horizon_s, model_version,
-    top_features (the reasons, as text; for the units of the last tick of a learn run)."""
+    top_features (the reasons, as text; for the units of the last tick of a learn run), status
+    (``ready`` or ``learning: k of N failures seen``: no alert until ready)."""
     raw = latest_predictions(store)
     return pd.DataFrame(
         {
@@ -425,6 +414,7 @@ def current_risk(store: StoreReader) -> pd.DataFrame:
             "as_of": raw["made_at"],
             "horizon_s": raw["horizon_s"],
             "model_version": raw["model_version"].astype("Int64"),
+            "status": raw["status"],
             "top_features": [
                 [item["text"] for item in json.loads(e)] if isinstance(e, str) else []
                 for e in raw["explanation"]

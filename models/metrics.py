@@ -159,3 +159,22 @@ def count_metrics(labels: Any, flagged: Any, scores: Any = None) -> dict[str, An
         "sessions": len(y),
         "median_lead_time_s": None,
     }
+
+
+def expected_calibration_error(labels: Any, probabilities: Any, bins: int = 10) -> float | None:
+    """Expected calibration error: the mean |observed rate - mean probability| over ``bins``
+    equal-width probability bins, weighted by the rows in each (None without rows).
+
+    >>> expected_calibration_error([True, False, False, False], [0.25, 0.25, 0.25, 0.25])
+    0.0
+    """
+    y = np.asarray(labels, dtype=float)
+    p = np.clip(np.asarray(probabilities, dtype=float), 0.0, 1.0)
+    if len(y) == 0:
+        return None
+    idx = np.minimum((p * bins).astype(int), bins - 1)
+    n = np.bincount(idx, minlength=bins)
+    gap = np.abs(
+        np.bincount(idx, weights=y, minlength=bins) - np.bincount(idx, weights=p, minlength=bins)
+    )
+    return round(float(gap.sum() / n.sum()), 4)

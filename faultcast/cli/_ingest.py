@@ -196,11 +196,38 @@ def simulate(
         str | None,
         typer.Option(help="Start time, ISO 8601 (default 2026-01-01T00:00:00Z).", metavar="TIME"),
     ] = None,
-    rate: Annotated[float, typer.Option(help="Mean events per service per minute.")] = 20.0,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            help="Mean events per service per minute (world default); for --world graph a "
+            "scale on every service's own rate (default 1).",
+        ),
+    ] = None,
+    world: Annotated[
+        str,
+        typer.Option(
+            "--world",
+            help="default (faultcast.simulate) or graph (faultcast.simulate_graph: a service "
+            "dependency graph, built independently, to check models on a world they were not "
+            "built on).",
+            metavar="WORLD",
+        ),
+    ] = "default",
     json_out: JsonOption = False,
 ) -> None:
     """Write a believable multi-service error stream, with a ground-truth side file."""
+    import functools
+
     from faultcast.simulate import simulate as run_simulation
+
+    if world == "graph":
+        from faultcast.simulate_graph import simulate_graph
+
+        run_simulation = functools.partial(simulate_graph, rate=rate or 1.0)  # type: ignore[assignment]
+    elif world == "default":
+        run_simulation = functools.partial(run_simulation, rate=rate or 20.0)  # type: ignore[assignment]
+    else:
+        fail(ValueError(f"--world must be default or graph, not {world!r}"))
 
     show = not json_out and err().is_terminal and str(out_path) != "-"
     target: Any = sys.stdout.buffer if str(out_path) == "-" else out_path
@@ -214,7 +241,6 @@ def simulate(
                 hours=hours,
                 seed=seed,
                 start=start,
-                rate=rate,
                 progress=lambda n: progress.update(task, completed=n),
             )
         except (ValueError, OSError) as e:

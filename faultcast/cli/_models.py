@@ -125,6 +125,11 @@ def learn(
         f"learned {summary['ticks']:,} ticks ({summary['rows']:,} unit-ticks, {summary['from']} .. {summary['to']}); "
         f"model version {summary['model_version']}, alert threshold {summary['threshold']:.3f}, "
         f"{summary['drift_events']} drift events"
+        + (
+            f"; {summary['status']} (no alerts until then)"
+            if summary.get("status", "ready") != "ready"
+            else ""
+        )
     )
 
 
@@ -165,6 +170,7 @@ def predict(
                 "predictions": payload,
                 "count": len(df),
                 "model_version": int(df["model_version"].iloc[0]) if len(df) else None,
+                "status": str(df["status"].iloc[0]) if len(df) else None,
                 "as_of": payload[0]["as_of"] if payload else None,
             }
         )
@@ -182,7 +188,12 @@ def predict(
         )
     out().print(table)
     if len(df):
-        out().print(f"as of {df['as_of'].iloc[0]}, model version {df['model_version'].iloc[0]}")
+        out().print(
+            f"as of {df['as_of'].iloc[0]}, answered by production version "
+            f"{df['model_version'].iloc[0]} of unit_failure"
+        )
+        if df["status"].iloc[0] != "ready":
+            out().print(f"{df['status'].iloc[0]}: no alerts until then")
 
 
 def backtest(
@@ -220,8 +231,9 @@ def backtest(
     """Replay the store's history in time order: predict first, learn when the label is due.
 
     Prints precision, recall, F1, PR-AUC, alerts, positives and median lead time, and the same
-    for two baselines from the same run (a static error-rate threshold and a batch
-    scikit-learn model, both on the second half of the history).
+    for the baselines of the same run, all on the second half of the history: a static
+    error-rate threshold, a surge-count rule (any pattern k sigma above its hour), batch
+    logistic regression and batch gradient boosting (scikit-learn, trained on the first half).
     """
     from rich.table import Table
 
@@ -283,12 +295,15 @@ def backtest(
     add("online (whole history)", result)
     add("online (second half)", result.get("second_half", {}).get("online"))
     baselines = result.get("baselines", {})
-    for name in ("static_threshold", "batch_sklearn"):
+    for name in ("static_threshold", "surge_rule", "batch_sklearn", "batch_gbm"):
         if isinstance(baselines.get(name), dict):
             add(f"baseline: {name} (second half)", baselines[name])
         elif name in baselines:
             table.add_row(f"baseline: {name}", "-", "-", "-", "-", "-", "-", "-")
     out().print(table)
+    ece = result.get("second_half", {}).get("online", {}).get("ece")
+    if ece is not None:
+        out().print(f"expected calibration error (second half): {ece:.3f}")
     if baselines.get("note"):
         out().print(f"baselines: {baselines['note']}")
 
