@@ -234,7 +234,9 @@ def split_lines(
         view = memoryview(clean)
         for i in bad_rows:
             if i in long_rows:
-                bad.append(_too_long(view[offsets[i] : offsets[i + 1]], first_line + i, max_line_bytes))
+                bad.append(
+                    _too_long(view[offsets[i] : offsets[i + 1]], first_line + i, max_line_bytes)
+                )
                 continue
             raw = clean[offsets[i] : offsets[i + 1]]
             bad.append(BadLine(first_line + i, _escape(raw), bad_index[i]))
@@ -268,29 +270,31 @@ def _read_into(stream: IO[bytes], target: memoryview) -> int:
 
 def _skip_long_line(
     stream: IO[bytes], head: bytes | bytearray, chunk_bytes: int
-) -> tuple[bytes, int, str, int, bytes | bytearray] | None:
+) -> tuple[bytes, int, str, int, bytes, bool]:
     """Read past the rest of a line that began with ``head`` (no newline in it), keeping only
     its first bytes: (kept bytes, length, sha256, bytes consumed with the newline, what follows
-    the newline).  None at the end of the stream (the line is unfinished)."""
+    the newline, whether the newline came; without it the stream ended first)."""
     kept = bytes(head[:TRUNCATED_RAW_BYTES])
     digest = hashlib.sha256(head)
     length = len(head)
     while True:
         data = stream.read(chunk_bytes)
         if not data:
-            return None
+            return kept, length, digest.hexdigest(), length, b"", False
         end = data.find(b"\n")
+        line_part = data if end < 0 else data[:end]
+        if end >= 0 and line_part.endswith(b"\r"):  # a CRLF ending is not part of the line
+            line_part = line_part[:-1]
+        if len(kept) < TRUNCATED_RAW_BYTES:  # a limit under the kept size
+            kept += line_part[: TRUNCATED_RAW_BYTES - len(kept)]
         if end < 0:
             digest.update(data)
             length += len(data)
             continue
-        line_part = data[:end]
-        if line_part.endswith(b"\r"):  # a CRLF ending is not part of the line
-            line_part = line_part[:-1]
         digest.update(line_part)
         length += len(line_part)
         consumed = length + (end - len(line_part)) + 1
-        return kept, length, digest.hexdigest(), consumed, data[end + 1 :]
+        return kept, length, digest.hexdigest(), consumed, data[end + 1 :], True
 
 
 def iter_chunks(
@@ -329,23 +333,16 @@ def iter_chunks(
         eof = got == 0
         if not data:
             return
-        if eof and not final:
-            return
+        if eof and not final and data.rfind(b"\n") < 0:
+            return  # only an unfinished line left: it waits
         if not eof and data.rfind(b"\n") < 0:
             if len(data) <= max_line_bytes:
                 pending = data  # a line longer than the chunk: keep reading
                 continue
             # Over the limit and still no newline: stream past the rest of it.
-            skipped = _skip_long_line(stream, data, chunk_bytes)
-            if skipped is None:
-                if not final:
-                    return  # unfinished: read again once its newline arrives
-                kept, length, sha, consumed, rest = (
-                    bytes(data[:TRUNCATED_RAW_BYTES]), len(data),
-                    hashlib.sha256(data).hexdigest(), len(data), b"",
-                )  # fmt: skip
-            else:
-                kept, length, sha, consumed, rest = skipped
+            kept, length, sha, consumed, rest, ended = _skip_long_line(stream, data, chunk_bytes)
+            if not ended and not final:
+                return  # unfinished: read again once its newline arrives
             bad = BadLine(line, _escape(kept), too_long_reason(length, max_line_bytes, sha))
             yield LineChunk(
                 first_line=line,
@@ -353,13 +350,13 @@ def iter_chunks(
                 lines=pa.array([], pa.large_string()),
                 line_numbers=pa.array([], pa.int64()),
                 bad=[bad],
-                unterminated_tail=skipped is None,
+                unterminated_tail=not ended,
                 line_ends=np.array([byte + consumed], dtype=np.int64),
             )
             line += 1
             byte += consumed
             pending = rest
-            if skipped is None:
+            if not ended:
                 return
             continue
         take_tail = eof and final

@@ -54,7 +54,8 @@ def source_name(path: str) -> str:
     return "<stdin>" if path == STDIN else str(Path(path).expanduser().resolve())
 
 
-#: A .gz is decompressed in pieces this big, so that little is lost when it turns out corrupt.
+#: A .gz is decompressed at most this much at a time (`read1`: what one step gives, so the
+#: step that meets the damage has nothing of the good part in hand).
 GZIP_PIECE = 256 * 1024
 
 
@@ -88,7 +89,7 @@ class GzipReader:
         want = size if size >= 0 else sys.maxsize
         while want > 0:
             try:
-                piece = self._gzip.read(min(want, GZIP_PIECE))
+                piece = self._gzip.read1(min(want, GZIP_PIECE))
             except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
                 self._fail(e)
                 break

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import io
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -266,7 +266,10 @@ BAD_LINES: list[tuple[bytes, str]] = [
         'field "timestamp" is not a timestamp I can read',
     ),
     (b'{"event": "x", "timestamp": {"a": 1}}', 'field "timestamp" is not a timestamp I can read'),
-    (b'{"event": "x", "timestamp": 1e300}', 'field "timestamp" out of range: the number 1e300 is not an epoch'),
+    (
+        b'{"event": "x", "timestamp": 1e300}',
+        'field "timestamp" out of range: the number 1e300 is not an epoch',
+    ),
     (
         b'{"event": {"nested": true}, "timestamp": "2026-01-01T00:00:00Z"}',
         'field "event" must be text',
