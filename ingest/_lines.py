@@ -363,7 +363,10 @@ def iter_chunks(
         if take_tail and keep_tail is not None:
             tail_start = data.rfind(b"\n") + 1
             tail = data[tail_start:]
-            if 0 < len(tail) <= max_line_bytes and not keep_tail(bytes(tail)):
+            # A tail ending in CR may be a CRLF caught half-written: it waits too.
+            if 0 < len(tail) <= max_line_bytes and (
+                tail.endswith(b"\r") or not keep_tail(bytes(tail))
+            ):
                 take_tail = False  # an unfinished last line: it waits for the next run
                 if tail_start == 0:
                     return

@@ -227,7 +227,24 @@ def resume_point(store: Store, opened: Opened, from_start: bool) -> tuple[int, i
     if not same:
         log.debug("ingest.source_replaced", source=opened.source)
         return 0, 1
-    return byte_offset, next_line
+    return _after_late_newline(opened, byte_offset), next_line
+
+
+def _after_late_newline(opened: Opened, byte_offset: int) -> int:
+    """The resume offset past the newline of a last line that was read before it had one (a
+    complete JSON object, a text line): that newline ends the line read, it is no empty line."""
+    if opened.is_gzip or byte_offset == 0:
+        return byte_offset
+    with open(opened.source, "rb") as f:
+        f.seek(byte_offset - 1)
+        around = f.read(3)
+    if around[:1] == b"\n":
+        return byte_offset
+    if around[1:2] == b"\n":
+        return byte_offset + 1
+    if around[1:3] == b"\r\n":
+        return byte_offset + 2
+    return byte_offset
 
 
 def seek(opened: Opened, start_byte: int, block: int) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from faultcast.ingest import IngestError, Ingestor, Limits, Store
 from faultcast.ingest._lines import TRUNCATED_RAW_BYTES, iter_chunks
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 BASE = 1_767_225_600  # 2026-01-01T00:00:00Z
@@ -462,3 +462,31 @@ def test_any_mix_of_hostile_lines_comes_to_exact_counts(
                    limits=Limits(max_line_bytes=4096))  # fmt: skip
         assert read == (len(picks), stored, 0, quarantined)
         assert counts(store) == (stored, quarantined)
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cut=st.integers(0, 10 * 60), crlf=st.booleans())
+@example(cut=54, crlf=False)  # a whole object, its newline not yet written
+@example(cut=55, crlf=True)  # between the CR and the LF
+def test_a_file_cut_anywhere_loses_nothing_once_it_is_finished(
+    tmp_path_factory: pytest.TempPathFactory, cut: int, crlf: bool
+) -> None:
+    """A writer caught at any byte: the first run stores the complete lines, the second the
+    rest; nothing quarantined, nothing twice, line numbers as in the finished file."""
+    tmp = tmp_path_factory.mktemp("cut")
+    end = b"\r\n" if crlf else b"\n"
+    data = b"".join(good(i) + end for i in range(10))
+    cut = min(cut, len(data))
+    path = tmp / "app.jsonl"
+    path.write_bytes(data[:cut])
+    with Store(tmp / "s.duckdb") as store:
+        first = run(store, path)
+        with open(path, "ab") as f:
+            f.write(data[cut:])
+        second = run(store, path)
+        assert first[1] + second[1] == 10 and first[3] + second[3] == 0
+        assert counts(store) == (10, 0)
+        offsets = store.query_df("SELECT source_offset FROM store.events ORDER BY 1")
+    assert offsets["source_offset"].tolist() == list(range(1, 11))
