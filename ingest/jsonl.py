@@ -34,6 +34,7 @@ event_id            event_id (else a hash of source, line number and line)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -155,6 +156,73 @@ PRESENT_KEYS_SQL: Final[str] = (
     "SELECT DISTINCT unnest(TRY(json_keys(line))) FROM batch WHERE starts_with(line, '{')"
 )
 
+#: The key pass in one row: the present keys (as :data:`PRESENT_KEYS_SQL`) and whether any line
+#: repeats a top-level key.  Over the distinct key lists (few: lines share their shape), so
+#: finding repeats costs next to nothing.
+KEY_PASS_SQL: Final[str] = (
+    "SELECT coalesce(list_distinct(flatten(list(keys))), []), "
+    "coalesce(bool_or(len(keys) > list_unique(keys)), false) "
+    "FROM (SELECT DISTINCT TRY(json_keys(line)) AS keys FROM {batch} WHERE starts_with(line, '{{'))"
+)
+
+#: The lines of ``batch`` that repeat a top-level key.
+REPEATED_KEYS_SQL: Final[str] = (
+    "SELECT line_no, line FROM (SELECT line_no, line, TRY(json_keys(line)) AS keys FROM {batch} "
+    "WHERE starts_with(line, '{{')) WHERE len(keys) > list_unique(keys)"
+)
+
+#: How a repeated key's later values are named in ``attrs``: ``event#2``, ``event#3``, ...
+REPEATED_KEY_NAME: Final[str] = "{key}#{n}"
+
+
+def keep_repeated_keys(line: str) -> str | None:
+    """``line`` (a JSON object) with each repeated key's later values renamed, so none is lost:
+    the first value keeps the key, the second becomes ``key#2``, the third ``key#3``, and so
+    on (in nested objects too).  None when the line is not JSON (the parse explains it).
+
+    >>> keep_repeated_keys('{"event": "a", "n": 1, "event": "b"}')
+    '{"event": "a", "n": 1, "event#2": "b"}'
+    """
+
+    def pairs_to_dict(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        taken = {k for k, _ in pairs}
+        out: dict[str, object] = {}
+        for k, v in pairs:
+            if k not in out:
+                out[k] = v
+                continue
+            n = 2
+            while REPEATED_KEY_NAME.format(key=k, n=n) in out or (
+                REPEATED_KEY_NAME.format(key=k, n=n) in taken
+            ):
+                n += 1
+            out[REPEATED_KEY_NAME.format(key=k, n=n)] = v
+        return out
+
+    try:
+        return json.dumps(json.loads(line, object_pairs_hook=pairs_to_dict), ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return None
+
+
+def epoch_sql(num: str) -> str:
+    """SQL: the epoch number ``num`` in seconds, by its size, or NULL when it is in no unit's
+    range.  Seconds up to 10 digits (1970-2286); milliseconds, microseconds and nanoseconds
+    from 2001-09-09 (13, 16 and 19 digits).  Between them a number is ambiguous (year 10000 in
+    seconds is 1978 in milliseconds) and read as none."""
+    return (
+        f"CASE WHEN ({num}) < 1e10 THEN ({num}) WHEN ({num}) >= 1e12 AND ({num}) < 1e13 THEN ({num}) / 1e3 "
+        f"WHEN ({num}) >= 1e15 AND ({num}) < 1e16 THEN ({num}) / 1e6 "
+        f"WHEN ({num}) >= 1e18 AND ({num}) < 1e19 THEN ({num}) / 1e9 END"
+    )
+
+
+#: What the quarantine says of an epoch in no unit's range.
+EPOCH_RANGE_TEXT: Final[str] = (
+    "is not an epoch between 1970 and 2200 in seconds (up to 10 digits), nor one since 2001 in "
+    "milliseconds, microseconds or nanoseconds (13, 16 or 19 digits)"
+)
+
 
 def build_fast_sql(
     *,
@@ -256,7 +324,8 @@ WITH extracted AS MATERIALIZED (
         {level_sql(v("level"))} AS v_level,
         TRY_CAST({v("ts")} AS TIMESTAMPTZ) AS v_ts,
         {error_type} AS error_type,
-        TRY_CAST({v("retry_count")} AS INTEGER) AS v_retry_count,
+        CASE WHEN TRY_CAST({v("retry_count")} AS INTEGER)::VARCHAR = {v("retry_count")}
+            THEN {v("retry_count")}::INTEGER END AS v_retry_count,
         TRY_CAST({v("recovery_ms")} AS DOUBLE) AS v_recovery_ms,
         CASE lower({v("failure")}) WHEN 'true' THEN true WHEN 'false' THEN false END AS v_failure,
         (CASE lower(trim({v("recovery_outcome")})) {outcome_cases} END) AS v_recovery_outcome,
@@ -265,7 +334,7 @@ WITH extracted AS MATERIALIZED (
     FROM unique_keys
 ), classified AS (
     SELECT line_no, NULL::VARCHAR AS raw, NULL::VARCHAR AS reason, id_hash,
-        {v("event_id")} AS v_event_id, v_ts, {service} AS v_service2, {v("host")} AS v_host,
+        CASE WHEN trim({v("event_id")}, ' \t\r\n') <> '' THEN {v("event_id")} END AS v_event_id, v_ts, {service} AS v_service2, {v("host")} AS v_host,
         {v("component")} AS v_component,
         coalesce(v_level, CASE WHEN error_type IS NOT NULL THEN 'error' ELSE 'info' END) AS level,
         error_type, message, v_category, {v("session_key")} AS v_session_key, v_failure,
@@ -358,10 +427,7 @@ def build_parse_sql(
                 f"WHEN {typ} = 'VARCHAR' AND regexp_full_match(trim({text}), '[0-9]+(\\.[0-9]+)?') "
                 f"THEN TRY_CAST(trim({text}) AS DOUBLE) END"
             )
-            epoch = (
-                f"CASE WHEN ({num}) >= 1e17 THEN ({num}) / 1e9 WHEN ({num}) >= 1e14 THEN ({num}) / 1e6 "
-                f"WHEN ({num}) >= 1e11 THEN ({num}) / 1e3 ELSE ({num}) END"
-            )
+            epoch = epoch_sql(num)
             formats = "[" + ", ".join(_q(x) for x in TIME_FORMATS) + "]"
             parsed = (
                 f"CASE WHEN ({num}) IS NOT NULL THEN TRY(to_timestamp({epoch})) "
@@ -371,6 +437,10 @@ def build_parse_sql(
             values[c] = parsed
             keys = ", ".join(f.keys)
             reasons.append(f"WHEN {frag} IS NULL THEN 'no timestamp (looked for the keys {keys})'")
+            reasons.append(
+                f"WHEN ({num}) IS NOT NULL AND ({epoch}) IS NULL THEN 'field \"' || {key} || '\" out of "
+                f"range: ' || {got} || ' {EPOCH_RANGE_TEXT}'"
+            )
             reasons.append(
                 f"WHEN v_{c} IS NULL THEN 'field \"' || {key} || '\" is not a timestamp I can read "
                 f"(ISO 8601, epoch seconds or a common log format), got ' || {got}"
@@ -392,8 +462,22 @@ def build_parse_sql(
                 f"true or false, got ' || {got}"
             )
         elif f.kind == "int":
-            val = f"CASE WHEN {typ} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST({frag} AS INTEGER) END"
+            # A whole number that fits (3.0 is 3); a fraction or an overflow is quarantined.
+            num = f"(CASE WHEN {typ} IN ('DOUBLE', 'BIGINT', 'UBIGINT') THEN TRY_CAST({frag} AS DOUBLE) END)"
+            val = (
+                f"CASE WHEN {typ} IN ('BIGINT', 'UBIGINT') THEN TRY_CAST({frag} AS INTEGER) "
+                f"WHEN {typ} = 'DOUBLE' AND isfinite({num}) AND {num} = floor({num}) "
+                f"THEN TRY_CAST({num} AS INTEGER) END"
+            )
             values[c] = val
+            reasons.append(
+                f"WHEN {typ} = 'DOUBLE' AND isfinite({num}) AND {num} <> floor({num}) THEN 'field \"' "
+                f"|| {key} || '\" must be a whole number, got a fraction: ' || {got}"
+            )
+            reasons.append(
+                f"WHEN {num} >= 0 AND isfinite({num}) AND v_{c} IS NULL THEN 'field \"' || {key} "
+                f"|| '\" out of range: ' || {got} || ' is over 2147483647'"
+            )
             reasons.append(
                 f"WHEN {frag} IS NOT NULL AND (v_{c} IS NULL OR v_{c} < 0) THEN 'field \"' || {key} "
                 f"|| '\" must be a whole number >= 0, got ' || {got}"
@@ -442,6 +526,10 @@ def build_parse_sql(
         consumed.append(f"'\"' || {key} || '\":null'")
     patch = "'{' || concat_ws(',', " + ", ".join(consumed) + ") || '}'"
 
+    # An empty or blank event id is no id: the line's hash stands in, as when it is missing.
+    values["event_id"] = (
+        f"CASE WHEN trim({values['event_id']}, ' \t\r\n') <> '' THEN {values['event_id']} END"
+    )
     value_cols = ",\n        ".join(f"{values[f.column]} AS v_{f.column}" for f in fields)
     promoted = ", ".join(
         f"CASE WHEN r0 IS NULL THEN json_extract_string(line, {_q(_path(a))}) END AS v_{a}"

@@ -47,9 +47,11 @@ from faultcast.ingest._sources import (
     Checkpoint,
     Opened,
     check_path,
+    is_fifo,
     open_source,
     prefetch,
     prefix_md5,
+    read_error,
     read_head,
     resume_point,
     seek,
@@ -240,11 +242,9 @@ class Ingestor:
     def _parse(self, chunk: LineChunk, source: str, fmt: InputFormat) -> None:
         """The chunk's lines into temp table ``parsed``, by the format."""
         # Several record batches, so DuckDB scans them in parallel.
-        batch = pa.Table.from_batches(
-            pa.table({"line_no": chunk.line_numbers, "line": chunk.lines}).to_batches(
-                max_chunksize=16384
-            )
-        )
+        table = pa.table({"line_no": chunk.line_numbers, "line": chunk.lines})
+        # The schema too: a chunk with no good line (all of it quarantined already) has no batch.
+        batch = pa.Table.from_batches(table.to_batches(max_chunksize=16384), schema=table.schema)
         con = self.store.scratch
         con.register("batch", batch)
         try:
@@ -282,12 +282,17 @@ class Ingestor:
         src_report: SourceReport,
         final: bool,
         progress: ProgressFn | None,
+        hold_unfinished: bool = False,
     ) -> tuple[int, int]:
+        """Read ``opened`` from ``start_byte`` on; with ``final``, to its end.  With
+        ``hold_unfinished`` too, a last line without its newline is taken only when the format
+        says it is complete (a JSON object); else it waits, as when following."""
         chosen = getattr(fmt, "layouts", None)
         fmt = formats.for_source(fmt, opened.source)
         if chosen is not None:
             report.layouts.update(chosen())
         seek(opened, start_byte, self.chunk_bytes)
+        keep_tail = getattr(fmt, "tail_complete", None) if hold_unfinished else None
         chunks = iter_chunks(
             opened.stream,
             event_start=fmt.event_start,
@@ -295,6 +300,8 @@ class Ingestor:
             start_byte=start_byte,
             chunk_bytes=self.chunk_bytes,
             final=final,
+            max_line_bytes=self.limits.max_line_bytes,
+            keep_tail=keep_tail,
         )
         # Reading, splitting and redacting the next chunk overlaps parsing and storing this one.
         return self._consume(
@@ -399,7 +406,9 @@ class Ingestor:
             raise IngestError("nothing to ingest: give at least one file, or - for stdin")
         for p in names:
             check_path(p)
-            if p != STDIN and (format == "auto" or fmt.sniff_when_named):
+            if follow:
+                _check_followable(p)
+            if p != STDIN and not is_fifo(p) and (format == "auto" or fmt.sniff_when_named):
                 problem = fmt.sniff(p, read_head(p))
                 if problem is not None:
                     # It may quote the input: with this run's redaction rules too.
@@ -412,6 +421,7 @@ class Ingestor:
                 if follow:
                     self._follow(names, fmt, report, from_start, poll_interval, stop, progress)
                 else:
+                    damaged: list[str] = []
                     for p in names:
                         opened = open_source(p)
                         src_report = SourceReport(opened.source)
@@ -419,12 +429,22 @@ class Ingestor:
                         try:
                             byte, line = resume_point(self.store, opened, from_start)
                             src_report.resumed_at_line = line
-                            self._run_stream(
-                                opened, byte, line, fmt, report, src_report, True, progress
-                            )
+                            byte, line = self._run_stream(
+                                opened, byte, line, fmt, report, src_report, True, progress,
+                                hold_unfinished=opened.is_regular and not opened.is_gzip,
+                            )  # fmt: skip
+                            problem = read_error(opened)
+                            if problem is not None:
+                                damaged.append(
+                                    f"{problem} (line {line}); the {src_report.read} lines "
+                                    "before it are ingested"
+                                )
+                            _warn_unfinished(opened, byte, line)
                         finally:
-                            if opened.is_regular:
+                            if opened.source != "<stdin>":
                                 opened.stream.close()
+                    if damaged:
+                        raise IngestError("; ".join(damaged))
             finally:
                 self._record_run(run_id, report)
                 if report.stored or report.quarantined:
@@ -481,7 +501,10 @@ class Ingestor:
                 for line in lines
             ]
             # Every line terminated: line i of the split is message i (an empty one included).
-            chunk, _ = split_lines(b"\n".join(cleaned) + b"\n", 0, 0, final=True)
+            chunk, _ = split_lines(
+                b"\n".join(cleaned) + b"\n", 0, 0, final=True,
+                max_line_bytes=self.limits.max_line_bytes,
+            )  # fmt: skip
             by_index = np.asarray(offsets, dtype=np.int64)
             chunk.line_numbers = pa.array(
                 by_index[chunk.line_numbers.to_numpy(zero_copy_only=False)], pa.int64()
@@ -539,11 +562,8 @@ class Ingestor:
         stop: threading.Event | None,
         progress: ProgressFn | None,
     ) -> None:
-        if STDIN in paths or any(p.endswith(".gz") for p in paths):
-            raise IngestError(
-                "--follow tails plain files that grow; stdin and .gz files are read to their end "
-                "without it"
-            )
+        for p in paths:
+            _check_followable(p)
         follower = FileFollower(self, paths, fmt, report, from_start, progress)
         stop = stop or threading.Event()
         try:
@@ -568,15 +588,37 @@ class Ingestor:
         """A :class:`FileFollower` over JSON-lines ``paths``: each ``poll()`` stores what was
         appended since (complete lines only), resuming at each file's checkpoint."""
         names = [os.fspath(p) for p in paths]
-        if STDIN in names or any(p.endswith(".gz") for p in names):
-            raise IngestError(
-                "--follow tails plain files that grow; stdin and .gz files are read to their end "
-                "without it"
-            )
+        for p in names:
+            _check_followable(p)
         fmt = formats.get(
             "json", FormatOptions(service=service, session_key=session_key, limits=self.limits)
         )
         return FileFollower(self, names, fmt, IngestReport(), from_start, None)
+
+
+def _check_followable(path: str) -> None:
+    if path == STDIN or path.endswith(".gz") or is_fifo(path):
+        raise IngestError(
+            f"--follow tails plain files that grow; {'stdin' if path == STDIN else path} is "
+            "read to its end without it (stdin, FIFOs and .gz files are)"
+        )
+
+
+def _warn_unfinished(opened: Opened, byte: int, line: int) -> None:
+    """Say so when a file's last line was left for the next run (no newline, not complete)."""
+    if not opened.is_regular or opened.is_gzip:
+        return
+    with contextlib.suppress(OSError):
+        size = os.stat(opened.source).st_size
+        if size > byte:
+            log.warning(
+                "ingest.unfinished_line",
+                source=opened.source,
+                line=line,
+                bytes=size - byte,
+                note="the last line has no newline and is not complete yet; the next run "
+                "reads it (its checkpoint stops before it)",
+            )
 
 
 class FileFollower:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
+from faultcast.ingest.jsonl import epoch_sql
 from faultcast.ingest.schema import PROMOTED_ATTRS, level_sql
 
 if TYPE_CHECKING:
@@ -199,10 +200,8 @@ def build_text_sql(
     # The known forms first: DuckDB's own cast reads '17/06/09 20:10:40' as the year 17.
     cast = f"TRY_CAST({time_text} AS TIMESTAMPTZ)"
     num = f"CASE WHEN regexp_full_match({time_text}, '[0-9]{{9,19}}(\\.[0-9]+)?') THEN TRY_CAST({time_text} AS DOUBLE) END"
-    epoch = (
-        f"TRY(to_timestamp(CASE WHEN {num} >= 1e17 THEN {num} / 1e9 WHEN {num} >= 1e14 THEN {num} / 1e6 "
-        f"WHEN {num} >= 1e11 THEN {num} / 1e3 ELSE {num} END))"
-    )
+    # By its size, as in JSON lines: a number in no unit's range is no time (never re-read).
+    epoch = f"TRY(to_timestamp({epoch_sql(num)}))"
     parsed_time = (
         f"coalesce(try_strptime({time_text}, {formats_sql})::TIMESTAMPTZ, {epoch}, "
         f"CASE WHEN year({cast}) >= 1970 THEN {cast} END)"

@@ -82,6 +82,9 @@ _UTC_WORDS = ("z", "utc", "gmt")
 _TOKEN = re.compile(
     r"(?P<zone>(?<=[\d ])[+-]\d{2}:?\d{2}(?=\s|$))|(?P<digits>\d+)|(?P<word>[A-Za-z]+)|(?P<sep>.)"
 )
+#: Field names that say they hold time: a reading of such fields beats one that also takes an
+#: address or a counter that happens to parse (``10.0.0.3`` as ``%H.%M.%S.%f``).
+_TIME_NAME = re.compile(r"(?i)time|date|day|month|year|hour|clock|epoch|^ts$|stamp|when")
 _EPOCH = re.compile(r"\d{9,19}(\.\d{1,9})?")
 #: Directive → the slot it fills (each slot once per reading).
 _SLOT: Final[dict[str, str]] = {
@@ -367,9 +370,10 @@ def _conventional(fmt: str) -> bool:
     return (d < m) if (year_last and fmt[min(m, d) + 2 : min(m, d) + 3] == ".") else (m < d)
 
 
-def _score(r: TimeReading) -> tuple[bool, int, bool, float, bool, int]:
+def _score(r: TimeReading) -> tuple[bool, float, int, bool, float, bool, int]:
     return (
         r.span <= 366 * 86400,
+        sum(1 for f in r.fields if _TIME_NAME.search(f)) / max(len(r.fields), 1),
         r.precision,
         r.has_year,
         -r.span,

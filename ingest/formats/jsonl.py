@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 from faultcast.ingest.formats import FormatOptions
-from faultcast.ingest.jsonl import PRESENT_KEYS_SQL, Limits, build_fast_sql, build_parse_sql
+from faultcast.ingest.jsonl import (
+    KEY_PASS_SQL,
+    REPEATED_KEYS_SQL,
+    Limits,
+    build_fast_sql,
+    build_parse_sql,
+    keep_repeated_keys,
+)
 from faultcast.ingest.redact import Redactor
 
 _REDACTOR = Redactor()
@@ -63,6 +70,15 @@ class JsonLines:
             )
         return None
 
+    def tail_complete(self, line: bytes) -> bool:
+        """Whether a file's last line, which has no newline, is whole (a JSON value) and can be
+        read now; a half-written one waits for the next run."""
+        try:
+            json.loads(line)
+        except (ValueError, RecursionError):
+            return False
+        return True
+
     @property
     def _session_field(self) -> str | None:
         """The session key's field, when the option names one (else it is a pattern)."""
@@ -79,14 +95,17 @@ class JsonLines:
             "limits": self.limits,
         }
         # Plainly good lines take the fast path; the rest get the full checks.
-        present = {key for (key,) in con.execute(PRESENT_KEYS_SQL).fetchall()}
-        con.execute(build_fast_sql(present_keys=present, **kwargs), {"source": source})
+        keys, repeated = con.execute(KEY_PASS_SQL.format(batch="batch")).fetchall()[0]
+        batch = _keep_repeated_keys(con) if repeated else "batch"
+        con.execute(
+            build_fast_sql(batch=batch, present_keys=set(keys), **kwargs), {"source": source}
+        )
         fast = con.execute("SELECT count(*) FROM parsed").fetchall()[0][0]
-        total = con.execute("SELECT count(*) FROM batch").fetchall()[0][0]
+        total = con.execute(f"SELECT count(*) FROM {batch}").fetchall()[0][0]
         if fast < total:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE slow_batch AS "
-                "SELECT b.line_no, b.line FROM batch b ANTI JOIN parsed p USING (line_no)"
+                f"SELECT b.line_no, b.line FROM {batch} b ANTI JOIN parsed p USING (line_no)"
             )
             con.execute(
                 build_parse_sql(batch="slow_batch", target="parsed_slow", **kwargs),
@@ -102,6 +121,28 @@ class JsonLines:
             )
 
 
+def _keep_repeated_keys(con: duckdb.DuckDBPyConnection) -> str:
+    """The batch with its lines that repeat a key rewritten (few), so that the later values
+    reach ``attrs`` as ``key#2``, ... (see :func:`keep_repeated_keys`); its table's name."""
+    rows = con.execute(REPEATED_KEYS_SQL.format(batch="batch")).fetchall()
+    fixed = [(n, keep_repeated_keys(line)) for n, line in rows]
+    table = pa.table(
+        {
+            "line_no": pa.array([n for n, f in fixed if f is not None], pa.int64()),
+            "fixed": pa.array([f for _, f in fixed if f is not None], pa.large_string()),
+        }
+    )
+    con.register("repeated_keys", table)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE batch_keys_kept AS SELECT b.line_no, "
+            "coalesce(r.fixed, b.line) AS line FROM batch b LEFT JOIN repeated_keys r USING (line_no)"
+        )
+    finally:
+        con.unregister("repeated_keys")
+    return "batch_keys_kept"
+
+
 def _explain_invalid_json(con: duckdb.DuckDBPyConnection) -> None:
     """Replace the reason ``invalid JSON`` by what Python's parser says is wrong, and where."""
     rows = con.execute("SELECT line_no, raw FROM parsed WHERE reason = 'invalid JSON'").fetchall()
@@ -113,7 +154,9 @@ def _explain_invalid_json(con: duckdb.DuckDBPyConnection) -> None:
             json.loads(raw)
             detail = "invalid JSON"
         except json.JSONDecodeError as e:
-            detail = f"invalid JSON: {e.msg} at column {e.colno}"
+            # Some messages end in "at" already ("Unterminated string starting at").
+            where = "column" if e.msg.endswith(" at") else "at column"
+            detail = f"invalid JSON: {e.msg} {where} {e.colno}"
         except RecursionError:
             detail = "invalid JSON: nested too deeply"
         details.append(detail)

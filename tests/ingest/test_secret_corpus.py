@@ -96,7 +96,10 @@ def test_the_corpus_is_large_enough() -> None:
 def test_every_line_is_accounted_for(stored: dict[str, Any]) -> None:
     for kind in ("json", "text"):
         _, lines, report = stored[kind]
-        assert report.stored + report.duplicates + report.quarantined == report.read
+        assert (
+            report.stored + report.duplicates + report.quarantined + report.continuations
+            == report.read
+        )
         # A text event is a line that matches the format with the lines that continue it.
         assert report.read == len(lines) if kind == "json" else report.read >= len(ORDINARY)
     _, lines, report = stored["json"]

@@ -87,7 +87,7 @@ CORPUS: list[tuple[str, dict[str, str], str]] = [
             "Timestamp": "1117838570",
             "Date": "2005.06.03",
             "Node": "R02-M1-N0-C:J12-U11",
-            T: "2005-06-03-15.42.50.363779",
+            "Time": "2005-06-03-15.42.50.363779",  # named as BGL's layout names it
         },
         "2005-06-03T15:42:50.363779",
     ),
@@ -207,3 +207,14 @@ def test_nothing_time_like_reads_as_none(con: duckdb.DuckDBPyConnection) -> None
     assert infer_time(con, ["A", "B"], [{"A": "someday", "B": "later"}]) is None
     assert infer_time(con, [T], [{T: "12:00:01"}]) is None  # no date at all
     assert infer_time(con, [T], [{T: "1234567890123456789012"}]) is None
+
+
+def test_fields_named_as_time_beat_a_field_that_happens_to_parse() -> None:
+    """An address (``10.0.0.3``) also reads as ``%H.%M.%S.%f``: more precise, but not time."""
+    con = duckdb.connect()
+    samples = [
+        {"Date": "2026-01-01", "Time": f"00:00:{i:02d}", "source_ip": f"10.0.0.{i}"}
+        for i in range(1, 9)
+    ]
+    reading = infer_time(con, ["Date", "Time", "source_ip"], samples)
+    assert reading is not None and reading.fields == ("Date", "Time")
