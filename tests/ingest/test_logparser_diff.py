@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import random
 import re
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -23,7 +24,10 @@ def _benchmark_formats() -> dict[str, str]:
     """The format strings of logparser3's benchmark settings (read, not run: the script runs
     a benchmark when imported)."""
     path = Path(logparser.__file__).parent / "benchmark.py"
-    tree = ast.parse(path.read_text())
+    with warnings.catch_warnings():  # its regexes are written in plain strings ('\\[')
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        tree = ast.parse(path.read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "benchmark_settings" for t in node.targets
