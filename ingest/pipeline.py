@@ -181,6 +181,11 @@ def _ctrl_c_sets(stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _has_json_line(head: bytes) -> bool:
+    """Whether any line of a file's head starts like a JSON value (an object or an array)."""
+    return any(line.lstrip().startswith((b"{", b"[")) for line in head.splitlines())
+
+
 class Ingestor:
     """Runs ingests into one store.  Reusable; not thread-safe (one run at a time)."""
 
@@ -404,6 +409,7 @@ class Ingestor:
         names: list[str] = [os.fspath(p) for p in paths]
         if not names:
             raise IngestError("nothing to ingest: give at least one file, or - for stdin")
+        problems: dict[str, str] = {}
         for p in names:
             check_path(p)
             if follow:
@@ -411,8 +417,20 @@ class Ingestor:
             if p != STDIN and not is_fifo(p) and (format == "auto" or fmt.sniff_when_named):
                 problem = fmt.sniff(p, read_head(p))
                 if problem is not None:
-                    # It may quote the input: with this run's redaction rules too.
-                    raise IngestError(self.redactor.redact(problem)[0])
+                    problems[p] = problem
+        if (
+            problems
+            and format == "auto"
+            and not log_format
+            and len(problems) == len(names)
+            and not any(_has_json_line(read_head(p)) for p in problems)
+        ):
+            # No file looks like JSON lines (no line of their heads is an object): they are
+            # text logs, their layouts detected.
+            fmt = formats.choose("text", options)
+        elif problems:
+            # It may quote the input: with this run's redaction rules too.
+            raise IngestError(self.redactor.redact(next(iter(problems.values())))[0])
         report = IngestReport()
         started = time.monotonic()
         run_id = uuid.uuid4().hex

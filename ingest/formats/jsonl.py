@@ -65,8 +65,8 @@ class JsonLines:
             shown = _REDACTOR.redact(line[:4096].decode("utf-8", errors="replace"))[0][:80]
             return (
                 f"{path} does not look like JSON lines (its first line is {shown!r}). "
-                "Pass --format json to ingest it anyway (each bad line is quarantined); plain "
-                "text logs need --format text with --log-format."
+                "Pass --format json to ingest it anyway (each bad line is quarantined), or "
+                "--format text for a plain-text log (its layout is detected)."
             )
         return None
 

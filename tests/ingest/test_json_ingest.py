@@ -365,8 +365,20 @@ def test_clear_errors_for_unusable_inputs(tmp_path: Path) -> None:
         fc.ingest(tmp_path)
     text = tmp_path / "app.log"
     text.write_text("2026-01-01 00:00:00 INFO started\n")
+    # Beside a JSON-lines file (format auto), a text log is refused: one run, one format.
+    lines = tmp_path / "app.jsonl"
+    lines.write_text('{"ts": "2026-01-01T00:00:00Z", "message": "started"}\n')
+    with pytest.raises(IngestError, match="does not look like JSON lines.*--format text"):
+        fc.ingest([lines, text])
+    # A JSON-lines file whose first line is damaged is not taken for a text log.
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text('oops\n{"ts": "2026-01-01T00:00:00Z", "message": "started"}\n')
     with pytest.raises(IngestError, match="does not look like JSON lines"):
-        fc.ingest(text)
+        fc.ingest(damaged)
+    # Alone, it is a text log: its layout detected (format auto).
+    report = fc.ingest(text)
+    assert (report.read, report.stored, report.quarantined) == (1, 1, 0)
+    assert list(report.layouts) == [str(text)]
 
 
 def test_memory_store_works_end_to_end(write_lines) -> None:

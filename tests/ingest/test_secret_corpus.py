@@ -157,9 +157,11 @@ def test_redacted_json_stays_valid_with_the_same_keys(line: str, secrets: list[s
 def test_a_refused_file_is_named_without_echoing_its_secrets(tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.write_text(f"2026-03-01 10:00:00 password=Sniff-Pw-77 token {SECRET_TEXTS[55][0]}\n")
+    lines = tmp_path / "app.jsonl"
+    lines.write_text('{"message": "ok"}\n')
     fc = faultcast.connect(tmp_path / "s.duckdb")
     with pytest.raises(IngestError) as caught:
-        fc.ingest(path)
+        fc.ingest([lines, path])  # format auto: one JSON-lines file and one that is not
     fc.close()
     message = str(caught.value)
     assert "does not look like JSON lines" in message and "app.log" in message
