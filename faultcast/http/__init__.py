@@ -77,8 +77,10 @@ class HttpOptions:
     max_queue_events: int = 200_000
     #: Service name for events that carry none.
     service: str | None = None
-    #: Seconds between refreshes of the cached risk and policy (when the store changed).
+    #: Seconds between refreshes of the cached risk (when the store changed).
     refresh_seconds: float = 2.0
+    #: Seconds between rebuilds of the cached recovery policy (when the store changed).
+    policy_refresh_seconds: float = 30.0
     #: Seconds between reads of the API keys (a created or revoked key takes effect within it).
     keys_refresh_seconds: float = 2.0
 
@@ -139,7 +141,11 @@ class HttpService:
             on_batch=self._on_batch,
         )
         self._quarantine = NetworkIngest(Ingestor(self.reader_store, redactor=Redactor()))
-        self.reads = Reads(FaultCast(self.reader_store), refresh=self.options.refresh_seconds)
+        self.reads = Reads(
+            FaultCast(self.reader_store),
+            refresh=self.options.refresh_seconds,
+            policy_refresh=self.options.policy_refresh_seconds,
+        )
         self.keys = KeyCache(KeyStore(self.reader_store), refresh=self.options.keys_refresh_seconds)
         self._server: Any = None
         self._thread: threading.Thread | None = None

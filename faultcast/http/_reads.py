@@ -11,6 +11,7 @@ memory, so their latency does not depend on a commit or a learning run in progre
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pandas as pd
@@ -60,12 +61,19 @@ class _Refresher:
 
 
 class Reads(_Refresher):
-    """Risk and policy kept fresh in memory; everything else read on request."""
+    """Risk and policy kept fresh in memory; everything else read on request.
 
-    def __init__(self, fc: FaultCast, refresh: float = 2.0) -> None:
+    Risk is read again every ``refresh`` seconds when the store changed (it changes when the
+    serve loop learns); the recovery policy at most every ``policy_refresh`` seconds, since
+    rebuilding it reads every recorded outcome and apps cache it anyway."""
+
+    def __init__(self, fc: FaultCast, refresh: float = 2.0, policy_refresh: float = 30.0) -> None:
         super().__init__(refresh, "faultcast-http-reads")
         self.fc = fc
+        self.policy_refresh = policy_refresh
         self._marker: object = object()
+        self._policy_marker: object = object()
+        self._policy_at = float("-inf")
         self._risk = pd.DataFrame()
         self._policies: dict[str | None, str] = {}
         self._recommender: Any = None
@@ -78,6 +86,11 @@ class Reads(_Refresher):
         if not self.fc.store.exists():
             return
         risk = self.fc.predict_failure()
+        with self._lock:
+            self._risk, self._marker = risk, marker
+        now = time.monotonic()
+        if marker == self._policy_marker or now - self._policy_at < self.policy_refresh:
+            return
         try:
             recommender: Any = self.fc.recommender(refresh=True)
         except ValueError:
@@ -85,8 +98,8 @@ class Reads(_Refresher):
         services = list(self._policies) or [None]
         policies = {s: self._policy_json(recommender, s) for s in services}
         with self._lock:
-            self._risk, self._recommender, self._marker = risk, recommender, marker
-            self._policies = policies
+            self._recommender, self._policies = recommender, policies
+            self._policy_marker, self._policy_at = marker, now
 
     @staticmethod
     def _policy_json(recommender: Any, service: str | None) -> str:
@@ -118,19 +131,32 @@ class Reads(_Refresher):
 
 class KeyCache(_Refresher):
     """The keys in use, read again every ``refresh`` seconds (a key created or revoked with
-    ``faultcast keys`` takes effect within that); records which keys were used."""
+    ``faultcast keys`` takes effect within that); records when each key was last used (every
+    ``touch_every`` seconds at most: a write to the store)."""
 
-    def __init__(self, keys: KeyStore, refresh: float = 2.0) -> None:
+    def __init__(self, keys: KeyStore, refresh: float = 2.0, touch_every: float = 60.0) -> None:
         super().__init__(refresh, "faultcast-http-keys")
         self.keys = keys
+        self.touch_every = touch_every
         self._active: dict[str, ApiKey] = {}
         self._used: set[str] = set()
+        self._touched_at = time.monotonic()
 
     def refresh(self) -> None:
+        if self._used and time.monotonic() - self._touched_at >= self.touch_every:
+            self.flush_used()
+        self._active = self.keys.active()
+
+    def flush_used(self) -> None:
+        """Record the keys used since the last call."""
         used, self._used = self._used, set()
+        self._touched_at = time.monotonic()
         if used:
             self.keys.touch(used)
-        self._active = self.keys.active()
+
+    def stop(self) -> None:
+        super().stop()
+        self.flush_used()
 
     def check(self, key: str) -> ApiKey | None:
         who = lookup(self._active, key)

@@ -78,9 +78,16 @@ class Served:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     db = tmp_path_factory.mktemp("http") / "faultcast.duckdb"
     with Store(db) as store:
-        keys = {scope: KeyStore(store).create(f"test-{scope}", scope) for scope in ("ingest", "read", "admin")}
+        keys = {
+            scope: KeyStore(store).create(f"test-{scope}", scope)
+            for scope in ("ingest", "read", "admin")
+        }
     options = HttpOptions(
-        port=0, max_body_bytes=256 * 1024, refresh_seconds=0.2, keys_refresh_seconds=0.2
+        port=0,
+        max_body_bytes=256 * 1024,
+        refresh_seconds=0.5,
+        policy_refresh_seconds=0.5,
+        keys_refresh_seconds=0.5,
     )
     server = Server(ServeOptions(db=db, http=options, learn_every=3600, poll_interval=0.05))
     thread = threading.Thread(target=server.run, daemon=True)

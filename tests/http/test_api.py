@@ -40,10 +40,23 @@ def test_bodies_over_the_limit_are_refused(served: Served) -> None:
 
 
 def test_events_as_lines_or_array_stored_once(served: Served) -> None:
-    body = lines(
-        {"event": "db down", "level": "error", "service": "lines-app", "ts": "2026-01-01T00:00:00Z"},
-        {"event": "db up", "level": "info", "service": "lines-app", "ts": "2026-01-01T00:00:01Z"},
-    ) + b"{not json\n"
+    body = (
+        lines(
+            {
+                "event": "db down",
+                "level": "error",
+                "service": "lines-app",
+                "ts": "2026-01-01T00:00:00Z",
+            },
+            {
+                "event": "db up",
+                "level": "info",
+                "service": "lines-app",
+                "ts": "2026-01-01T00:00:01Z",
+            },
+        )
+        + b"{not json\n"
+    )
     status, answer, _ = call(f"{served.url}/v1/events", served.keys["ingest"], body)
     assert status == 200
     result = json.loads(answer)
@@ -96,8 +109,11 @@ def test_sentry_store_endpoint_with_the_key_in_the_query(served: Served) -> None
 def test_queries_risk_policy_recommendation_and_metrics(served: Served) -> None:
     outcomes = [
         {
-            "event": f"upstream timeout after {i} ms", "level": "error", "service": "pay",
-            "error_type": "TimeoutError", "category": "communication",
+            "event": f"upstream timeout after {i} ms",
+            "level": "error",
+            "service": "pay",
+            "error_type": "TimeoutError",
+            "category": "communication",
             "recovery_action": "retry_with_backoff" if i % 4 else "failover",
             "recovery_outcome": "succeeded" if i % 4 else "failed",
             "ts": f"2026-01-01T01:{i // 60:02d}:{i % 60:02d}Z",
@@ -108,21 +124,27 @@ def test_queries_risk_policy_recommendation_and_metrics(served: Served) -> None:
     read = served.keys["read"]
 
     def policy() -> list[dict[str, object]]:
-        rows: list[dict[str, object]] = json.loads(call(f"{served.url}/v1/policy", read)[1])["policy"]
+        rows: list[dict[str, object]] = json.loads(call(f"{served.url}/v1/policy", read)[1])[
+            "policy"
+        ]
         return rows
 
     wait_for(lambda: bool(policy()), 30, "the policy learned from the outcomes")
     [row] = [r for r in policy() if r["error_type"] == "TimeoutError"]
     assert row["action"] == "retry_with_backoff" and row["category"] == "communication"
     assert set(row) >= {"expected_success", "automate", "trials"}
-    status, answer, _ = call(f"{served.url}/v1/recommendation?error_type=TimeoutError&service=pay", read)
+    status, answer, _ = call(
+        f"{served.url}/v1/recommendation?error_type=TimeoutError&service=pay", read
+    )
     assert status == 200 and json.loads(answer)["action"] == "retry_with_backoff"
     status, answer, _ = call(f"{served.url}/v1/risk?unit=pay", read)
     assert status == 200 and json.loads(answer)["risk"] == []  # nothing learned yet
     for name in metric_names():
         status, answer, _ = call(f"{served.url}/v1/metrics/{name}", read)
         assert status == 200, (name, answer)
-    status, answer, _ = call(f"{served.url}/v1/metrics/error_frequency?by=service&service=pay", read)
+    status, answer, _ = call(
+        f"{served.url}/v1/metrics/error_frequency?by=service&service=pay", read
+    )
     assert json.loads(answer)["rows"][0]["errors"] == 80
     assert call(f"{served.url}/v1/metrics/nope", read)[0] == 404
     assert call(f"{served.url}/v1/metrics/error_frequency?bogus=1", read)[0] == 400
@@ -136,7 +158,13 @@ def test_operations_endpoints_need_no_key(served: Served) -> None:
     assert 'faultcast_http_requests_total{path="/v1/events",status="401"}' in metrics
     assert 'faultcast_events_stored_total{source="http"}' in metrics
     paths = json.loads(call(f"{served.url}/openapi.json")[1])["paths"]
-    assert {"/v1/logs", "/v1/events", "/v1/risk", "/v1/policy", "/api/{project_id}/envelope/"} <= set(paths)
+    assert {
+        "/v1/logs",
+        "/v1/events",
+        "/v1/risk",
+        "/v1/policy",
+        "/api/{project_id}/envelope/",
+    } <= set(paths)
     assert call(f"{served.url}/docs")[0] == 200
 
 
