@@ -222,7 +222,7 @@ class HttpService:
         :meth:`~faultcast.ingest.network.NetworkIngest.quarantine_payload`)."""
         # On the reads' connection, under the lock (the writer's belongs to the commit thread).
         with self.reader_store.lock:
-            return self._quarantine.quarantine_payload(source, body, reason)
+            return bool(self._quarantine.quarantine_payload(source, body, reason))
 
     def _on_batch(self, source: str, report: IngestReport, seconds: float) -> None:
         self.http_metrics.batch_seconds.observe(seconds)

@@ -7,7 +7,6 @@ import inspect
 import re
 import time
 import zlib
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -125,17 +124,7 @@ def create_app(http: HttpService) -> FastAPI:
     metrics = http.http_metrics
     reads = http.reads
 
-    @app.middleware("http")
-    async def count(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "other")
-        metrics.requests.labels(path, str(response.status_code)).inc()
-        metrics.seconds.labels(path).observe(time.perf_counter() - t0)
-        return response
+    app.add_middleware(_Counting, metrics=metrics)
 
     # -- credentials ---------------------------------------------------------------------
     def authorize(request: Request, scope: str, sentry_ok: bool = False) -> ApiKey:
@@ -268,15 +257,17 @@ def create_app(http: HttpService) -> FastAPI:
         return await sentry_ingest(request, project_id, envelope=False)
 
     # -- queries -------------------------------------------------------------------------
+    # Served from memory (see Reads): answered on the event loop, no thread hop.
     @app.get("/v1/risk", tags=["query"], summary="The production model's latest risk per unit")
-    def get_risk(request: Request, unit: str | None = None) -> Response:
+    async def get_risk(request: Request, unit: str | None = None) -> Response:
         authorize(request, "read")
-        frame = reads.risk(unit)
-        return _json(f'{{"risk": {frame_json(frame)}}}')
+        return _json(reads.risk_json(unit))
 
     @app.get("/v1/policy", tags=["query"], summary="The learned recovery policy (compact)")
-    def get_policy(request: Request, service: str | None = None) -> Response:
+    async def get_policy(request: Request, service: str | None = None) -> Response:
         authorize(request, "read")
+        if service is not None and not reads.has_policy(service):
+            return _json(f'{{"policy": {await run_in_threadpool(reads.policy, service)}}}')
         return _json(f'{{"policy": {reads.policy(service)}}}')
 
     @app.get("/v1/recommendation", tags=["query"], summary="The advised recovery for an error")
@@ -318,17 +309,10 @@ def create_app(http: HttpService) -> FastAPI:
         limit: int = 100,
     ) -> Response:
         authorize(request, "read")
-        filters = {
-            "service": service,
-            "level": level,
-            "category": category,
-            "error_type": error_type,
-        }
+        given = {"service": service, "level": level, "category": category, "error_type": error_type}
+        filters: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
         try:
-            frame = reads.fc.events(
-                since=since, until=until, limit=min(limit, 10_000),
-                **{k: v for k, v in filters.items() if v is not None},
-            )  # fmt: skip
+            frame = reads.fc.events(since=since, until=until, limit=min(limit, 10_000), **filters)
         except (ValueError, TypeError) as e:
             raise _error(400, str(e)) from e
         return _json(f'{{"events": {frame_json(frame)}}}')
@@ -386,6 +370,33 @@ def create_app(http: HttpService) -> FastAPI:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+class _Counting:
+    """Counts requests by route and status, and their latency (pure ASGI: no body copying)."""
+
+    def __init__(self, app: Any, metrics: Any) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        status = [500]
+
+        async def sending(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            path = getattr(scope.get("route"), "path", "other")
+            self.metrics.requests.labels(path, str(status[0])).inc()
+            self.metrics.seconds.labels(path).observe(time.perf_counter() - t0)
 
 
 def _envelope_event_id(body: bytes) -> str | None:

@@ -75,6 +75,7 @@ class Reads(_Refresher):
         self._policy_marker: object = object()
         self._policy_at = float("-inf")
         self._risk = pd.DataFrame()
+        self._risk_json = '{"risk": []}'
         self._policies: dict[str | None, str] = {}
         self._recommender: Any = None
         self._lock = threading.Lock()
@@ -86,8 +87,9 @@ class Reads(_Refresher):
         if not self.fc.store.exists():
             return
         risk = self.fc.predict_failure()
+        answer = f'{{"risk": {frame_json(risk)}}}'
         with self._lock:
-            self._risk, self._marker = risk, marker
+            self._risk, self._risk_json, self._marker = risk, answer, marker
         now = time.monotonic()
         if marker == self._policy_marker or now - self._policy_at < self.policy_refresh:
             return
@@ -112,6 +114,15 @@ class Reads(_Refresher):
         if unit is not None and not frame.empty:
             frame = frame[frame["unit"].to_numpy() == unit]
         return frame
+
+    def risk_json(self, unit: str | None = None) -> str:
+        """``{"risk": [...]}``: the whole answer is kept; one unit's is made on request."""
+        if unit is None:
+            return self._risk_json
+        return f'{{"risk": {frame_json(self.risk(unit))}}}'
+
+    def has_policy(self, service: str | None) -> bool:
+        return service in self._policies
 
     def policy(self, service: str | None = None) -> str:
         cached = self._policies.get(service)

@@ -52,7 +52,7 @@ from faultcast.ingest.errors import IngestError
 __all__ = ["PayloadError", "request_to_lines", "severity_level"]
 
 
-class PayloadError(IngestError):
+class PayloadError(IngestError):  # type: ignore[misc,unused-ignore]
     """A request body that cannot be read at all (the reason says what is wrong)."""
 
 
