@@ -75,6 +75,13 @@ def register(app: typer.Typer) -> None:
             int,
             typer.Option("--max-body", help="Largest HTTP request body in bytes (413 past it)."),
         ] = 8 * 1024 * 1024,
+        max_queue_events: Annotated[
+            int,
+            typer.Option(
+                "--max-queue-events",
+                help="Events waiting to be committed before HTTP ingest answers 429.",
+            ),
+        ] = 200_000,
         metrics_port: Annotated[
             int | None,
             typer.Option(
@@ -145,7 +152,13 @@ def register(app: typer.Typer) -> None:
                 host, port = parse_address(http)
             except ValueError as e:
                 fail(e)
-            http_options = HttpOptions(host, port, max_body_bytes=max_body, service=service)
+            http_options = HttpOptions(
+                host,
+                port,
+                max_body_bytes=max_body,
+                max_queue_events=max_queue_events,
+                service=service,
+            )
             if not is_loopback(host):
                 err().print(
                     f"warning: serving HTTP on {host}, beyond this machine, without TLS: API "
