@@ -28,6 +28,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -119,6 +120,23 @@ class NetworkIngest:
                 for i in indexes:
                     results[i] = RequestResult(n - len(reasons), len(reasons), reasons[:10])
         return results
+
+    def fold_wal(self, max_wal_bytes: int = 4 * 1024 * 1024) -> bool:
+        """Checkpoint when the store's write-ahead log passed ``max_wal_bytes``; True if so.
+
+        Every read and commit attaches the file and replays its WAL, so many small commits
+        (network requests) keep it short rather than letting it grow to DuckDB's threshold."""
+        store = self.ingestor.store
+        if store.is_memory:
+            return False
+        try:
+            size = os.path.getsize(store.path + ".wal")
+        except OSError:
+            return False
+        if size <= max_wal_bytes:
+            return False
+        store.checkpoint()
+        return True
 
     def quarantine_payload(self, source: str, body: bytes, reason: str) -> bool:
         """Keep a request body that could not be read (redacted) in ``quarantine`` with

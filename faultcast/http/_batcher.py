@@ -147,6 +147,10 @@ class GroupCommitter:
                 self._pending_batches += 1
             for item, result in zip(batch, results, strict=True):
                 item.future.set_result(result)
+            try:
+                self.network.fold_wal()
+            except Exception as e:  # the next commit tries again
+                log.warning("http.checkpoint_failed", error=str(e))
 
 
 def _add(total: IngestReport, report: IngestReport) -> None:
