@@ -1,12 +1,12 @@
 """Group commit: requests wait in a bounded queue; one thread stores them many at a time.
 
-A request is answered only after its batch is committed.  The writer takes everything queued,
-commits it (one transaction per source), answers every request of the batch, and takes the
-next: requests that arrive during a commit go together into the next one, so a request waits
-for at most the commit in progress (a few ms to tens of ms) before its own starts, and the
-commits per second stay bounded however many requests come.  The queue is bounded by events: a
-request that does not fit is refused at once (:class:`QueueFull`, HTTP 429 with Retry-After)
-rather than waiting unboundedly.
+A request is answered only after its batch is committed.  The writer takes the oldest request
+and lets the others in flight join it for at most ``max_delay`` (50 ms) after it arrived, or
+until ``max_batch_events`` are waiting; commits them together (one transaction per source);
+answers every request of the batch; and takes the next.  So a commit's fixed cost is shared by
+every request that arrived within 50 ms of each other or during the commit before.  The queue
+is bounded by events: a request that does not fit is refused at once (:class:`QueueFull`, HTTP
+429 with Retry-After) rather than waiting unboundedly.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class Stopped(Exception):
 class _Item:
     request: Request
     future: Future[RequestResult] = field(default_factory=Future)
+    arrived: float = field(default_factory=time.monotonic)
 
 
 class GroupCommitter:
@@ -50,12 +51,14 @@ class GroupCommitter:
         *,
         max_queue_events: int = 200_000,
         max_batch_events: int = 50_000,
+        max_delay: float = 0.05,
         service: str | None = None,
         on_batch: object = None,
     ) -> None:
         self.network = network
         self.max_queue_events = max_queue_events
         self.max_batch_events = max_batch_events
+        self.max_delay = max_delay
         self.service = service
         self.on_batch = on_batch
         self._queue: deque[_Item] = deque()
@@ -113,6 +116,15 @@ class GroupCommitter:
                 self._cond.wait()
             if not self._queue:
                 return None
+            # Let the requests in flight join: a batch starts at most ``max_delay`` after its
+            # oldest request arrived, or as soon as it is full.
+            deadline = self._queue[0].arrived + self.max_delay
+            while (
+                not self._stopping
+                and self._queued_events < self.max_batch_events
+                and (left := deadline - time.monotonic()) > 0
+            ):
+                self._cond.wait(left)
             batch: list[_Item] = []
             events = 0
             while self._queue and (not batch or events < self.max_batch_events):
