@@ -7,8 +7,6 @@ import logging
 import random
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
@@ -175,6 +173,9 @@ class HttpSink:
 
     def _post(self, body: bytes) -> None:
         """Post one batch, retrying; raises when it was not stored (the buffer keeps it)."""
+        import urllib.error  # here: urllib.request loads ssl and email, apps need not pay
+        import urllib.request
+
         headers = {
             "Authorization": f"Bearer {self.api_key}",
             "Content-Type": "application/x-ndjson",
