@@ -152,11 +152,16 @@ class KeyCache(_Refresher):
         self._active: dict[str, ApiKey] = {}
         self._used: set[str] = set()
         self._touched_at = time.monotonic()
+        self._marker: object = object()
 
     def refresh(self) -> None:
         if self._used and time.monotonic() - self._touched_at >= self.touch_every:
             self.flush_used()
+        marker = self.keys.store.change_marker()
+        if marker is not None and marker == self._marker:
+            return  # the file has not changed: neither have the keys
         self._active = self.keys.active()
+        self._marker = marker
 
     def flush_used(self) -> None:
         """Record the keys used since the last call."""
