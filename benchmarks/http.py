@@ -14,7 +14,8 @@ Prints one JSON object:
   stores what arrives together in one transaction; ``sentry_ratio`` against the file;
 - ``risk_ms`` / ``policy_ms``: p50 and p99 of ``GET /v1/risk`` and ``GET /v1/policy`` from 50
   concurrent clients (persistent connections), against the file's store after ``faultcast
-  learn``, while OTLP ingest runs into it (target p99 < 10 ms); ``queries`` counts them.
+  learn``, while OTLP ingest runs into it (target p99 < 10 ms); ``queries`` counts them;
+  ``idle_risk_ms`` / ``idle_policy_ms``: the same with no ingest running (the peer).
 
 Every count is checked: the stores hold exactly the events sent.
 
@@ -303,6 +304,7 @@ def main() -> None:
                    capture_output=True)  # fmt: skip
     serve = _Serve(work / "file.duckdb", _key(work / "file.duckdb"), log)
     try:
+        idle = _latencies(serve, args.query_clients, args.queries_per_client)
         ingest = threading.Thread(
             target=serve.post_all, args=("/v1/logs", otlp, "application/x-protobuf", 4)
         )
@@ -337,6 +339,14 @@ def main() -> None:
                 "policy_ms": {
                     "p50": _pct(times["/v1/policy"], 0.5),
                     "p99": _pct(times["/v1/policy"], 0.99),
+                },
+                "idle_risk_ms": {
+                    "p50": _pct(idle["/v1/risk"], 0.5),
+                    "p99": _pct(idle["/v1/risk"], 0.99),
+                },
+                "idle_policy_ms": {
+                    "p50": _pct(idle["/v1/policy"], 0.5),
+                    "p99": _pct(idle["/v1/policy"], 0.99),
                 },
                 "queries": sum(len(v) for v in times.values()),
                 "query_clients": args.query_clients,
