@@ -156,7 +156,7 @@ class HttpService:
         """Start committing, refreshing and serving; returns once the port is open."""
         import uvicorn
 
-        from faultcast.http._app import create_app
+        from faultcast.http._app import HotReads, create_app
 
         # The schema first (api_keys included), so the first request finds it.
         with self.writer_store.writing():
@@ -166,7 +166,7 @@ class HttpService:
         self.reads.start()
         o = self.options
         config = uvicorn.Config(
-            create_app(self),
+            HotReads(create_app(self), self),
             host=o.host,
             port=o.port,
             log_level="warning",

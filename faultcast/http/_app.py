@@ -7,7 +7,8 @@ import inspect
 import re
 import time
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qs
 
 import orjson
 from fastapi import FastAPI, HTTPException, Request
@@ -26,7 +27,7 @@ from faultcast.ingest.network import Request as IngestRequest
 if TYPE_CHECKING:
     from faultcast.http import HttpService
 
-__all__ = ["create_app", "metric_names"]
+__all__ = ["HotReads", "create_app", "metric_names"]
 
 _SENTRY_KEY = re.compile(r"sentry_key\s*=\s*([^,\s]+)")
 _JSON = "application/json"
@@ -397,6 +398,56 @@ class _Counting:
             path = getattr(scope.get("route"), "path", "other")
             self.metrics.requests.labels(path, str(status[0])).inc()
             self.metrics.seconds.labels(path).observe(time.perf_counter() - t0)
+
+
+class HotReads:
+    """``GET /v1/risk`` and ``GET /v1/policy``, which every app polls, answered straight from
+    memory in front of the application (pure ASGI: no routing, validation or thread hop), so
+    a Python process serves thousands a second.  Anything unusual (no or a wrong key, other
+    parameters, a service whose policy is not cached yet) goes on to the application, which
+    answers it in full; the OpenAPI schema still documents both."""
+
+    _PARAMS: ClassVar[dict[str, str]] = {"/v1/risk": "unit", "/v1/policy": "service"}
+
+    def __init__(self, app: Any, http: HttpService) -> None:
+        self.app = app
+        self.http = http
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        body = self._answer(scope) if scope["type"] == "http" else None
+        if body is None:
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        metrics = self.http.http_metrics
+        metrics.requests.labels(scope["path"], "200").inc()
+        metrics.seconds.labels(scope["path"]).observe(time.perf_counter() - t0)
+
+    def _answer(self, scope: Any) -> bytes | None:
+        path = scope["path"]
+        if scope["method"] != "GET" or path not in self._PARAMS:
+            return None
+        value: str | None = None
+        if scope["query_string"]:
+            query = parse_qs(scope["query_string"].decode("latin-1"))
+            if set(query) != {self._PARAMS[path]} or len(query[self._PARAMS[path]]) != 1:
+                return None
+            value = query[self._PARAMS[path]][0]
+        auth = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+        if auth[:7].lower() != b"bearer ":
+            return None
+        who = self.http.keys.check(auth[7:].strip().decode("latin-1"))
+        if who is None or not who.allows("read"):
+            return None
+        reads = self.http.reads
+        if path == "/v1/risk":
+            return reads.risk_json(value).encode()
+        if value is not None and not reads.has_policy(value):
+            return None
+        return f'{{"policy": {reads.policy(value)}}}'.encode()
 
 
 def _envelope_event_id(body: bytes) -> str | None:
