@@ -6,7 +6,8 @@ Prints one JSON object:
 - ``file_events_per_s``: ``faultcast ingest FILE --json`` (a fresh process, timed by its report)
   on ``--events`` simulated events;
 - ``otlp_events_per_s``: the same events as OTLP/HTTP protobuf requests of 512 log records,
-  sent by ``--clients`` concurrent clients to ``faultcast serve --http`` (a fresh store), timed
+  sent by ``--clients`` concurrent clients (10, as a Collector's exporter sends by default) to
+  ``faultcast serve --http`` (a fresh store), timed
   from the first request to the last answer (each answer means committed); ``otlp_ratio`` is
   OTLP / file (target >= 0.5);
 - ``sentry_events_per_s``: ``--sentry-events`` of them as Sentry envelopes (one event each, as
@@ -19,7 +20,7 @@ Prints one JSON object:
 
 Every count is checked: the stores hold exactly the events sent.
 
-Usage: ``python benchmarks/http.py [--events 50000] [--sentry-events 3000] [--clients 8]``.
+Usage: ``python benchmarks/http.py [--events 50000] [--sentry-events 3000] [--clients 10]``.
 """
 
 from __future__ import annotations
@@ -278,7 +279,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--sentry-events", type=int, default=3_000)
-    parser.add_argument("--clients", type=int, default=8, help="OTLP exporters at once.")
+    parser.add_argument(
+        "--clients", type=int, default=10,
+        help="OTLP requests in flight (10: the OpenTelemetry Collector's default "
+        "sending_queue.num_consumers).",
+    )  # fmt: skip
     parser.add_argument(
         "--sentry-clients", type=int, default=64,
         help="Sentry SDKs at once (each sends one event per request, as apps do).",
