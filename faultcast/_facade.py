@@ -51,7 +51,10 @@ class FaultCast:
 
     def __init__(
         self,
-        path: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = "faultcast.duckdb",
+        path: str
+        | os.PathLike[str]
+        | Sequence[str | os.PathLike[str]]
+        | Store = "faultcast.duckdb",
         *,
         redact_patterns: Sequence[str | tuple[str, str]] = (),
         lock_timeout: float = 30.0,
@@ -59,8 +62,11 @@ class FaultCast:
         limits: Limits = DEFAULT_LIMITS,
         masks: Sequence[str] = (),
     ) -> None:
-        self.store: StoreReader = open_store(
-            path, lock_timeout=lock_timeout, memory_limit=memory_limit
+        # An open Store is used as is (``faultcast serve --http`` reads through its writer's).
+        self.store: StoreReader = (
+            path
+            if isinstance(path, Store)
+            else open_store(path, lock_timeout=lock_timeout, memory_limit=memory_limit)
         )
         #: Every metric of :mod:`faultcast.analytics` over this store: ``fc.metrics.error_rate()``.
         self.metrics = Metrics(self.store)
@@ -293,6 +299,12 @@ class FaultCast:
         if isinstance(error, str):
             error = {"error_type": error}
         return self.recommender(since=since, unit=unit).recommend(error, actions=actions)
+
+    def policy(self, service: str | None = None, *, unit: str = "service") -> pd.DataFrame:
+        """The learned recovery policy, compact, for an application to cache: per error class
+        the action, its expected success and whether to automate it
+        (:meth:`faultcast.models.RecoveryRecommender.policy`); empty with no outcome stored."""
+        return self.recommender(unit=unit).policy(service)
 
     def _latest_predictions(self) -> pd.DataFrame:
         key = self.store.change_marker()

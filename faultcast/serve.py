@@ -161,6 +161,8 @@ class ServeOptions:
     from_start: bool = False
     spec: UnitFeatureSpec = field(default_factory=UnitFeatureSpec)
     lock_timeout: float = 60.0
+    #: The HTTP API (:class:`faultcast.http.HttpOptions`), or None.
+    http: Any = None
 
 
 @dataclass
@@ -197,6 +199,8 @@ class Server:
         self.summary = ServeSummary()
         self._stop = threading.Event()
         self._http: Any = None
+        #: The port the HTTP API listens on, once started (``--http HOST:0`` picks one).
+        self.http_port: int | None = None
 
     def stop(self) -> None:
         """End the loop after the batch in hand is stored and committed (signal-handler safe)."""
@@ -209,14 +213,21 @@ class Server:
     def run(self) -> ServeSummary:
         """Serve until :meth:`stop`; the summary of the run."""
         o = self.options
-        if not o.follow and o.kafka is None:
-            raise ValueError("nothing to serve: give --follow FILE and/or --kafka/--topic")
+        if not o.follow and o.kafka is None and o.http is None:
+            raise ValueError("nothing to serve: give --follow FILE, --kafka/--topic or --http")
         started = time.monotonic()
         store = Store(o.db, lock_timeout=o.lock_timeout)
         ingestor = Ingestor(store, redactor=Redactor())
         follower: FileFollower | None = None
         consumer: KafkaIngestor | None = None
+        http: Any = None
         try:
+            if o.http is not None:
+                from faultcast.http import HttpService
+
+                http = HttpService(store, o.http, self.metrics)
+                http.start()
+                self.http_port = http.port
             if o.follow:
                 follower = ingestor.follower(
                     o.follow, service=o.service, session_key=o.session_key, from_start=o.from_start
@@ -235,8 +246,11 @@ class Server:
                     o.metrics_port, addr=o.metrics_host, registry=self.metrics.registry
                 )
             log.info("serve.started", db=str(o.db), follow=list(o.follow), kafka=bool(consumer))
-            self._loop(store, follower, consumer)
+            self._loop(store, follower, consumer, http)
         finally:
+            if http is not None:
+                http.stop()
+                self._take_http(http)
             if consumer is not None:
                 consumer.close()
             if follower is not None:
@@ -253,7 +267,11 @@ class Server:
         return self.summary
 
     def _loop(
-        self, store: Store, follower: FileFollower | None, consumer: KafkaIngestor | None
+        self,
+        store: Store,
+        follower: FileFollower | None,
+        consumer: KafkaIngestor | None,
+        http: Any = None,
     ) -> None:
         o = self.options
         next_learn = time.monotonic() + o.learn_every
@@ -275,12 +293,21 @@ class Server:
                     stored_since_learn += outcome.report.stored
             else:
                 self._stop.wait(o.poll_interval)
+            if http is not None:
+                stored_since_learn += self._take_http(http)
             self.metrics.tick()
             if time.monotonic() >= next_learn:
                 if stored_since_learn:
                     self._learn(store)
                     stored_since_learn = 0
                 next_learn = time.monotonic() + o.learn_every
+
+    def _take_http(self, http: Any) -> int:
+        """Add what the HTTP API stored (its metrics are counted as it commits)."""
+        report, batches = http.take_report()
+        self.summary.add(report)
+        self.summary.batches += batches
+        return int(report.stored)
 
     def _count(self, source: str, report: IngestReport, seconds: float) -> None:
         self.summary.add(report)

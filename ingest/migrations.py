@@ -185,6 +185,21 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     WHERE copy > 1)""",
         ),
     ),
+    Migration(
+        8,
+        "API keys of the HTTP API (hashed)",
+        (
+            """CREATE TABLE api_keys (
+    name VARCHAR PRIMARY KEY,
+    key_hash VARCHAR UNIQUE,
+    key_prefix VARCHAR,
+    scope VARCHAR,
+    created_at TIMESTAMPTZ,
+    last_used_at TIMESTAMPTZ,
+    revoked_at TIMESTAMPTZ
+)""",
+        ),
+    ),
 )
 
 LATEST_VERSION: Final[int] = MIGRATIONS[-1].version

@@ -100,10 +100,13 @@ class Store:
         lock_timeout: float = 30.0,
         memory_limit: str | None = "512MB",
         threads: int | None = None,
+        lock: threading.RLock | None = None,
     ) -> None:
         self.path = MEMORY if str(path) == MEMORY else str(Path(path).expanduser().resolve())
         self.lock_timeout = lock_timeout
-        self._lock = threading.RLock()
+        # Stores of one file in one process share a lock (the file lock guards only between
+        # processes): ``faultcast serve --http`` writes and reads through several.
+        self._lock = lock or threading.RLock()
         # Ingest checkpoints once at the end of a run (:meth:`checkpoint`), not on each detach.
         self._con: duckdb.DuckDBPyConnection = scratch_connection(memory_limit, threads)
         self._attached = False
@@ -117,6 +120,12 @@ class Store:
     @property
     def is_memory(self) -> bool:
         return bool(self.path == MEMORY)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Held while the file is attached (a read or a commit); pass it to another Store of
+        the same file in this process."""
+        return self._lock
 
     @property
     def scratch(self) -> duckdb.DuckDBPyConnection:

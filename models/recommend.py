@@ -604,6 +604,46 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
             reason=("automate: " if automate else "ask a person: ") + reason,
         )
 
+    def policy(self, service: str | None = None) -> pd.DataFrame:
+        """The learned policy as a compact table an application can cache: per error class
+        (category, error_type; with ``service``, per message pattern of that service too) the
+        action to run, its expected success, whether to automate it, and the evidence.
+
+        Columns: category, error_type, pattern, service, action, expected_success, automate,
+        confidence, trials.  Empty before any outcome is learned."""
+        columns = [
+            "category", "error_type", "pattern", "service", "action", "expected_success",
+            "automate", "confidence", "trials",
+        ]  # fmt: skip
+        if service is None:
+            classes = [{"category": k[0], "error_type": k[1]} for k in self._stats if len(k) == 2]
+        else:
+            classes = [
+                {"category": k[0], "error_type": k[1], "pattern": k[2], "service": k[3]}
+                for k in self._stats
+                if len(k) == 4 and k[3] == service
+            ]
+        rows = []
+        for error in sorted(classes, key=lambda e: tuple(str(v) for v in e.values())):
+            try:
+                advice = self.recommend(error)
+            except NotFittedError:
+                continue
+            rows.append(
+                [
+                    error["category"],
+                    error["error_type"],
+                    error.get("pattern"),
+                    error.get("service"),
+                    advice.action,
+                    advice.expected_success,
+                    advice.automate,
+                    advice.confidence,
+                    advice.trials,
+                ]  # fmt: skip
+            )
+        return pd.DataFrame(rows, columns=columns)
+
     def recommend_many(self, errors: Iterable[Mapping[str, Any]]) -> list[Recommendation]:
         """:meth:`recommend` for each error."""
         return [self.recommend(e) for e in errors]

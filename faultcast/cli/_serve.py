@@ -62,6 +62,26 @@ def register(app: typer.Typer) -> None:
         batch_messages: Annotated[
             int, typer.Option("--batch-messages", help="At most this many messages per batch.")
         ] = 20_000,
+        http: Annotated[
+            str | None,
+            typer.Option(
+                "--http",
+                help="Serve the HTTP API (OTLP, Sentry and event ingest; risk, policy and "
+                "queries) on HOST:PORT, e.g. 127.0.0.1:8080; see docs/serve.md.",
+                metavar="HOST:PORT",
+            ),
+        ] = None,
+        max_body: Annotated[
+            int,
+            typer.Option("--max-body", help="Largest HTTP request body in bytes (413 past it)."),
+        ] = 8 * 1024 * 1024,
+        max_queue_events: Annotated[
+            int,
+            typer.Option(
+                "--max-queue-events",
+                help="Events waiting to be committed before HTTP ingest answers 429.",
+            ),
+        ] = 200_000,
         metrics_port: Annotated[
             int | None,
             typer.Option(
@@ -105,7 +125,8 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--verbose", "-v", help="Log to stderr.", metavar="")
         ] = False,
     ) -> None:
-        """Ingest continuously from followed files and/or a Kafka consumer group, learn as
+        """Ingest continuously from followed files, a Kafka consumer group and/or the HTTP API
+        (--http: OTLP logs, Sentry SDKs, faultcast events; risk, policy and queries), learn as
         events arrive, and expose Prometheus metrics.
 
         Offsets are committed only after a batch is stored, and event ids make a redelivered
@@ -116,10 +137,11 @@ def register(app: typer.Typer) -> None:
         # The options first: a mistake is reported before the models and Kafka load.
         if (kafka is None) != (topic is None):
             fail(ValueError("--kafka and --topic go together: give both"))
-        if not follow and kafka is None:
+        if not follow and kafka is None and http is None:
             fail(
                 ValueError(
-                    "nothing to serve: give --follow FILE and/or --kafka HOST:PORT --topic T"
+                    "nothing to serve: give --follow FILE, --kafka HOST:PORT --topic T "
+                    "and/or --http HOST:PORT"
                 )
             )
         from faultcast.cli._common import check_number
@@ -127,6 +149,28 @@ def register(app: typer.Typer) -> None:
         check_number(metrics_port, "--metrics-port", low=1, high=65535)
         check_number(learn_every, "--learn-every", low=0, low_open=True)
         check_number(batch_messages, "--batch-messages", low=1)
+        check_number(max_body, "--max-body", low=1)
+        check_number(max_queue_events, "--max-queue-events", low=1)
+        http_options = None
+        if http is not None:
+            from faultcast.http import HttpOptions, is_loopback, parse_address
+
+            try:
+                host, port = parse_address(http)
+            except ValueError as e:
+                fail(e)
+            http_options = HttpOptions(
+                host,
+                port,
+                max_body_bytes=max_body,
+                max_queue_events=max_queue_events,
+                service=service,
+            )
+            if not is_loopback(host):
+                err().print(
+                    f"warning: serving HTTP on {host}, beyond this machine, without TLS: API "
+                    "keys travel in the clear; put a TLS-terminating proxy in front"
+                )
         from faultcast.ingest.errors import FaultcastError
         from faultcast.ingest.kafka import KafkaSettings
         from faultcast.serve import ServeMetrics, ServeOptions, Server
@@ -151,6 +195,7 @@ def register(app: typer.Typer) -> None:
             service=service,
             session_key=session_key,
             from_start=from_start,
+            http=http_options,
         )
         server = Server(options, ServeMetrics(sdk_metrics=True))
 

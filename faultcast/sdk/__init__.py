@@ -13,7 +13,8 @@
 - :class:`FaultcastProcessor` (structlog) and :class:`FaultcastHandler` (stdlib logging)
   turn any logged exception into a faultcast event; :class:`KafkaSink` (structlog) and
   :class:`KafkaHandler` (stdlib logging) send the events to a Kafka topic instead of a file
-  (for ``faultcast serve --kafka``); :data:`metrics` counts recoveries
+  (for ``faultcast serve --kafka``); :class:`HttpSink` and :class:`HttpHandler` post them to
+  ``faultcast serve --http`` (batched, retried, spilled and replayed); :data:`metrics` counts recoveries
   (exported to Prometheus with ``metrics.enable_prometheus()``).
 
 Examples
@@ -53,6 +54,7 @@ from faultcast.sdk._errors import (
     classify,
 )
 from faultcast.sdk._guard import Guard, GuardScope, guard
+from faultcast.sdk._http import HttpHandler, HttpSink
 from faultcast.sdk._kafka import KafkaHandler, KafkaSink
 from faultcast.sdk._logging import FaultcastHandler, FaultcastProcessor
 from faultcast.sdk._metrics import RecoveryMetrics, metrics
@@ -77,6 +79,8 @@ __all__ = [
     "FaultcastProcessor",
     "Guard",
     "GuardScope",
+    "HttpHandler",
+    "HttpSink",
     "KafkaHandler",
     "KafkaSink",
     "LockedOutError",
