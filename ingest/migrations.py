@@ -189,7 +189,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         8,
         "API keys of the HTTP API (hashed)",
         (
-            """CREATE TABLE api_keys (
+            """CREATE TABLE IF NOT EXISTS api_keys (
     name VARCHAR PRIMARY KEY,
     key_hash VARCHAR UNIQUE,
     key_prefix VARCHAR,

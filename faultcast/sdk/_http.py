@@ -161,6 +161,8 @@ class HttpSink:
         while not self._closed.is_set():
             self._wake.wait(self.flush_interval)
             self._wake.clear()
+            if self._closed.is_set():
+                break  # close() sends what is left, in the caller's thread
             self._batch()
             if self.buffer.pending and not self.flush():
                 self._closed.wait(self.retry_interval)  # the server is down: wait a little
@@ -214,7 +216,8 @@ class HttpSink:
         self._closed.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            # Its send in hand, if any, ends first (at least a moment, even with timeout 0).
+            self._thread.join(max(timeout, 1.0))
         while not self.flush() and time.monotonic() < deadline:
             time.sleep(min(self.retry_interval, max(0.0, deadline - time.monotonic())))
         try:
