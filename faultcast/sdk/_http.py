@@ -15,7 +15,7 @@ from typing import Any
 from faultcast.sdk._buffer import StreamBuffer
 from faultcast.sdk._errors import BufferFullError, CommunicationError, DataError, StreamingError
 from faultcast.sdk._log import dumps
-from faultcast.sdk._logging import FaultcastHandler
+from faultcast.sdk._logging import SinkHandler
 
 __all__ = ["HttpHandler", "HttpSink"]
 
@@ -230,7 +230,7 @@ class HttpSink:
             ) from e
 
 
-class HttpHandler(FaultcastHandler):
+class HttpHandler(SinkHandler):
     """A stdlib ``logging`` handler sending faultcast events to a faultcast server (see
     :class:`HttpSink`, whose options it takes).
 
@@ -255,15 +255,6 @@ class HttpHandler(FaultcastHandler):
     ) -> None:
         super().__init__(service=service, host=host, level=level)
         self.sink = HttpSink(url, api_key, **options)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.sink.send(self.event_of(record))
-        except Exception:
-            self.handleError(record)
-
-    def flush(self) -> None:
-        self.sink.flush()
 
     def close(self) -> None:
         try:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from faultcast.sdk._log import dumps
-from faultcast.sdk._logging import FaultcastHandler
+from faultcast.sdk._logging import SinkHandler
 
 __all__ = ["KafkaHandler", "KafkaSink"]
 
@@ -142,7 +142,7 @@ class KafkaSink:
         return event_dict
 
 
-class KafkaHandler(FaultcastHandler):
+class KafkaHandler(SinkHandler):
     """A stdlib ``logging`` handler producing faultcast events to Kafka (see :class:`KafkaSink`).
 
     Examples
@@ -165,15 +165,6 @@ class KafkaHandler(FaultcastHandler):
     ) -> None:
         super().__init__(service=service, host=host, level=level)
         self.sink = KafkaSink(bootstrap, topic, options=options)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            self.sink.send(self.event_of(record))
-        except Exception:
-            self.handleError(record)
-
-    def flush(self) -> None:
-        self.sink.flush()
 
     def close(self) -> None:
         self.sink.close()

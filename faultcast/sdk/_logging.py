@@ -217,3 +217,19 @@ class FaultcastHandler(logging.Handler):
                 self._file.close()
                 self._file = None
         super().close()
+
+
+class SinkHandler(FaultcastHandler):
+    """A :class:`FaultcastHandler` that hands each event to a sink (``self.sink``, set by the
+    subclass: an object with ``send(event)`` and ``flush()``) instead of writing a line."""
+
+    sink: Any
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.sink.send(self.event_of(record))
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        self.sink.flush()
