@@ -44,7 +44,8 @@ def test_online_calibration_recovers_known_probabilities() -> None:
     cold = OnlineCalibrator(min_positives=5)
     for label in (False, True, False, False):
         cold.update(0.9, label)
-    assert cold.transform(np.array([0.1, 0.9])).tolist() == [0.25, 0.25]
+    # (plus a millionth of the score, which keeps the scores' order)
+    assert np.allclose(cold.transform(np.array([0.1, 0.9])), [0.25, 0.25], atol=1e-6)
 
 
 def _frame(units: int, ticks: int, start: pd.Timestamp) -> pd.DataFrame:
@@ -176,3 +177,21 @@ def test_template_features_see_new_patterns_and_failing_peers(tmp_path: Path) ->
     assert api.loc[minute(105), "peer_failures"] == 0
     assert api.loc[minute(111), "peer_failures"] > 0  # db, which api calls, is failing
     assert np.isfinite(feats[spec.feature_names()].to_numpy()).all()
+
+
+def test_calibrated_probabilities_keep_the_scores_order() -> None:
+    """Before a fit (the base rate) and on the flat runs of an isotonic fit, probabilities still
+    rank units as their scores do; the values move by at most a millionth."""
+    cal = OnlineCalibrator(window=1000, refit_every=100, min_positives=5)
+    scores = np.array([0.9, 0.1, 0.5, 0.3])
+    for s, y in [(0.2, False)] * 50:
+        cal.update(s, y)
+    cold = cal.transform(scores)
+    assert list(np.argsort(cold)) == list(np.argsort(scores))
+    assert np.allclose(cold, cal.base_rate(), atol=1e-6)
+    rng = np.random.default_rng(1)
+    for s in rng.uniform(size=400):
+        cal.update(float(s), bool(s > 0.7))  # a step: isotonic is flat on each side of it
+    warm = cal.transform(scores)
+    assert list(np.argsort(warm)) == list(np.argsort(scores))
+    assert warm[0] > 0.99 and warm[1] < 0.01
