@@ -412,6 +412,12 @@ class HotReads:
     def __init__(self, app: Any, http: HttpService) -> None:
         self.app = app
         self.http = http
+        metrics = http.http_metrics
+        # The metrics' children, bound once (``labels()`` takes a lock and a lookup per call).
+        self._counted = {
+            path: (metrics.requests.labels(path, "200"), metrics.seconds.labels(path))
+            for path in self._PARAMS
+        }
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         body = self._answer(scope) if scope["type"] == "http" else None
@@ -422,9 +428,9 @@ class HotReads:
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        metrics = self.http.http_metrics
-        metrics.requests.labels(scope["path"], "200").inc()
-        metrics.seconds.labels(scope["path"]).observe(time.perf_counter() - t0)
+        requests, seconds = self._counted[scope["path"]]
+        requests.inc()
+        seconds.observe(time.perf_counter() - t0)
 
     def _answer(self, scope: Any) -> bytes | None:
         path = scope["path"]
@@ -444,10 +450,10 @@ class HotReads:
             return None
         reads = self.http.reads
         if path == "/v1/risk":
-            return reads.risk_json(value).encode()
+            return reads.risk_body() if value is None else reads.risk_json(value).encode()
         if value is not None and not reads.has_policy(value):
             return None
-        return f'{{"policy": {reads.policy(value)}}}'.encode()
+        return reads.policy_body(value)
 
 
 def _envelope_event_id(body: bytes) -> str | None:
