@@ -208,7 +208,9 @@ def create_app(http: HttpService) -> FastAPI:
         content_type = request.headers.get("content-type", "application/x-protobuf")
         source = "http:/v1/logs"
         try:
-            lines = await run_in_threadpool(otlp.request_to_lines, body, content_type)
+            lines = await asyncio.get_running_loop().run_in_executor(
+                http.convert_pool, otlp.request_to_lines, body, content_type
+            )
         except otlp.PayloadError as e:
             raise await quarantined(source, body, str(e)) from e
         result = await commit(source, body, lines)
