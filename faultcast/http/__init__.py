@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -147,6 +148,11 @@ class HttpService:
             policy_refresh=self.options.policy_refresh_seconds,
         )
         self.keys = KeyCache(KeyStore(self.reader_store), refresh=self.options.keys_refresh_seconds)
+        #: OTLP bodies are converted here, one at a time, off the event loop.  Conversion is
+        #: Python (holding the GIL): one thread converts as fast as many, and leaves the event
+        #: loop one thread to take turns with rather than one per request in flight, so
+        #: queries answered from memory are not held up behind them.
+        self.convert_pool = ThreadPoolExecutor(1, thread_name_prefix="faultcast-http-convert")
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self.port = self.options.port
@@ -207,6 +213,7 @@ class HttpService:
         if self._thread is not None:
             self._thread.join(timeout=15)
         self.committer.stop()
+        self.convert_pool.shutdown(wait=False)
         self.reads.stop()
         self.keys.stop()
         self.writer_store.close()

@@ -208,7 +208,9 @@ def create_app(http: HttpService) -> FastAPI:
         content_type = request.headers.get("content-type", "application/x-protobuf")
         source = "http:/v1/logs"
         try:
-            lines = await run_in_threadpool(otlp.request_to_lines, body, content_type)
+            lines = await asyncio.get_running_loop().run_in_executor(
+                http.convert_pool, otlp.request_to_lines, body, content_type
+            )
         except otlp.PayloadError as e:
             raise await quarantined(source, body, str(e)) from e
         result = await commit(source, body, lines)
@@ -412,6 +414,12 @@ class HotReads:
     def __init__(self, app: Any, http: HttpService) -> None:
         self.app = app
         self.http = http
+        metrics = http.http_metrics
+        # The metrics' children, bound once (``labels()`` takes a lock and a lookup per call).
+        self._counted = {
+            path: (metrics.requests.labels(path, "200"), metrics.seconds.labels(path))
+            for path in self._PARAMS
+        }
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         body = self._answer(scope) if scope["type"] == "http" else None
@@ -422,9 +430,9 @@ class HotReads:
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
-        metrics = self.http.http_metrics
-        metrics.requests.labels(scope["path"], "200").inc()
-        metrics.seconds.labels(scope["path"]).observe(time.perf_counter() - t0)
+        requests, seconds = self._counted[scope["path"]]
+        requests.inc()
+        seconds.observe(time.perf_counter() - t0)
 
     def _answer(self, scope: Any) -> bytes | None:
         path = scope["path"]
@@ -444,10 +452,10 @@ class HotReads:
             return None
         reads = self.http.reads
         if path == "/v1/risk":
-            return reads.risk_json(value).encode()
+            return reads.risk_body() if value is None else reads.risk_json(value).encode()
         if value is not None and not reads.has_policy(value):
             return None
-        return f'{{"policy": {reads.policy(value)}}}'.encode()
+        return reads.policy_body(value)
 
 
 def _envelope_event_id(body: bytes) -> str | None:

@@ -1,8 +1,9 @@
 """Group commit: requests wait in a bounded queue; one thread stores them many at a time.
 
 A request is answered only after its batch is committed.  The writer takes the oldest request
-and lets the others in flight join it for at most ``max_delay`` (50 ms) after it arrived, or
-until ``max_batch_events`` are waiting; commits them together (one transaction per source);
+and lets the others in flight join it for at most ``max_delay`` (50 ms) after it arrived or
+the previous commit ended (the clients just answered send their next requests then), or until
+``max_batch_events`` are waiting; commits them together (one transaction per source);
 answers every request of the batch; and takes the next.  So a commit's fixed cost is shared by
 every request that arrived within 50 ms of each other or during the commit before.  The queue
 is bounded by events: a request that does not fit is refused at once (:class:`QueueFull`, HTTP
@@ -70,6 +71,8 @@ class GroupCommitter:
         self._pending = IngestReport()
         self._pending_batches = 0
         self.healthy = True
+        #: When the last commit ended (its requests answered).
+        self._last_commit = float("-inf")
 
     @property
     def queued_events(self) -> int:
@@ -117,8 +120,12 @@ class GroupCommitter:
             if not self._queue:
                 return None
             # Let the requests in flight join: a batch starts at most ``max_delay`` after its
-            # oldest request arrived, or as soon as it is full.
-            deadline = self._queue[0].arrived + self.max_delay
+            # oldest request arrived or the last commit ended (whichever is later), or as soon
+            # as it is full.  After a commit, the clients it answered send their next requests
+            # at once: waiting for them makes one group of what would be a small batch (those
+            # that arrived during the commit) and another right after it, each paying the
+            # commit's fixed cost.
+            deadline = max(self._queue[0].arrived, self._last_commit) + self.max_delay
             while (
                 not self._stopping
                 and self._queued_events < self.max_batch_events
@@ -159,6 +166,7 @@ class GroupCommitter:
                 self._pending_batches += 1
             for item, result in zip(batch, results, strict=True):
                 item.future.set_result(result)
+            self._last_commit = time.monotonic()
             try:
                 self.network.fold_wal()
             except Exception as e:  # the next commit tries again

@@ -76,7 +76,10 @@ class Reads(_Refresher):
         self._policy_at = float("-inf")
         self._risk = pd.DataFrame()
         self._risk_json = '{"risk": []}'
+        self._risk_body = self._risk_json.encode()
         self._policies: dict[str | None, str] = {}
+        #: ``{"policy": ...}`` answers as bytes, made once per policy (see :meth:`policy_body`).
+        self._policy_bodies: dict[str | None, bytes] = {}
         self._recommender: Any = None
         self._lock = threading.Lock()
 
@@ -90,6 +93,7 @@ class Reads(_Refresher):
         answer = f'{{"risk": {frame_json(risk)}}}'
         with self._lock:
             self._risk, self._risk_json, self._marker = risk, answer, marker
+            self._risk_body = answer.encode()
         now = time.monotonic()
         if marker == self._policy_marker or now - self._policy_at < self.policy_refresh:
             return
@@ -101,6 +105,7 @@ class Reads(_Refresher):
         policies = {s: self._policy_json(recommender, s) for s in services}
         with self._lock:
             self._recommender, self._policies = recommender, policies
+            self._policy_bodies = {}
             self._policy_marker, self._policy_at = marker, now
 
     @staticmethod
@@ -121,6 +126,10 @@ class Reads(_Refresher):
             return self._risk_json
         return f'{{"risk": {frame_json(self.risk(unit))}}}'
 
+    def risk_body(self) -> bytes:
+        """The whole ``{"risk": [...]}`` answer as bytes, as kept."""
+        return self._risk_body
+
     def has_policy(self, service: str | None) -> bool:
         return service in self._policies
 
@@ -131,6 +140,15 @@ class Reads(_Refresher):
             with self._lock:
                 self._policies[service] = cached
         return cached
+
+    def policy_body(self, service: str | None = None) -> bytes:
+        """``{"policy": [...]}`` for ``service`` as bytes, kept until the policy is rebuilt."""
+        bodies = self._policy_bodies
+        body = bodies.get(service)
+        if body is None:
+            body = f'{{"policy": {self.policy(service)}}}'.encode()
+            bodies[service] = body
+        return body
 
     def recommend(self, error: dict[str, Any]) -> dict[str, Any] | None:
         recommender = self._recommender
