@@ -20,34 +20,28 @@ Prints one JSON object:
 
 Every count is checked: the stores hold exactly the events sent.
 
-Usage: ``python benchmarks/http.py [--events 50000] [--sentry-events 3000] [--clients 10]``.
+Usage: ``python benchmarks/http_api.py [--events 50000] [--sentry-events 3000] [--clients 10]``.
 """
 
 from __future__ import annotations
 
+import argparse
+import http.client
+import itertools
+import json
 import os
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
 
-# This file is named http.py: run as a script, its folder comes first on sys.path and would
-# hide the standard library's http package (which urllib imports too).
-if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
-    sys.path.pop(0)
-
-import argparse  # noqa: E402
-import http.client  # noqa: E402
-import itertools  # noqa: E402
-import json  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
-
-import orjson  # noqa: E402
+import orjson
 
 FC = [sys.executable, "-m", "faultcast"]
 
