@@ -36,13 +36,13 @@ def _write_input(path: Path, n: int) -> tuple[set[int], set[int]]:
 def test_kill_9_at_random_moments_then_resume_stores_each_line_exactly_once(tmp_path: Path) -> None:
     source = tmp_path / "events.jsonl"
     db = tmp_path / "store.duckdb"
-    good, bad = _write_input(source, 120_000)
+    good, bad = _write_input(source, 50_000)
     env = dict(os.environ, FAULTCAST_CHUNK_BYTES=str(96 * 1024))
     cmd = [sys.executable, "-m", "faultcast", "ingest", str(source), "--db", str(db), "--json"]
     rng = random.Random(11)
     kills = 0
     attempts = 0
-    while kills < 12 and attempts < 40:
+    while kills < 6 and attempts < 24:
         attempts += 1
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         time.sleep(rng.uniform(0.4, 2.5))
@@ -50,7 +50,7 @@ def test_kill_9_at_random_moments_then_resume_stores_each_line_exactly_once(tmp_
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.communicate(timeout=60)
-    assert kills >= 10, (
+    assert kills >= 5, (
         f"only {kills} kills landed mid-run; the input is too small for this machine"
     )
     done = subprocess.run(cmd, env=env, capture_output=True, timeout=300)

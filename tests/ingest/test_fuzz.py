@@ -103,7 +103,7 @@ def _check(tmp_path: Path, lines: list[bytes]) -> None:
 
 
 @settings(
-    max_examples=6,
+    max_examples=4,
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,

@@ -66,7 +66,7 @@ def _run(sql: str | None, lines: list[str]) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(events, min_size=1, max_size=20))
 def test_fast_and_full_paths_agree(batch: list[dict[str, Any]]) -> None:
     lines = [json.dumps(e) for e in batch]
