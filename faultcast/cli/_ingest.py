@@ -218,8 +218,12 @@ def simulate(
     """Write a believable multi-service error stream, with a ground-truth side file."""
     import functools
 
+    from faultcast.cli._common import check_number
     from faultcast.simulate import simulate as run_simulation
 
+    check_number(hours, "--hours", low=0, low_open=True)
+    check_number(services, "--services", low=1)
+    check_number(rate, "--rate", low=0, low_open=True)
     if world == "graph":
         from faultcast.simulate_graph import simulate_graph
 
@@ -267,9 +271,12 @@ def demo(
     from rich.table import Table
 
     from faultcast._facade import connect
+    from faultcast.cli._common import check_number
     from faultcast.ingest.errors import FaultcastError
     from faultcast.simulate import simulate as run_simulation
 
+    check_number(hours, "--hours", low=0, low_open=True)
+    check_number(services, "--services", low=1)
     configure_logging(False)
     db = db.expanduser()
     db.parent.mkdir(parents=True, exist_ok=True)

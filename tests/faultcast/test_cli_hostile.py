@@ -132,6 +132,8 @@ INVALID = [
     (("models", "promote", "0"), "VERSION"),
     (("models", "resign", "--version", "0"), "--version"),
     (("dashboard", "--port", "70000"), "--port"),
+    (("demo", "--hours", "0"), "--hours"),
+    (("demo", "--services", "0"), "--services"),
     (("ingest", "x.log", "--format", "xml"), "--format"),
     (("ingest", "x.log", "--year", "0"), "--year"),
     (("ingest", "x.log", "--poll", "0"), "--poll"),
