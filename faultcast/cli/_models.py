@@ -121,15 +121,14 @@ def learn(
     if not summary["ticks"]:
         out().print("nothing new to learn (every complete tick is learned)")
         return
+    learning = summary.get("status", "ready") != "ready"
+    # While it learns, the threshold is on a scale with nothing to calibrate it yet: not shown.
+    threshold = "none yet" if learning else f"{summary['threshold']:.3f}"
     out().print(
         f"learned {summary['ticks']:,} ticks ({summary['rows']:,} unit-ticks, {summary['from']} .. {summary['to']}); "
-        f"model version {summary['model_version']}, alert threshold {summary['threshold']:.3f}, "
+        f"model version {summary['model_version']}, alert threshold {threshold}, "
         f"{summary['drift_events']} drift events"
-        + (
-            f"; {summary['status']} (no alerts until then)"
-            if summary.get("status", "ready") != "ready"
-            else ""
-        )
+        + (f"; {summary['status']} (no alerts until then)" if learning else "")
     )
 
 

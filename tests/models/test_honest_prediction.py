@@ -116,6 +116,18 @@ def test_cold_start_is_said_by_predict(small_store: Path) -> None:
     assert "learning:" in result.output and "of 5 failures seen" in result.output
 
 
+def test_learn_says_it_is_learning_and_shows_no_threshold_yet(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    simulate_graph(events, services=2, hours=1, seed=4)  # an hour: fewer than 5 failures
+    db = tmp_path / "store.duckdb"
+    with faultcast.connect(db) as fc:
+        fc.ingest(events)
+    result = CliRunner().invoke(app, ["learn", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # rich wraps long lines
+    assert "alert threshold none yet" in said and "no alerts until then" in said
+
+
 def test_the_production_version_answers_predict(small_store: Path, tmp_path: Path) -> None:
     db = tmp_path / "store.duckdb"
     for f in small_store.parent.glob(small_store.name + "*"):  # the store and its WAL
