@@ -410,12 +410,14 @@ class Ingestor:
         if not names:
             raise IngestError("nothing to ingest: give at least one file, or - for stdin")
         problems: dict[str, str] = {}
+        heads: dict[str, bytes] = {}
         for p in names:
             check_path(p)
             if follow:
                 _check_followable(p)
             if p != STDIN and not is_fifo(p) and (format == "auto" or fmt.sniff_when_named):
-                problem = fmt.sniff(p, read_head(p))
+                heads[p] = read_head(p)
+                problem = fmt.sniff(p, heads[p])
                 if problem is not None:
                     problems[p] = problem
         if (
@@ -423,7 +425,7 @@ class Ingestor:
             and format == "auto"
             and not log_format
             and len(problems) == len(names)
-            and not any(_has_json_line(read_head(p)) for p in problems)
+            and not any(_has_json_line(heads[p]) for p in problems)
         ):
             # No file looks like JSON lines (no line of their heads is an object): they are
             # text logs, their layouts detected.

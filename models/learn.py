@@ -72,6 +72,34 @@ def checkpoint(store: Store) -> None:
         log.warning("store.checkpoint_failed", path=store.path, error=str(e))
 
 
+def unit_predictions(
+    spec: UnitFeatureSpec,
+    scored: pd.DataFrame,
+    anomaly: np.ndarray,
+    model_name: str,
+    model_version: int,
+    explanations: list[str | None] | list[str],
+) -> pd.DataFrame:
+    """Rows of table ``predictions`` (unit mode) for the ticks ``scored`` by a replay."""
+    return pd.DataFrame(
+        {
+            "mode": "unit",
+            "unit_column": spec.unit,
+            "unit": scored["unit"].astype(str),
+            "tick": scored["tick"],
+            "made_at": scored["made_at"],
+            "horizon_s": float(spec.horizon_s),
+            "probability": scored["probability"].astype(float),
+            "threshold": scored["threshold"].astype(float),
+            "alert": scored["alert"].astype(bool),
+            "anomaly_score": anomaly,
+            "model_name": model_name,
+            "model_version": np.int64(model_version),
+            "explanation": explanations,
+        }
+    )
+
+
 def upsert_predictions(con: Any, preds: pd.DataFrame) -> None:
     """Store ``preds`` in the caller's write transaction ``con``, replacing the stored rows of
     the same (mode, unit column, unit, tick, horizon): learning again from scratch (after the
@@ -200,23 +228,7 @@ def learn(
     explanations: list[str | None] = [None] * len(res)
     for idx in np.flatnonzero((res["tick"] == last_tick).to_numpy()):
         explanations[idx] = json.dumps(_explain(state, feats.iloc[idx]))
-    preds = pd.DataFrame(
-        {
-            "mode": "unit",
-            "unit_column": spec.unit,
-            "unit": res["unit"].astype(str),
-            "tick": res["tick"],
-            "made_at": res["made_at"],
-            "horizon_s": float(spec.horizon_s),
-            "probability": res["probability"].astype(float),
-            "threshold": res["threshold"].astype(float),
-            "alert": res["alert"].astype(bool),
-            "anomaly_score": anomaly,
-            "model_name": UNIT_MODEL,
-            "model_version": 0,
-            "explanation": explanations,
-        }
-    )
+    preds = unit_predictions(spec, res, anomaly, UNIT_MODEL, 0, explanations)
     with store.writing() as con:
         version = Registry(store).save(
             UNIT_MODEL,

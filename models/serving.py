@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-import numpy as np
 import pandas as pd
 from faultcast.ingest.store import StoreReader
 from faultcast.models.backtest import onset_index
@@ -54,7 +53,7 @@ def production_predictions(
     store: StoreReader, unit_column: str | None = None, name: str | None = None
 ) -> pd.DataFrame:
     """The newest prediction per unit of the production version, riskiest first (see above)."""
-    from faultcast.models.learn import UNIT_MODEL, _explain
+    from faultcast.models.learn import UNIT_MODEL, _explain, unit_predictions
 
     name = name or UNIT_MODEL
     if not store.exists() or store.schema_version() < REGISTRY_SCHEMA:
@@ -91,23 +90,9 @@ def production_predictions(
         return _empty()
     scored = replay.score(feats, onsets)
     explanations = [json.dumps(_explain(state, feats.iloc[i])) for i in range(len(feats))]
-    frame = pd.DataFrame(
-        {
-            "unit_column": spec.unit,
-            "unit": scored["unit"].astype(str),
-            "tick": scored["tick"],
-            "made_at": scored["made_at"],
-            "horizon_s": float(spec.horizon_s),
-            "probability": scored["probability"].astype(float),
-            "threshold": scored["threshold"].astype(float),
-            "alert": scored["alert"].astype(bool),
-            "anomaly_score": feats["max_surge"].to_numpy(dtype=float),
-            "model_name": name,
-            "model_version": np.int64(loaded.version),
-            "explanation": explanations,
-            "status": status,
-        }
-    )
+    anomaly = feats["max_surge"].to_numpy(dtype=float)
+    frame = unit_predictions(spec, scored, anomaly, name, loaded.version, explanations)
+    frame = frame.drop(columns="mode").assign(status=status)
     return frame.sort_values(["probability", "unit"], ascending=[False, True]).reset_index(
         drop=True
     )

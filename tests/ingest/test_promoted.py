@@ -48,8 +48,8 @@ def test_text_logs_fill_them_from_fields_of_the_same_name(tmp_path: Path) -> Non
     assert rows.to_dict("records") == [{"source_ip": "10.0.0.3", "user": "mallory"}]
 
 
-def test_migration_6_backfills_an_existing_store(tmp_path: Path) -> None:
-    path = tmp_path / "old.duckdb"
+def _store_before_migration_6(path: Path) -> duckdb.DuckDBPyConnection:
+    """A store as faultcast wrote it before migration 6, open for the test to fill."""
     con = duckdb.connect(str(path))
     con.execute(
         "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)"
@@ -62,6 +62,12 @@ def test_migration_6_backfills_an_existing_store(tmp_path: Path) -> None:
         con.execute(
             "INSERT INTO schema_version VALUES (?, ?, now())", [migration.version, migration.name]
         )
+    return con
+
+
+def test_migration_6_backfills_an_existing_store(tmp_path: Path) -> None:
+    path = tmp_path / "old.duckdb"
+    con = _store_before_migration_6(path)
     con.execute(
         "INSERT INTO events (event_id, ts, message, attrs) VALUES "
         "('a', now(), 'x', '{\"source_ip\": \"10.1.1.1\", \"user\": \"eve\"}'), ('b', now(), 'y', NULL)"
@@ -80,18 +86,7 @@ def test_security_metrics_read_a_store_not_migrated_yet(tmp_path: Path) -> None:
     from faultcast.analytics import Metrics
 
     path = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute(
-        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)"
-    )
-    for migration in MIGRATIONS:
-        if migration.version >= 6:
-            break
-        for statement in migration.statements:
-            con.execute(statement)
-        con.execute(
-            "INSERT INTO schema_version VALUES (?, ?, now())", [migration.version, migration.name]
-        )
+    con = _store_before_migration_6(path)
     con.execute(
         "INSERT INTO events (event_id, ts, service, level, category, error_type, message, template, attrs) "
         "VALUES ('a', TIMESTAMPTZ '2026-01-01 00:00:00+00', 'api', 'error', 'security', "
