@@ -159,6 +159,5 @@ class Metrics:
     prediction_quality = metric(prediction_quality)
     prediction_calibration = metric(prediction_calibration)
     risk_timeline = metric(risk_timeline)
-    # issues (errors grouped by fingerprint) and their status changes
+    # issues (errors grouped by fingerprint)
     issues = metric(issues)
-    issue_changes = metric(issue_changes)
