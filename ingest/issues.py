@@ -182,9 +182,25 @@ FROM (
 
 
 # ---------------------------------------------------------------------------- upkeep
-def _batch_sql(prefix: str, where: str) -> str:
-    """Temp table ``issue_batch``: the events matching ``where`` that belong to an issue, with
-    their fingerprint and issue id (the fingerprint computed once per event)."""
+def _raw_sql(prefix: str, where: str) -> str:
+    """Temp table ``issue_raw``: the events matching ``where`` that belong to an issue, with
+    their attributes read once and whether they carry a traceback."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE issue_raw AS
+SELECT *, (jt[2] IN ('VARCHAR', 'ARRAY') OR jt[3] = 'VARCHAR'
+           OR contains(message, 'Traceback (most recent call last)')) AS has_traceback
+FROM (
+    SELECT rowid AS rid, ts, service, level, error_type, template_id, template, message,
+           session_key, "user", attrs, {_attrs_sql()}
+    FROM {prefix}events WHERE {where} AND {qualifies_sql()}
+)
+"""
+
+
+def _batch_sql(frames: bool = True) -> str:
+    """Temp table ``issue_batch``: the events of ``issue_raw`` with their fingerprint and issue
+    id; ``frames=False`` when none carries a traceback (a cheaper statement to plan)."""
+    frames_sql = _frames_sql("attrs", "message") if frames else "[]::VARCHAR[]"
     return f"""
 CREATE OR REPLACE TEMP TABLE issue_batch AS
 SELECT rid, {issue_id_sql("fingerprint")} AS issue_id, fingerprint, ts, service, level,
@@ -192,14 +208,7 @@ SELECT rid, {issue_id_sql("fingerprint")} AS issue_id, fingerprint, ts, service,
 FROM (
     SELECT rid, {fingerprint_sql()} AS fingerprint, ts, service, level, error_type,
            template_id, template, session_key, "user", {release_sql()} AS release
-    FROM (
-        SELECT *, {_frames_sql("attrs", "message")} AS frames
-        FROM (
-            SELECT rowid AS rid, ts, service, level, error_type, template_id, template, message,
-                   session_key, "user", attrs, {_attrs_sql()}
-            FROM {prefix}events WHERE {where} AND {qualifies_sql()}
-        )
-    )
+    FROM (SELECT *, {frames_sql} AS frames FROM issue_raw)
 )
 """
 
@@ -313,18 +322,25 @@ SELECT issue_id, now(), from_status, to_status, '{SYSTEM_ACTOR}', reason FROM is
 def update_issues(con: duckdb.DuckDBPyConnection) -> int:
     """Fold the events this transaction stored (``ingested_at = now()``) into the issues, and
     move issues along their lifecycle (regressions, expired ignores); returns the events
-    folded.  ``con`` has the store attached as ``store``, inside the commit's transaction."""
-    con.execute(_batch_sql("store.", "ingested_at = now()"))
-    n, sessions, users, lifecycle, expiring = con.execute(
-        """SELECT count(*), count(session_key), count("user"),
-            (SELECT count(*) FROM store.issues WHERE status IN ('resolved', 'ignored')
-                AND issue_id IN (SELECT issue_id FROM issue_batch)),
+    folded.  ``con`` has the store attached as ``store``, inside the commit's transaction.
+
+    Statements that would change nothing are not run (planning them is most of the cost of a
+    small commit)."""
+    con.execute(_raw_sql("store.", "ingested_at = now()"))
+    n, tracebacks, sessions, users, expiring = con.execute(
+        """SELECT count(*), count(*) FILTER (WHERE has_traceback), count(session_key),
+            count("user"),
             (SELECT count(*) FROM store.issues WHERE status = 'ignored' AND ignore_until <= now())
-        FROM issue_batch"""
+        FROM issue_raw"""
     ).fetchall()[0]
-    needed = {"all": n, "sessions": sessions, "users": users, "lifecycle": lifecycle}
     if n:
+        con.execute(_batch_sql(frames=bool(tracebacks)))
         con.execute(_label_sql("store."))
+        lifecycle = con.execute(
+            "SELECT count(*) FROM store.issues WHERE status IN ('resolved', 'ignored') "
+            "AND issue_id IN (SELECT issue_id FROM issue_batch)"
+        ).fetchall()[0][0]
+        needed = {"all": n, "sessions": sessions, "users": users, "lifecycle": lifecycle}
         for kind, statement in _upkeep_sql("store.", bool(sessions), bool(users)):
             if needed[kind]:
                 con.execute(statement)
@@ -338,9 +354,11 @@ def index_sql(prefix: str = "store.") -> tuple[str, ...]:
     events into the issues (migration 9 over the events stored before it, with ``prefix``
     empty; stores written without the ingest path, such as the analytics example)."""
     return (
-        _batch_sql(prefix, "issue_id IS NULL"),
+        _raw_sql(prefix, "issue_id IS NULL"),
+        _batch_sql(),
         _label_sql(prefix),
         *(statement for _, statement in _upkeep_sql(prefix)),
+        "DROP TABLE IF EXISTS issue_raw",
         "DROP TABLE IF EXISTS issue_batch",
         "DROP TABLE IF EXISTS issue_new_sessions",
         "DROP TABLE IF EXISTS issue_new_users",
