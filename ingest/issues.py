@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from faultcast.ingest.durations import is_duration, parse_duration, utc
 from faultcast.ingest.errors import FaultcastError
+from faultcast.ingest.fingerprint import template_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -158,7 +159,7 @@ _PER_ISSUE: Final[str] = f"""(
     SELECT issue_id, arg_max(fingerprint, ts) AS fingerprint,
         list_extract({_LEVEL_ORDER}, max(list_position({_LEVEL_ORDER}, level))) AS level,
         arg_max(error_type, ts) AS error_type, arg_max(template_id, ts) AS template_id,
-        arg_max(template, ts) AS template,
+        arg_max(template, ts) AS template, arg_max(head, ts) AS head,
         list_sort(list(DISTINCT service) FILTER (WHERE service IS NOT NULL)) AS services,
         count(*) AS count, min(ts) AS first_seen, max(ts) AS last_seen,
         arg_min(release, ts) FILTER (WHERE release IS NOT NULL) AS first_release,
@@ -168,16 +169,16 @@ _PER_ISSUE: Final[str] = f"""(
 
 
 def _titled_sql(rows: str) -> str:
-    """``rows`` (a query with ``template`` and ``error_type``) with a ``title``: the template's
-    first line, or for a traceback its last line; the error type first when the line does
-    not start with it (each step computed once)."""
+    """``rows`` (a query with ``head`` and ``error_type``) with a ``title``: the head's (the
+    template's) first line, or for a traceback its last line; the error type first when the
+    line does not start with it (each step computed once)."""
     return f"""(
 SELECT * EXCLUDE (line), left(CASE WHEN coalesce(error_type, '') = '' OR starts_with(line, error_type)
     THEN line ELSE error_type || ': ' || line END, {_TITLE_CHARS}) AS title
 FROM (
     SELECT * EXCLUDE (lines), trim(CASE WHEN contains(lines[1], 'Traceback (most recent call last)')
         THEN lines[-1] ELSE lines[1] END) AS line
-    FROM (SELECT *, string_split(rtrim(template, chr(10) || ' '), chr(10)) AS lines FROM {rows})
+    FROM (SELECT *, string_split(rtrim(head, chr(10) || ' '), chr(10)) AS lines FROM {rows})
 ))"""
 
 
@@ -187,28 +188,57 @@ def _raw_sql(prefix: str, where: str) -> str:
     their attributes read once and whether they carry a traceback."""
     return f"""
 CREATE OR REPLACE TEMP TABLE issue_raw AS
-SELECT *, (jt[2] IN ('VARCHAR', 'ARRAY') OR jt[3] = 'VARCHAR'
-           OR contains(message, 'Traceback (most recent call last)')) AS has_traceback
+SELECT * EXCLUDE (in_message), in_message OR jt[2] IN ('VARCHAR', 'ARRAY') OR jt[3] = 'VARCHAR'
+    AS has_traceback,
+    in_message AND jt[2] IS DISTINCT FROM 'VARCHAR' AND jt[2] IS DISTINCT FROM 'ARRAY'
+    AND jt[3] IS DISTINCT FROM 'VARCHAR' AS message_traceback
 FROM (
-    SELECT rowid AS rid, ts, service, level, error_type, template_id, template, message,
-           session_key, "user", attrs, {_attrs_sql()}
-    FROM {prefix}events WHERE {where} AND {qualifies_sql()}
+    SELECT *, contains(message, 'Traceback (most recent call last)') AS in_message
+    FROM (
+        SELECT rowid AS rid, ts, service, level, error_type, template_id, template, message,
+               session_key, "user", attrs, {_attrs_sql()}
+        FROM {prefix}events WHERE {where} AND {qualifies_sql()}
+    )
 )
 """
 
 
 def _batch_sql(frames: bool = True) -> str:
     """Temp table ``issue_batch``: the events of ``issue_raw`` with their fingerprint and issue
-    id; ``frames=False`` when none carries a traceback (a cheaper statement to plan)."""
-    frames_sql = _frames_sql("attrs", "message") if frames else "[]::VARCHAR[]"
+    id; ``frames=False`` when none carries a traceback (a cheaper statement to plan).
+
+    A traceback a text log appended to the message (``message_traceback``) makes the message's
+    template differ with every call stack; such an event is keyed by its first line instead
+    (masked like a template: ``head``), and its error type, when it has none, is the exception
+    class on the traceback's last line."""
+    if frames:
+        frames_sql = _frames_sql("attrs", "message")
+        last_type = r"'\n\s*([A-Za-z_][A-Za-z0-9_.]*)(:[^\n]*)?\s*$'"
+        head_line = (
+            "CASE WHEN contains(split_part(message, chr(10), 1), "
+            "'Traceback (most recent call last)') "
+            r"THEN regexp_extract(message, '([^\n]*?)\s*$', 1) "
+            "ELSE split_part(message, chr(10), 1) END"
+        )
+        keyed = f"""SELECT * REPLACE (
+        coalesce(error_type, CASE WHEN message_traceback
+            THEN nullif(regexp_extract(message, {last_type}, 1), '') END) AS error_type),
+    CASE WHEN message_traceback THEN trim({template_sql("head_line")}) ELSE template END AS head,
+    CASE WHEN message_traceback THEN 'head:' || head ELSE template_id END AS key
+FROM (SELECT *, {head_line} AS head_line, {frames_sql} AS frames FROM issue_raw)"""
+    else:
+        keyed = (
+            "SELECT *, template AS head, template_id AS key, []::VARCHAR[] AS frames FROM issue_raw"
+        )
     return f"""
 CREATE OR REPLACE TEMP TABLE issue_batch AS
 SELECT rid, {issue_id_sql("fingerprint")} AS issue_id, fingerprint, ts, service, level,
-       error_type, template_id, template, session_key, "user", release
+       error_type, template_id, template, head, session_key, "user", release
 FROM (
-    SELECT rid, {fingerprint_sql()} AS fingerprint, ts, service, level, error_type,
-           template_id, template, session_key, "user", {release_sql()} AS release
-    FROM (SELECT *, {frames_sql} AS frames FROM issue_raw)
+    SELECT rid, {fingerprint_sql(template_id="key")} AS fingerprint, ts, service, level,
+           error_type, template_id, template, head, session_key, "user",
+           {release_sql()} AS release
+    FROM ({keyed})
 )
 """
 
