@@ -8,14 +8,18 @@ Fingerprint (first that applies)
     2. error type + template id + the *in-app* stack frames of a traceback, when there is one:
        structlog's ``exception`` (text or ``dict_tracebacks``), ``exc_info``, an OTLP
        ``exception.stacktrace`` (stored as ``exception``), or a Python traceback a text log
-       appended to the message.  A frame is its file (last two path parts) and function, never
-       its line, and frames of site-packages, dist-packages and the standard library are left
-       out: the same error raised from two call sites is two issues, while editing a line
-       above it keeps one.  Templates already mask numbers, so the same message with other
-       numbers is one issue.
+       appended to the message (then the message's first line, masked like a template, stands
+       for the template, which the traceback would make differ with every call stack, and the
+       exception class on the traceback's last line is the error type when there is none).  A
+       frame is its file (last two path parts) and function, never its line, and frames of
+       site-packages, dist-packages and the standard library are left out: the same error
+       raised from two call sites is two issues, while editing a line above it keeps one.
+       Templates already mask numbers, so the same message with other numbers is one issue.
 
 The issue id is ``FC-`` and the first 10 hex digits of the fingerprint's MD5 (``FC-1A2B3C4D5E``):
-short, and the same in every store for the same fingerprint.
+short, and stable: an issue keeps its id for as long as its fingerprint holds (template ids are
+a store's own, so shards of one deployment may give one error two ids, or, rarely, two errors
+one: see docs/triage.md).
 
 Upkeep (:func:`update_issues`) is set-based SQL over the events one commit stored, run in the
 commit's transaction, so issues and events never disagree.  Lifecycle: ``open`` → ``resolved``
