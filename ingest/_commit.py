@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 from faultcast.ingest._lines import BadLine
 from faultcast.ingest._sources import Checkpoint
+from faultcast.ingest.issues import update_issues
 from faultcast.ingest.patterns import PatternMiner, TemplateChange
 from faultcast.ingest.store import Store
 
@@ -29,7 +30,7 @@ SELECT p.event_id, p.ts, p.service, p.host, p.component, p.level,
        coalesce(m.mined_template, p.template),
        p.session_key, p.failure, p.recovery_action, p.recovery_outcome,
        p.retry_count, p.recovery_ms, p.attrs, $source, p.line_no, now(),
-       p.source_ip, p.user
+       p.source_ip, p.user, NULL AS issue_id  -- set by update_issues, below
 FROM parsed p LEFT JOIN mined m ON p.template = m.masked
 WHERE p.reason IS NULL AND p.event_id NOT IN ({existing})
 {dedupe}
@@ -122,6 +123,7 @@ class Committer:
                         ).fetchall()[0][0]
                     )
                     self._store_patterns(w, changes)
+                    update_issues(w)  # the issues these events belong to, in this transaction
                 if checkpoint is not None:
                     file_id, prefix_len, prefix_md5, byte_offset, next_line = checkpoint
                     w.execute(
