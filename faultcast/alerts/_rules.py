@@ -251,38 +251,45 @@ def surging_pattern(
 
 
 def regression(store: StoreReader, settings: AlertSettings, data_time: datetime) -> pd.DataFrame:
-    """Issues with status ``regressed`` (a no-op while the store has no issues table)."""
-    read = getattr(analytics, "issues", None)
-    if read is None:
-        return conditions([])
-    found = read(store, status="regressed", limit=None)
+    """Issues with status ``regressed`` (:func:`faultcast.analytics.issues`: resolved, then
+    seen again): one alert per service the issue was seen in; none while the store has no
+    issues table."""
+    found = analytics.issues(store, status="regressed", limit=None)
     rule = settings.regression
     rows = []
     for r in found.to_dict("records"):
-        service = r.get("service")
-        service = "" if service is None or pd.isna(service) else str(service)
-        rows.append(
-            {
-                "rule": "regression",
-                "unit": service,
-                "pattern": str(r["id"]),
-                "severity": rule.severity,
-                "summary": f"issue {r['id']} regressed in {service or 'an unnamed service'}: "
-                f"{r.get('title')} (resolved, then seen again; last at {_iso(r.get('last_seen'))})",
-                "value": float(r.get("count") or 0),
-                "threshold": 0.0,
-                "details": {
-                    "what": "an issue marked resolved that recurs",
-                    "where": service,
-                    "how_sure": f"{r.get('count')} events in all; last seen "
-                    f"{_iso(r.get('last_seen'))}",
-                    "since": _iso(r.get("last_seen")),
-                    "why": [str(r.get("title"))],
-                    "error_type": r.get("error_type"),
-                    "issue": str(r["id"]),
-                },
+        services = [s.strip() for s in str(r.get("service") or "").split(",") if s.strip()]
+        since = r.get("status_changed_at")
+        recovery = r.get("recovery")
+        for service in services or [""]:
+            details: dict[str, Any] = {
+                "what": "an issue marked resolved that recurs",
+                "where": service,
+                "how_sure": f"{int(r['count'])} events in all; seen again "
+                f"{_iso(since)}, last at {_iso(r.get('last_seen'))}",
+                "since": _iso(since),
+                "why": [f"issue {r['id']}: {r['title']}"],
+                "issue": str(r["id"]),
+                "error_type": r.get("error_type"),
+                "template": r.get("template"),
             }
-        )
+            if isinstance(recovery, str) and recovery:
+                share = r.get("recovery_success")
+                rate = "" if share is None or pd.isna(share) else f", succeeded {share:.0%}"
+                details["recovery"] = f"{recovery} (what worked for this issue before{rate})"
+            rows.append(
+                {
+                    "rule": "regression",
+                    "unit": service,
+                    "pattern": str(r["id"]),
+                    "severity": rule.severity,
+                    "summary": f"issue {r['id']} regressed in {service or 'an unnamed service'}:"
+                    f" {r['title']} (resolved, then seen again at {_iso(since)})",
+                    "value": float(r["count"]),
+                    "threshold": 0.0,
+                    "details": details,
+                }
+            )
     return conditions(rows)
 
 

@@ -223,3 +223,43 @@ def test_serve_evaluates_each_tick_and_shows_risk_and_alerts(store_copy: Path) -
         server.stop()
         thread.join(30)
     assert server.summary.alert_evaluations >= 1
+
+
+def test_a_regressed_issue_raises_a_regression_alert_until_resolved_again(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    from faultcast.analytics import issues, set_issue_status
+
+    import faultcast
+
+    def error_at(minutes: float, name: str) -> Path:
+        at = datetime.now(UTC) + timedelta(minutes=minutes)
+        path = tmp_path / name
+        error = {"timestamp": at.isoformat(), "service": "shop", "level": "error",
+                 "error_type": "PaymentError", "event": "payment failed for order 1"}  # fmt: skip
+        path.write_text(json.dumps(error) + "\n")
+        return path
+
+    db = tmp_path / "store.duckdb"
+    hook = AppriseNotifier(receiver.url())
+    settings = AlertSettings().with_values({"new_pattern": {"enabled": False}})
+    with faultcast.connect(db) as fc:
+        fc.ingest(error_at(-10, "a.jsonl"))
+    with Store(db) as store:
+        assert evaluate(store, settings=settings, notifiers=[hook]).firing == []
+        issue = str(issues(store)["id"].iloc[0])
+        set_issue_status(store, issue, "resolved", actor="ann")
+    with faultcast.connect(db) as fc:
+        fc.ingest(error_at(1, "b.jsonl"))  # after the resolution: it recurs
+    with Store(db) as store:
+        fired = evaluate(store, settings=settings, notifiers=[hook]).firing
+        assert [(a["rule"], a["unit"], a["pattern"]) for a in fired] == [
+            ("regression", "shop", issue)
+        ]
+        assert "regressed" in fired[0]["summary"] and fired[0]["notified"] == [hook.target]
+        set_issue_status(store, issue, "resolved", actor="ann")
+        resolved = evaluate(store, settings=settings, notifiers=[hook]).resolved
+    assert [a["id"] for a in resolved] == [fired[0]["id"]]
+    assert [(i, word) for i, word in sent(receiver)] == sorted(
+        [(fired[0]["id"], "FIRING"), (fired[0]["id"], "RESOLVED")]
+    )
