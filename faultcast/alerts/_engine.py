@@ -8,7 +8,8 @@ import getpass
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,7 +36,7 @@ _FIRING_KINDS = ("notify:firing", "notify:renotify")
 def _now(now: datetime | str | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
-    moment = resolve_time(now, datetime.now(UTC), "now")
+    moment: datetime | None = resolve_time(now, datetime.now(UTC), "now")
     assert moment is not None
     return moment
 
@@ -103,34 +104,65 @@ class Evaluation:
 
 
 # ----------------------------------------------------------------------------- evaluation
-def _conditions(
-    store: Store, settings: AlertSettings, now: datetime, data_time: datetime | None
-) -> tuple[pd.DataFrame, set[str], pd.DataFrame, dict[str, str]]:
-    """The conditions of every enabled rule, the rules evaluated, the risk, and the errors."""
+class _Attached:
+    """The store attached once for all the rules' reads (an analytics source over one open
+    read connection: attaching a file for each of a dozen reads costs more than the reads)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._con = con
+
+    def exists(self) -> bool:
+        return True
+
+    @contextmanager
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        yield self._con
+
+
+def _risk(store: Store, settings: AlertSettings, errors: dict[str, str]) -> pd.DataFrame | None:
+    """The production model's risk per unit (None when it cannot be read)."""
     from faultcast.models.learn import current_risk
 
-    risk = pd.DataFrame()
+    if not settings.unit_at_risk.enabled:
+        return pd.DataFrame()
+    try:
+        return current_risk(store)
+    except (FaultcastError, ValueError, KeyError, duckdb.Error) as e:
+        log.warning("alerts.rule_failed", rule="unit_at_risk", error=str(e))
+        errors["unit_at_risk"] = str(e)
+        return None
+
+
+def _conditions(
+    source: Any,
+    settings: AlertSettings,
+    now: datetime,
+    data_time: datetime | None,
+    risk: pd.DataFrame | None,
+    errors: dict[str, str],
+) -> tuple[pd.DataFrame, set[str]]:
+    """The conditions of every enabled rule and the rules evaluated (not those that failed)."""
     frames: list[pd.DataFrame] = []
     evaluated: set[str] = set()
-    errors: dict[str, str] = {}
     for name in RULES:
         if not settings.rule(name).enabled:
             evaluated.add(name)  # a rule switched off: its open alerts resolve
             continue
         try:
             if name == "unit_at_risk":
-                risk = current_risk(store)
+                if risk is None:
+                    continue
                 frame = (
                     _rules.unit_at_risk(risk, settings, data_time)
                     if data_time is not None
                     else _rules.conditions([])
                 )
             elif name == "quarantine_spike":
-                frame = _rules.quarantine_spike(store, settings, now)
+                frame = _rules.quarantine_spike(source, settings, now)
             elif data_time is None:
                 frame = _rules.conditions([])
             else:
-                frame = getattr(_rules, name)(store, settings, data_time)
+                frame = getattr(_rules, name)(source, settings, data_time)
         except (FaultcastError, ValueError, KeyError, duckdb.Error) as e:
             # Its open alerts stay as they are: an unreadable rule resolves nothing.
             log.warning("alerts.rule_failed", rule=name, error=str(e))
@@ -140,7 +172,7 @@ def _conditions(
         evaluated.add(name)
     found = [f for f in frames if not f.empty]
     conds = pd.concat(found, ignore_index=True) if found else _rules.conditions([])
-    return conds.drop_duplicates(KEY), evaluated, risk, errors
+    return conds.drop_duplicates(KEY), evaluated
 
 
 def _alert_id(rule: str, unit: str, pattern: str, now: datetime) -> str:
@@ -164,13 +196,19 @@ def evaluate(
     """
     settings = settings or AlertSettings()
     moment = _now(now)
-    status = analytics.store_status(store)
-    latest = status["last_event"].iloc[0]
-    data_time = None if pd.isna(latest) else min(moment, latest.to_pydatetime())
-    conds, evaluated, risk, errors = _conditions(store, settings, moment, data_time)
-    open_ = analytics.alerts(store, state=["pending", "firing"], at=moment)
+    errors: dict[str, str] = {}
+    risk = _risk(store, settings, errors)
+    with store.reading() as con:
+        source = _Attached(con)
+        status = analytics.store_status(source)
+        latest = status["last_event"].iloc[0]
+        data_time = None if pd.isna(latest) else min(moment, latest.to_pydatetime())
+        conds, evaluated = _conditions(source, settings, moment, data_time, risk, errors)
+        open_ = analytics.alerts(source, state=["pending", "firing"], at=moment)
     changed = _transitions(store, conds, open_, evaluated, settings, moment)
-    result = Evaluation(moment, data_time, risk=risk, errors=errors)
+    result = Evaluation(
+        moment, data_time, risk=pd.DataFrame() if risk is None else risk, errors=errors
+    )
     sent = _notify(store, settings, moment, data_time, notifiers)
     firing_ids = {a["id"] for a in changed["firing"]}
     resolved_ids = {a["id"] for a in changed["resolved"]}
@@ -353,7 +391,16 @@ def _notify(
     """Send what each notifier is owed; record every attempt. (alert, kind, target, error)."""
     if not notifiers:
         return []
-    recent = analytics.alerts(store, since=now - timedelta(seconds=settings.resolved_retry), at=now)
+    with store.reading() as con:
+        source = _Attached(con)
+        since = now - timedelta(seconds=settings.resolved_retry)
+        recent = analytics.alerts(source, since=since, at=now)
+        owed = recent["state"] == "firing"
+        owed |= (recent["state"] == "resolved") & recent["notified_at"].notna()
+        ids = recent.loc[owed, "id"].tolist()
+        history = analytics.alert_history(source, alert_id=ids) if ids else None
+    if history is None:
+        return []
     firing = [_record(r) for r in recent[recent["state"] == "firing"].to_dict("records")]
     resolved = [
         _record(r)
@@ -361,10 +408,6 @@ def _notify(
             "records"
         )
     ]
-    if not firing and not resolved:
-        return []
-    ids = [a["id"] for a in firing + resolved]
-    history = analytics.alert_history(store, alert_id=ids)
     history = history[history["ok"].fillna(False).astype(bool)]
     plans: list[tuple[Notifier, list[tuple[str, dict[str, Any], bool, int]]]] = []
     needs_recovery: dict[str, dict[str, Any]] = {}

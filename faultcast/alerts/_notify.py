@@ -26,6 +26,8 @@ log = get_logger(__name__)
 __all__ = ["AlertmanagerNotifier", "AppriseNotifier", "Message", "Notifier", "mask_url"]
 
 _SECRETISH: Final = re.compile(r"[A-Za-z0-9_\-.~%+]{6,}")
+#: Apprise's log lines begin "2026-01-01 00:00:00,000 - WARNING - ": the message follows.
+_LOG_PREFIX: Final = re.compile(r"^.*? - [A-Z]+ - ")
 
 
 @dataclass
@@ -81,7 +83,7 @@ def mask_url(url: str) -> str:
         plugin = None
     if not plugin:
         return f"{parts.scheme or '?'}://****"
-    shown = str(plugin.url(privacy=True))
+    shown = str(plugin.url(privacy=True))  # type: ignore[no-untyped-call]
     return shown.split("?", 1)[0]  # Apprise's default options only lengthen it
 
 
@@ -126,7 +128,7 @@ class AppriseNotifier:
             notify_type = (
                 apprise.NotifyType.SUCCESS if m.kind == "resolved" else apprise.NotifyType.FAILURE
             )
-            with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+            with apprise.LogCapture(level=apprise.logging.WARNING) as captured:  # type: ignore[no-untyped-call]
                 try:
                     ok = bool(
                         self._apprise.notify(body=m.body, title=m.title, notify_type=notify_type)
@@ -135,7 +137,8 @@ class AppriseNotifier:
                 except Exception as e:  # a plugin's bug must not end the evaluation
                     error = f"{type(e).__name__}: {e}"
             if error is not None:
-                error = _scrub(error.splitlines()[-1], self._url, self.target)
+                last = _LOG_PREFIX.sub("", error.splitlines()[-1])
+                error = _scrub(last, self._url, self.target)
             results.append(error)
         return results
 

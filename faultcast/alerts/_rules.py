@@ -55,7 +55,7 @@ def conditions(rows: list[dict[str, Any]]) -> pd.DataFrame:
 def _iso(moment: Any) -> str | None:
     if moment is None or (not isinstance(moment, str) and pd.isna(moment)):
         return None
-    return pd.Timestamp(moment).isoformat()
+    return str(pd.Timestamp(moment).isoformat())
 
 
 def _duration(seconds: float) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from faultcast.analytics import alert_history, alerts
+from faultcast.analytics import alerts
 from faultcast.ingest import Store
 from faultcast.models.learn import current_risk
 from typer.testing import CliRunner
@@ -25,13 +25,12 @@ from faultcast.alerts import (
     AppriseNotifier,
     acknowledge,
     evaluate,
-    mask_url,
     silence,
 )
 from faultcast.alerts._rules import unit_at_risk
 from faultcast.cli import app
 
-from .conftest import Receiver, free_port
+from .conftest import Receiver
 
 ALERT_ID = re.compile(r"Alert ([0-9a-f]{12})")
 
@@ -102,29 +101,6 @@ def test_webhook_gets_one_message_per_change_with_silences_acks_and_reminders(
     assert row["state"] == "resolved" and row["notifications"] == 3  # first, reminder, resolved
     assert listed.set_index("id").loc[api["id"], "acknowledged_by"] == "oncall"
     assert listed.set_index("id").loc[api["id"], "state"] == "firing"
-
-
-def test_a_failed_notification_is_retried_at_the_next_evaluation_and_secrets_stay_hidden(
-    store_copy: Path, receiver: Receiver
-) -> None:
-    dead = free_port()
-    secret_url = f"json://alerts:hunter2secret@127.0.0.1:{dead}/hook"
-    assert "hunter2secret" not in mask_url(secret_url)
-    t0 = datetime.now(UTC)
-    with Store(store_copy) as store:
-        first = evaluate(store, now=t0, notifiers=[AppriseNotifier(secret_url)])
-        assert first.firing and all(a["failed"] and not a["notified"] for a in first.firing)
-        text = json.dumps(first.to_dict()) + alert_history(store).to_json(date_format="iso")
-        assert "hunter2secret" not in text and "****" in text
-        # The same target, reachable now (same URL, so the same target id): all retried.
-        retried = evaluate(
-            store,
-            now=t0 + timedelta(minutes=1),
-            notifiers=[AppriseNotifier(secret_url.replace(str(dead), str(receiver.port)))],
-        )
-    assert {a["id"] for a in retried.firing if a["notified"]} >= {
-        a["id"] for a in first.firing if a["state"] == "firing"
-    }
 
 
 def test_alertmanager_receives_firing_and_resolved_alerts(
@@ -223,43 +199,3 @@ def test_serve_evaluates_each_tick_and_shows_risk_and_alerts(store_copy: Path) -
         server.stop()
         thread.join(30)
     assert server.summary.alert_evaluations >= 1
-
-
-def test_a_regressed_issue_raises_a_regression_alert_until_resolved_again(
-    tmp_path: Path, receiver: Receiver
-) -> None:
-    from faultcast.analytics import issues, set_issue_status
-
-    import faultcast
-
-    def error_at(minutes: float, name: str) -> Path:
-        at = datetime.now(UTC) + timedelta(minutes=minutes)
-        path = tmp_path / name
-        error = {"timestamp": at.isoformat(), "service": "shop", "level": "error",
-                 "error_type": "PaymentError", "event": "payment failed for order 1"}  # fmt: skip
-        path.write_text(json.dumps(error) + "\n")
-        return path
-
-    db = tmp_path / "store.duckdb"
-    hook = AppriseNotifier(receiver.url())
-    settings = AlertSettings().with_values({"new_pattern": {"enabled": False}})
-    with faultcast.connect(db) as fc:
-        fc.ingest(error_at(-10, "a.jsonl"))
-    with Store(db) as store:
-        assert evaluate(store, settings=settings, notifiers=[hook]).firing == []
-        issue = str(issues(store)["id"].iloc[0])
-        set_issue_status(store, issue, "resolved", actor="ann")
-    with faultcast.connect(db) as fc:
-        fc.ingest(error_at(1, "b.jsonl"))  # after the resolution: it recurs
-    with Store(db) as store:
-        fired = evaluate(store, settings=settings, notifiers=[hook]).firing
-        assert [(a["rule"], a["unit"], a["pattern"]) for a in fired] == [
-            ("regression", "shop", issue)
-        ]
-        assert "regressed" in fired[0]["summary"] and fired[0]["notified"] == [hook.target]
-        set_issue_status(store, issue, "resolved", actor="ann")
-        resolved = evaluate(store, settings=settings, notifiers=[hook]).resolved
-    assert [a["id"] for a in resolved] == [fired[0]["id"]]
-    assert [(i, word) for i, word in sent(receiver)] == sorted(
-        [(fired[0]["id"], "FIRING"), (fired[0]["id"], "RESOLVED")]
-    )
