@@ -101,6 +101,15 @@ class AppriseNotifier:
     ``AppriseNotifier("json://127.0.0.1:8000/hook")`` posts each message as JSON (``title``,
     ``message``, ``type``) to that address; ``slack://``, ``mailto://``, ``ntfy://``... the same
     through their service.
+
+    Examples
+    --------
+    >>> AppriseNotifier("mailto://ops:hunter2secret@example.com").target
+    'mailto://ops:****@example.com/'
+    >>> AppriseNotifier("nonsense://x")
+    Traceback (most recent call last):
+    ...
+    ValueError: nonsense://**** is not a notification URL Apprise knows (json://HOST/PATH, slack://..., mailto://..., ntfy://...: see https://github.com/caronc/apprise/wiki)
     """
 
     refresh = False
@@ -149,7 +158,13 @@ class AlertmanagerNotifier:
     ``summary``, ``description``, ...; ``startsAt``, and ``endsAt``: in ``alertmanager_ttl``
     while firing, the time of resolution once resolved).  Every firing alert is sent again at
     each evaluation, as Prometheus does, so Alertmanager keeps it; its own routes, grouping,
-    repeat interval and silences apply from there."""
+    repeat interval and silences apply from there.
+
+    Examples
+    --------
+    >>> AlertmanagerNotifier("http://admin:hunter2secret@127.0.0.1:9093").target
+    'http://admin:****@127.0.0.1:9093'
+    """
 
     refresh = True
 

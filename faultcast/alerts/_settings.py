@@ -113,7 +113,14 @@ class AlertSettings:
     an alert that still fires and nobody acknowledged; default 4 h), ``alertmanager_ttl``
     (how long Alertmanager keeps a firing alert that is not sent again: each evaluation
     sends it again, so run ``alerts check`` more often than this), ``resolved_retry``
-    (how long a resolution that could not be delivered is retried)."""
+    (how long a resolution that could not be delivered is retried).
+
+    Examples
+    --------
+    >>> settings = AlertSettings().with_values({"surging_pattern": {"min_count": 20}})
+    >>> settings.surging_pattern.min_count, settings.scorecard_breach.for_
+    (20, 900.0)
+    """
 
     unit_at_risk: UnitAtRisk = field(default_factory=UnitAtRisk)
     new_pattern: NewPattern = field(default_factory=NewPattern)
