@@ -5,9 +5,9 @@ notify, and keep it all in the store (tables ``alerts``, ``alert_history``,
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import math
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -175,9 +175,9 @@ def _conditions(
     return conds.drop_duplicates(KEY), evaluated
 
 
-def _alert_id(rule: str, unit: str, pattern: str, now: datetime) -> str:
-    text = f"{rule}\0{unit}\0{pattern}\0{now.isoformat()}"
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
+def _alert_id() -> str:
+    """A new alert's id: short, to type in ``faultcast alerts ack ID``."""
+    return uuid.uuid4().hex[:12]
 
 
 def evaluate(
@@ -263,7 +263,7 @@ def _transitions(
         wait = rule.for_ if rule is not None else 0.0
         if where == "left_only":
             state = "firing" if wait <= 0 else "pending"
-            r["id"] = _alert_id(r["rule"], r["unit"], r["pattern"], now)
+            r["id"] = _alert_id()
             r["state"], r["active_since"] = state, stamp
             r["fired_at"] = stamp if state == "firing" else pd.NaT
             new_rows.append(r)
@@ -546,7 +546,7 @@ def silence(
     rule, unit = (target, None) if target in RULES else (None, target)
     ends = moment + timedelta(seconds=seconds)
     who = _who(by)
-    silence_id = hashlib.sha1(f"{target}\0{moment.isoformat()}".encode()).hexdigest()[:10]
+    silence_id = uuid.uuid4().hex[:10]
     with store.writing() as con:
         con.execute(
             "INSERT INTO store.alert_silences VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
