@@ -73,8 +73,8 @@ def _severest(*names: str) -> str:
 # ------------------------------------------------------------------------- the rules
 def unit_at_risk(risk: pd.DataFrame, settings: AlertSettings, data_time: datetime) -> pd.DataFrame:
     """Units whose latest prediction by the production model alerts (``risk`` is
-    :func:`faultcast.models.learn.current_risk`): not while the model is learning, and a
-    prediction counts for its horizon only."""
+    :func:`faultcast.models.learn.current_risk`): not while the model is learning; a
+    prediction counts for its horizon only, and not before it was made (replays)."""
     rule = settings.unit_at_risk
     if risk.empty:
         return conditions([])
@@ -84,6 +84,7 @@ def unit_at_risk(risk: pd.DataFrame, settings: AlertSettings, data_time: datetim
         risk["alert"].fillna(False).astype(bool).to_numpy()
         & (risk["status"].astype(str) == "ready").to_numpy()
         & (until >= pd.Timestamp(data_time)).to_numpy()
+        & (as_of <= pd.Timestamp(data_time)).to_numpy()  # a replay's now: nothing from later
     )
     rows = []
     for r, at, horizon_end in zip(

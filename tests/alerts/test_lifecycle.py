@@ -155,6 +155,8 @@ def test_check_prints_what_changed_once_and_respects_the_cold_start(
     assert unit_at_risk(learning, AlertSettings(), latest).empty
     # ... and a prediction older than its horizon no longer counts.
     assert unit_at_risk(risk, AlertSettings(), latest + timedelta(minutes=16)).empty
+    # ... nor one made after the evaluation's time (a replay).
+    assert unit_at_risk(risk, AlertSettings(), latest - timedelta(minutes=1)).empty
 
 
 def test_serve_evaluates_each_tick_and_shows_risk_and_alerts(store_copy: Path) -> None:
