@@ -92,7 +92,7 @@ def _has(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 def _at(value: TimeLike) -> datetime:
     """A point in time for the silences (default: now, the wall clock)."""
     now = datetime.now().astimezone()
-    at = resolve_time(value, now, "at")
+    at: datetime | None = resolve_time(value, now, "at")
     return utc(now) if at is None else at
 
 
