@@ -277,6 +277,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """List the alerts: firing, then pending, then the resolved, the newest first."""
         if ctx.invoked_subcommand is not None:
+            # `faultcast alerts --db X check`: the group's --db is the subcommand's default.
+            source = ctx.get_parameter_source("db")
+            if source is not None and source.name == "COMMANDLINE":
+                defaults = dict(ctx.default_map or {})
+                defaults[ctx.invoked_subcommand] = {"db": str(db)}
+                ctx.default_map = defaults
             return
         try:
             check_choice(state, "--state", _STATES)

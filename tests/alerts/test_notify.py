@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from faultcast.analytics import alert_history
@@ -109,3 +110,39 @@ def test_settings_come_from_toml_with_clear_errors(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match=message) as caught:
             AlertSettings.from_file(path)
         assert str(path) in str(caught.value)
+
+
+def test_silences_and_acknowledgements_from_the_command_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from faultcast.cli import app
+
+    db = str(fresh_error_store(tmp_path))
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        result = runner.invoke(app, ["alerts", *args, "--db", db])
+        return result
+
+    made = run("silence", "shop", "--for", "2h", "--comment", "deploy 4.2", "--json")
+    assert made.exit_code == 0, made.output
+    silence = json.loads(made.stdout)["silence"]
+    assert (silence["unit"], silence["rule"], silence["comment"]) == ("shop", None, "deploy 4.2")
+    by_rule = json.loads(run("silence", "new_pattern", "--json").stdout)["silence"]
+    assert (by_rule["rule"], by_rule["unit"]) == ("new_pattern", None)
+    listed = json.loads(run("silences", "--json").stdout)["silences"]
+    assert {s["id"] for s in listed} == {silence["id"], by_rule["id"]}
+    assert run("expire", silence["id"]).exit_code == 0
+    assert run("expire", silence["id"]).exit_code == 1  # no longer in force
+    assert [s["id"] for s in json.loads(run("silences", "--json").stdout)["silences"]] == [
+        by_rule["id"]
+    ]
+    assert len(json.loads(run("silences", "--all", "--json").stdout)["silences"]) == 2
+    # The new pattern fires (silenced by rule); acknowledge it by id.
+    fired = json.loads(run("check", "--json").stdout)["firing"]
+    assert [a["rule"] for a in fired] == ["new_pattern"] and fired[0]["silenced"]
+    acked = run("ack", fired[0]["id"], "--json")
+    assert json.loads(acked.stdout)["acknowledged"]["acknowledged_by"]
+    wrong = run("ack", "0123456789ab")
+    assert wrong.exit_code == 1 and "no open alert" in wrong.output
+    assert run("silence", "shop", "--for", "soon").exit_code != 0
