@@ -30,6 +30,12 @@ Examples
 
 from __future__ import annotations
 
+from faultcast.analytics._alerts import (
+    alert_history,
+    alert_silences,
+    alerts,
+    quarantine_activity,
+)
 from faultcast.analytics._bind import metric
 from faultcast.analytics._degradation import degradation
 from faultcast.analytics._display import printable, printable_frame
@@ -66,6 +72,9 @@ __all__ = [
     "Metrics",
     "Source",
     "StoreSource",
+    "alert_history",
+    "alert_silences",
+    "alerts",
     "authentication_failure_rate",
     "authorization_violations",
     "degradation",
@@ -86,6 +95,7 @@ __all__ = [
     "printable",
     "printable_frame",
     "quarantine",
+    "quarantine_activity",
     "recovery_success",
     "recovery_time",
     "retry_attempts",

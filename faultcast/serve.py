@@ -4,7 +4,8 @@ events arrive, and expose Prometheus metrics.
 One loop, one writer: each turn stores what the followed files grew by and one Kafka batch
 (:class:`faultcast.ingest.kafka.KafkaIngestor`: offsets committed only after the batch is
 stored), and every ``learn_every`` seconds feeds the complete ticks not learned yet through the
-online failure model (:func:`faultcast.models.learn.learn`), which stores predictions per tick.
+online failure model (:func:`faultcast.models.learn.learn`), which stores predictions per tick,
+then evaluates the alert rules and notifies (:func:`faultcast.alerts.evaluate`).
 The store file is held only while a batch commits, so readers (the dashboard, notebooks,
 ``faultcast.connect``) keep working.  :meth:`Server.stop` (SIGTERM, Ctrl-C) ends the loop after
 the batch in hand is stored and committed.
@@ -59,7 +60,9 @@ class ServeMetrics:
     ``faultcast_consumer_lag_total``, ``faultcast_dead_lettered_total``,
     ``faultcast_batch_seconds`` (store + commit of one batch),
     ``faultcast_model_version{model}``, ``faultcast_prediction_seconds`` (one learning run:
-    features, learning, predictions stored), ``faultcast_predictions_total``; with
+    features, learning, predictions stored), ``faultcast_predictions_total``,
+    ``faultcast_unit_risk{unit}`` (the production model's latest risk) and
+    ``faultcast_alert_firing{rule,unit}`` (alerts firing; see :mod:`faultcast.alerts`); with
     ``sdk_metrics=True`` also the SDK's error and recovery metrics
     (``faultcast_errors_total``, ``faultcast_recoveries_total``, ...).
     """
@@ -103,6 +106,16 @@ class ServeMetrics:
             buckets=LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
         self.predictions = Counter("faultcast_predictions", "Predictions stored.", registry=r)
+        self.unit_risk = Gauge(
+            "faultcast_unit_risk", "The production model's latest failure risk per unit.",
+            ["unit"], registry=r,
+        )  # fmt: skip
+        self.alert_firing = Gauge(
+            "faultcast_alert_firing", "Alerts firing, by rule and unit.", ["rule", "unit"],
+            registry=r,
+        )  # fmt: skip
+        self._risk_units: set[str] = set()
+        self._firing_keys: set[tuple[str, str]] = set()
         self._window: deque[tuple[float, int]] = deque()
         self._total_read = 0
         self._lag_partitions: set[str] = set()
@@ -140,6 +153,28 @@ class ServeMetrics:
         self._lag_partitions = seen
         self.lag_total.set(sum(lag.values()))
 
+    def record_alerts(self, risk: Any, open_alerts: Any) -> None:
+        """Set ``faultcast_unit_risk`` from the risk per unit and ``faultcast_alert_firing``
+        from the open alerts of one evaluation (labels no longer there are removed)."""
+        units: set[str] = set()
+        if risk is not None and not risk.empty:
+            for unit, value in zip(risk["unit"], risk["risk"], strict=True):
+                self.unit_risk.labels(str(unit)).set(float(value))
+                units.add(str(unit))
+        for gone in self._risk_units - units:
+            self.unit_risk.remove(gone)
+        self._risk_units = units
+        firing: dict[tuple[str, str], int] = {}
+        if open_alerts is not None and not open_alerts.empty:
+            rows = open_alerts[open_alerts["state"] == "firing"]
+            for key in zip(rows["rule"], rows["unit"], strict=True):
+                firing[key] = firing.get(key, 0) + 1
+        for key in self._firing_keys - set(firing):
+            self.alert_firing.remove(*key)
+        for key, count in firing.items():
+            self.alert_firing.labels(*key).set(count)
+        self._firing_keys = set(firing)
+
     def value(self, name: str, **labels: str) -> float | None:
         """The current value of one sample (for tests and health checks)."""
         return self.registry.get_sample_value(name, labels or None)
@@ -163,6 +198,15 @@ class ServeOptions:
     lock_timeout: float = 60.0
     #: The HTTP API (:class:`faultcast.http.HttpOptions`), or None.
     http: Any = None
+    #: Alerts: the rules are evaluated every ``alert_every`` seconds (after the learning run
+    #: when both are due), sent to these Apprise URLs and this Alertmanager
+    #: (:mod:`faultcast.alerts`); ``alerts`` is an AlertSettings or None (the defaults);
+    #: ``alerting=False`` switches evaluation off.
+    alert_every: float = 30.0
+    notify: Sequence[str] = ()
+    alertmanager: str | None = None
+    alerts: Any = None
+    alerting: bool = True
 
 
 @dataclass
@@ -178,6 +222,7 @@ class ServeSummary:
     learn_runs: int = 0
     predictions: int = 0
     model_version: int | None = None
+    alert_evaluations: int = 0
     seconds: float = 0.0
 
     def add(self, report: IngestReport) -> None:
@@ -221,6 +266,7 @@ class Server:
         follower: FileFollower | None = None
         consumer: KafkaIngestor | None = None
         http: Any = None
+        self._notifiers = self._make_notifiers()
         try:
             if o.http is not None:
                 from faultcast.http import HttpService
@@ -275,6 +321,7 @@ class Server:
     ) -> None:
         o = self.options
         next_learn = time.monotonic() + o.learn_every
+        next_alert = time.monotonic() + o.alert_every
         stored_since_learn = 0
         while not self._stop.is_set():
             if follower is not None:
@@ -301,6 +348,9 @@ class Server:
                     self._learn(store)
                     stored_since_learn = 0
                 next_learn = time.monotonic() + o.learn_every
+            if o.alerting and time.monotonic() >= next_alert:
+                self._evaluate_alerts(store)
+                next_alert = time.monotonic() + o.alert_every
 
     def _take_http(self, http: Any) -> int:
         """Add what the HTTP API stored (its metrics are counted as it commits)."""
@@ -334,3 +384,32 @@ class Server:
         if version is not None:
             self.summary.model_version = int(version)
             self.metrics.model_version.labels(UNIT_MODEL).set(int(version))
+
+    def _make_notifiers(self) -> list[Any]:
+        o = self.options
+        if not o.alerting or not (o.notify or o.alertmanager):
+            return []
+        from faultcast.alerts import AlertmanagerNotifier, AppriseNotifier
+
+        found: list[Any] = [AppriseNotifier(url) for url in o.notify]
+        if o.alertmanager:
+            found.append(AlertmanagerNotifier(o.alertmanager))
+        return found
+
+    def _evaluate_alerts(self, store: Store) -> None:
+        """One evaluation of the alert rules; a failure is logged, never ends the loop (a
+        notification that failed is retried at the next one)."""
+        from faultcast.alerts import evaluate
+
+        if not store.exists():
+            return
+        try:
+            result = evaluate(store, settings=self.options.alerts, notifiers=self._notifiers)
+        except Exception as e:  # noqa: BLE001 - alerting must never stop ingest
+            log.warning("serve.alerts_failed", error=f"{type(e).__name__}: {e}")
+            return
+        self.summary.alert_evaluations += 1
+        self.metrics.record_alerts(result.risk, result.open)
+        for kind, items in (("firing", result.firing), ("resolved", result.resolved)):
+            for a in items:
+                log.info(f"alert.{kind}", id=a["id"], summary=a["summary"], notified=a["notified"])

@@ -246,6 +246,55 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
             *index_sql(""),
         ),
     ),
+    Migration(
+        10,
+        "alerts, their history and silences",
+        (
+            # One row per alert: a key (rule, unit, pattern; '' where a rule has no unit or
+            # pattern) is pending or firing at most once at a time; a resolved alert stays as
+            # history and a recurrence is a new alert.
+            """CREATE TABLE IF NOT EXISTS alerts (
+    id VARCHAR PRIMARY KEY,
+    rule VARCHAR NOT NULL,
+    unit VARCHAR NOT NULL,
+    pattern VARCHAR NOT NULL,
+    state VARCHAR NOT NULL,
+    severity VARCHAR,
+    summary VARCHAR,
+    details JSON,
+    value DOUBLE,
+    threshold DOUBLE,
+    active_since TIMESTAMPTZ,
+    fired_at TIMESTAMPTZ,
+    resolved_at TIMESTAMPTZ,
+    evaluated_at TIMESTAMPTZ,
+    notified_at TIMESTAMPTZ,
+    notifications INTEGER DEFAULT 0,
+    acknowledged_at TIMESTAMPTZ,
+    acknowledged_by VARCHAR
+)""",
+            # Every change of state and every notification attempt (target: the masked URL).
+            """CREATE TABLE IF NOT EXISTS alert_history (
+    alert_id VARCHAR,
+    ts TIMESTAMPTZ,
+    event VARCHAR,
+    target VARCHAR,
+    target_id VARCHAR,
+    ok BOOLEAN,
+    detail JSON
+)""",
+            """CREATE TABLE IF NOT EXISTS alert_silences (
+    id VARCHAR PRIMARY KEY,
+    rule VARCHAR,
+    unit VARCHAR,
+    starts_at TIMESTAMPTZ,
+    ends_at TIMESTAMPTZ,
+    comment VARCHAR,
+    created_by VARCHAR,
+    created_at TIMESTAMPTZ
+)""",
+        ),
+    ),
 )
 
 LATEST_VERSION: Final[int] = MIGRATIONS[-1].version

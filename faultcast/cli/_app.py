@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from faultcast.cli import _browse, _dashboard, _ingest, _issues, _keys, _models, _serve
+from faultcast.cli import _alerts, _browse, _dashboard, _ingest, _issues, _keys, _models, _serve
 
 app = typer.Typer(
     name="faultcast",
@@ -46,6 +46,7 @@ _dashboard.register(app)
 _serve.register(app)
 _keys.register(app)
 _issues.register(app)
+_alerts.register(app)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from faultcast.cli._alerts import AlertmanagerOption, NotifyOption, RulesOption
 from faultcast.cli._common import command, configure_logging, emit, err, fail
 
 
@@ -117,6 +118,13 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option("--from-start", help="Read followed files from their start.", metavar=""),
         ] = False,
+        alert_every: Annotated[
+            float,
+            typer.Option("--alert-every", help="Seconds between evaluations of the alert rules."),
+        ] = 30.0,
+        notify: NotifyOption = None,
+        alertmanager: AlertmanagerOption = None,
+        rules: RulesOption = None,
         json_out: Annotated[
             bool,
             typer.Option("--json", help="Print one JSON summary on stdout at exit.", metavar=""),
@@ -127,7 +135,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Ingest continuously from followed files, a Kafka consumer group and/or the HTTP API
         (--http: OTLP logs, Sentry SDKs, faultcast events; risk, policy and queries), learn as
-        events arrive, and expose Prometheus metrics.
+        events arrive, evaluate the alert rules every --alert-every seconds (--notify,
+        --alertmanager) and expose Prometheus metrics.
 
         Offsets are committed only after a batch is stored, and event ids make a redelivered
         message a no-op: each event is stored once.  SIGTERM or Ctrl-C finishes the batch in
@@ -148,6 +157,7 @@ def register(app: typer.Typer) -> None:
 
         check_number(metrics_port, "--metrics-port", low=1, high=65535)
         check_number(learn_every, "--learn-every", low=0, low_open=True)
+        check_number(alert_every, "--alert-every", low=0, low_open=True)
         check_number(batch_messages, "--batch-messages", low=1)
         check_number(max_body, "--max-body", low=1)
         check_number(max_queue_events, "--max-queue-events", low=1)
@@ -171,6 +181,10 @@ def register(app: typer.Typer) -> None:
                     f"warning: serving HTTP on {host}, beyond this machine, without TLS: API "
                     "keys travel in the clear; put a TLS-terminating proxy in front"
                 )
+        from faultcast.cli._alerts import notifiers_from, settings_from
+
+        alert_settings = settings_from(rules)
+        notifiers_from(notify, alertmanager)  # a URL no notifier knows is refused here
         from faultcast.ingest.errors import FaultcastError
         from faultcast.ingest.kafka import KafkaSettings
         from faultcast.serve import ServeMetrics, ServeOptions, Server
@@ -196,6 +210,10 @@ def register(app: typer.Typer) -> None:
             session_key=session_key,
             from_start=from_start,
             http=http_options,
+            alert_every=alert_every,
+            notify=list(notify or ()),
+            alertmanager=alertmanager,
+            alerts=alert_settings,
         )
         server = Server(options, ServeMetrics(sdk_metrics=True))
 

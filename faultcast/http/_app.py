@@ -338,6 +338,28 @@ def create_app(http: HttpService) -> FastAPI:
     # -- issues (faultcast.http._issues) -------------------------------------------------
     add_issue_routes(app, http, authorize)
 
+    @app.get("/v1/alerts", tags=["query"], summary="Alerts: firing, pending, resolved")
+    def get_alerts(
+        request: Request,
+        state: str | None = None,
+        rule: str | None = None,
+        unit: str | None = None,
+        since: str | None = None,
+        limit: int = 100,
+    ) -> Response:
+        authorize(request, "read")
+        from faultcast.analytics import alerts
+
+        try:
+            frame = alerts(
+                reads.fc.store, state=state, rule=rule, unit=unit, since=since,
+                limit=min(max(limit, 0), 10_000),
+            )  # fmt: skip
+        except (ValueError, TypeError) as e:
+            raise _error(400, str(e)) from e
+        frame["details"] = [orjson.loads(d) if d else {} for d in frame["details"]]
+        return _json(f'{{"alerts": {frame_json(frame)}}}')
+
     @app.get("/v1/metrics", tags=["query"], summary="The metrics and their parameters")
     def list_metrics(request: Request) -> Response:
         authorize(request, "read")
