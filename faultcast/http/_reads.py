@@ -90,6 +90,8 @@ class Reads(_Refresher):
         if not self.fc.store.exists():
             return
         risk = self.fc.predict_failure()
+        if not risk.empty:  # the names the SDK's Advisor reads (RiskView), beside the old ones
+            risk = risk.assign(probability=risk["risk"], reasons=risk["top_features"])
         answer = f'{{"risk": {frame_json(risk)}}}'
         with self._lock:
             self._risk, self._risk_json, self._marker = risk, answer, marker
