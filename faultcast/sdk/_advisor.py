@@ -365,7 +365,7 @@ class Advisor:
                 self.failures += 1
                 self.last_error = f"{type(e).__name__}: {e}"[:300]
                 now = self.clock()
-                if now - self._warned_at >= WARN_EVERY_S:
+                if now - self._warned_at >= WARN_EVERY_S and not self._stop.is_set():
                     self._warned_at = now
                     log.warning(
                         "advisor.fetch_failed",
