@@ -502,14 +502,14 @@ def recommend(
     for column in ("action", "expected success", "outcomes"):
         table.add_column(column, no_wrap=True)
 
-    def rate(value: float | None) -> str:
+    def success(value: float | None) -> str:
         return "no outcomes" if value is None else f"{value:.0%}"
 
     table.add_row(
-        f"[bold]{cell(advice.action)}[/bold]", rate(advice.expected_success), str(advice.trials)
+        f"[bold]{cell(advice.action)}[/bold]", success(advice.expected_success), str(advice.trials)
     )
     for alt in advice.alternatives:
-        table.add_row(cell(alt.action), rate(alt.expected_success), str(alt.trials))
+        table.add_row(cell(alt.action), success(alt.expected_success), str(alt.trials))
     out().print(table)
     out().print(printable(advice.reason), markup=False, highlight=False)
 
