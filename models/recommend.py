@@ -656,6 +656,7 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
                 "; an open circuit is never retried: fall back, or wait until the breaker "
                 "lets a trial call through"
             )
+        untried = [e[2] for e in estimates if e[3] == 0]
         none_own = f", none for {error_type}" if evidence == "category" and error_type else ""
         if trials == 0:
             reason = (
@@ -671,6 +672,11 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
             reason = (
                 f"{best} is expected to work only {mean_b:.0%} of the time (automating needs "
                 f"{self.min_success:.0%})"
+            )
+        elif untried:
+            reason = (
+                f"{', '.join(untried)} {'has' if len(untried) == 1 else 'have'} never been tried "
+                f"for {category} errors: nothing shows that {best} is the best"
             )
         elif confidence is not None and confidence < self.confidence:
             reason = (
@@ -689,6 +695,7 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
         automate = (
             trials >= self.min_trials
             and mean_b >= self.min_success
+            and not untried
             and (confidence is None or confidence >= self.confidence)
         )
         return Recommendation(

@@ -79,6 +79,7 @@ def test_no_outcome_no_rate_and_one_action_no_comparison() -> None:
     assert "within" not in one.reason and "no other action has outcomes" in one.reason
     given = model.recommend({"category": "data"}, actions=["dead_letter", "fallback"])
     assert given.alternatives[0].expected_success is None and given.alternatives[0].trials == 0
+    assert not given.automate and "fallback has never been tried" in given.reason
     # Two actions with outcomes: now the comparison is made.
     two = learned(
         {

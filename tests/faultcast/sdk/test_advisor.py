@@ -4,7 +4,9 @@ preempt=...), with an injected fetch and clock (the live server: tests/http/test
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -300,3 +302,11 @@ def test_preempt_needs_what_it_uses() -> None:
         guard(advisor=adv, preempt=Preempt(buffer=True))
     with pytest.raises(ValueError, match="deadline"):
         Preempt(timeout_arg="timeout")
+
+
+def test_the_wiring_example_in_the_docs_is_python() -> None:
+    doc = Path(__file__).resolve().parents[3] / "docs" / "sdk.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), re.DOTALL)
+    (example,) = [b for b in blocks if "advisor = Advisor(" in b]
+    code = compile(example, str(doc), "exec")
+    assert {"Advisor", "Preempt", "guard"} <= set(code.co_names)
