@@ -9,9 +9,12 @@ import socket
 import threading
 from typing import Any
 
+import pandas as pd
 from structlog.testing import capture_logs
 
+from faultcast.http._reads import frame_json, risk_for_apps
 from faultcast.sdk import Advisor, FakeClock, Preempt, guard
+from faultcast.sdk._advisor import parse_risk
 from tests.http.conftest import Served, call, wait_for
 
 
@@ -136,3 +139,31 @@ def test_a_hanging_server_never_blocks_a_guarded_call() -> None:
     finally:
         server.release.set()
         advisor.close()
+
+
+def test_the_served_risk_rows_read_as_risk_views() -> None:
+    """The shape of ``/v1/risk`` (the facade's risk frame as the server serialises it) is what
+    the Advisor parses: the fields it reads, beside the old ones."""
+    frame = pd.DataFrame(
+        {
+            "unit": ["pay", "ship"],
+            "risk": [0.81, 0.02],
+            "alert": [True, False],
+            "threshold": [0.4, 0.4],
+            "anomaly_score": [3.2, 0.1],
+            "as_of": pd.to_datetime(["2026-01-01T02:00:00Z"] * 2, utc=True),
+            "horizon_s": [900.0, 900.0],
+            "model_version": pd.array([4, 4], dtype="Int64"),
+            "status": ["ready", "ready"],
+            "top_features": [["errors 4.0x their hourly rate"], []],
+        }
+    )
+    answer = json.loads(f'{{"risk": {frame_json(risk_for_apps(frame))}}}')
+    assert {"risk", "top_features", "probability", "reasons"} <= set(answer["risk"][0])
+    views = parse_risk(answer)
+    pay = views["pay"]
+    assert (pay.probability, pay.alert, pay.threshold, pay.model_version) == (0.81, True, 0.4, "4")
+    assert pay.reasons == ("errors 4.0x their hourly rate",) and pay.status == "ready"
+    assert pay.as_of is not None and pay.as_of.startswith("2026-01-01T02:00")
+    assert not views["ship"].alert and views["ship"].reasons == ()
+    assert risk_for_apps(frame.iloc[:0]).empty
