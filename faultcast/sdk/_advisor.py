@@ -425,7 +425,10 @@ class Advisor:
         name = unit if unit is not None else self.service
         if name is None:
             return None
-        return self._current().risk.get(name)
+        snapshot = self._snapshot
+        if self.clock() - snapshot.at > self.stale_after:
+            return None
+        return snapshot.risk.get(name)
 
     def at_risk(self, unit: str | None = None) -> bool:
         """Whether faultcast's production model alerts on the unit now (False when unknown)."""
