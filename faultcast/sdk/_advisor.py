@@ -493,16 +493,18 @@ class Advisor:
         learned one does not say automate (the static preferences by default).
         """
         error_type: str | None
+        context: dict[str, Any]
         if isinstance(error_or_context, BaseException):
             info = classify(error_or_context)
             category, error_type, retryable = info.category, info.error_type, info.retryable
+            context = {"category": category, "error_type": error_type}
         else:
             category = str(error_or_context.get("category") or "unknown")
             error_type = _text(error_or_context.get("error_type"))
             retryable = bool(error_or_context.get("retryable", True))
+            context = {**error_or_context, "category": category}
         if not retryable:  # an open circuit, a spent budget, bad input: calling again is wrong
             actions = [a for a in actions if a not in _RETRIES]
-        context = {"category": category, "error_type": error_type}
         fallback = default or _STATIC
         static = fallback.choose(context, actions) if actions else None
         if static is not None and static not in actions:
