@@ -306,7 +306,9 @@ def recommendations(
                 "confidence": advice.confidence,
                 "automate": advice.automate,
                 "alternatives": ", ".join(
-                    f"{a.action} {a.expected_success:.0%}" for a in advice.alternatives
+                    f"{a.action} "
+                    + ("untried" if a.expected_success is None else f"{a.expected_success:.0%}")
+                    for a in advice.alternatives
                 ),
                 "reason": advice.reason,
             }

@@ -56,6 +56,32 @@ _MIN_STRENGTH: Final[float] = 1.0
 _MAX_STRENGTH: Final[float] = 1000.0
 #: Outcomes' worth a category borrows from the same action in all categories.
 _CATEGORY_STRENGTH: Final[float] = 2.0
+#: Actions that call the failing thing again.
+RETRIES: Final[frozenset[str]] = frozenset({"retry", "retry_with_backoff"})
+#: The application SDK's own exceptions (``faultcast.sdk``, which this package may not
+#: import; a test checks the table against it): category, and whether calling again can help.
+#: An open circuit (CircuitOpenError) is never retried: retrying is the storm the breaker
+#: prevents; it waits for the breaker's trial call or falls back.  A spent budget is never
+#: retried: retrying spends more.
+SDK_ERRORS: Final[Mapping[str, tuple[str, bool]]] = {
+    "ServiceError": ("unknown", False),
+    "StreamingError": ("streaming", True),
+    "BudgetError": ("budget", False),
+    "SecurityViolationError": ("security", False),
+    "CommunicationError": ("communication", True),
+    "MemoryPressureError": ("memory", False),
+    "DataError": ("data", False),
+    "CircuitOpenError": ("communication", False),
+    "BufferFullError": ("streaming", False),
+    "LockedOutError": ("security", False),
+}
+#: Categories never retried, whatever an outcome says: security violations (never retried,
+#: always logged) and spent budgets.
+NEVER_RETRIED: Final[frozenset[str]] = frozenset({"security", "budget"})
+#: Categories never explored (Thompson sampling) by :meth:`RecoveryRecommender.choose`.
+NEVER_EXPLORED: Final[frozenset[str]] = frozenset({"security"})
+#: What to do when nothing fits an error that must not be retried.
+_NO_RETRY_DEFAULT: Final[tuple[str, ...]] = ("fallback",)
 
 
 class NotFittedError(FaultcastError, ValueError):  # type: ignore[misc,unused-ignore]
@@ -64,10 +90,11 @@ class NotFittedError(FaultcastError, ValueError):  # type: ignore[misc,unused-ig
 
 @dataclass(frozen=True, slots=True)
 class Alternative:
-    """One action's estimate in a context."""
+    """One action's estimate in a context (``expected_success`` None: no outcome of it has
+    been recorded for the error's category, so there is nothing to base a rate on)."""
 
     action: str
-    expected_success: float
+    expected_success: float | None
     #: Outcomes of this action recorded for the error's category.
     trials: int
 
@@ -76,19 +103,25 @@ class Alternative:
 class Recommendation:
     """What :meth:`RecoveryRecommender.recommend` advises.
 
-    ``confidence`` is the posterior probability that ``action`` is within ``tolerance`` of the
-    best action; ``automate`` is True when that confidence, the number of ``trials`` and the
-    ``expected_success`` all clear the recommender's bars.
+    Only what was seen counts: ``expected_success`` is None when no outcome of ``action`` is
+    recorded for the error's category (``trials`` 0); ``confidence``, the posterior
+    probability that ``action`` is within ``tolerance`` of the best action, is None unless at
+    least two actions have outcomes (there is nothing to compare with).  ``automate`` is True
+    when the ``trials``, the ``expected_success`` and the confidence (when there is one) all
+    clear the recommender's bars.  ``evidence`` says where the outcomes come from:
+    ``"error_type"`` (this type's own), ``"category"`` (other errors of its category), or
+    ``"none"``.
     """
 
     action: str
-    expected_success: float
+    expected_success: float | None
     automate: bool
-    confidence: float
+    confidence: float | None
     trials: int
     alternatives: tuple[Alternative, ...]
     context: dict[str, str | None] = field(default_factory=dict)
     reason: str = ""
+    evidence: str = "category"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready data."""
@@ -248,8 +281,11 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
             }
         error_type = _clean(error.get("error_type"))
         message = _clean(error.get("message"))
-        category = _clean(error.get("category")) or category_of(
-            error_type, message, _clean(error.get("level")) or "error"
+        sdk = SDK_ERRORS.get(error_type or "")
+        category = _clean(error.get("category")) or (
+            sdk[0]
+            if sdk is not None
+            else category_of(error_type, message, _clean(error.get("level")) or "error")
         )
         pattern = _clean(error.get("pattern"))
         if pattern is None:
@@ -285,6 +321,28 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
             found = list(self._stats.get((), {}))
         return found
 
+    @staticmethod
+    def may_retry(context: Mapping[str, str | None]) -> bool:
+        """Whether calling again can help: never for security errors, spent budgets and the
+        SDK's own errors that say so (an open circuit, a full buffer, ...)."""
+        if (context.get("category") or "") in NEVER_RETRIED:
+            return False
+        sdk = SDK_ERRORS.get(context.get("error_type") or "")
+        return sdk is None or sdk[1]
+
+    def _arms(self, ctx: Mapping[str, str | None], actions: Sequence[str] | None) -> list[str]:
+        """The actions to choose among: those given (else those known for the category), less
+        the retries of an error that must not be retried."""
+        category = ctx["category"] or ""
+        if actions is None and not self.may_retry(ctx) and (category,) not in self._stats:
+            return list(_NO_RETRY_DEFAULT)  # not another category's habits, never a retry
+        arms = list(actions) if actions is not None else self.actions_for(category)
+        if arms and not self.may_retry(ctx):
+            arms = [a for a in arms if a not in RETRIES] or (
+                [] if actions is not None else list(_NO_RETRY_DEFAULT)
+            )
+        return arms
+
     # ------------------------------------------------------------------ estimates
     def _posterior(self, path: list[tuple[str, ...]], action: str) -> tuple[float, float]:
         """(mean, effective outcomes) of an action's success at the end of ``path``."""
@@ -308,6 +366,12 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
 
     def _trials(self, category: str, action: str) -> int:
         st = self._stats.get((category,), {}).get(action)
+        return int(st[0]) if st is not None else 0
+
+    def _type_trials(self, category: str, error_type: str | None, action: str) -> int:
+        if error_type is None or self.levels[:2] != ("category", "error_type"):
+            return 0
+        st = self._stats.get((category, error_type), {}).get(action)
         return int(st[0]) if st is not None else 0
 
     # ------------------------------------------------------------------ learning
@@ -528,15 +592,19 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
         """An action for the error by Thompson sampling (explores where unsure); None when
         there is nothing to choose from."""
         ctx = self.context_of(context)
-        arms = list(actions) if actions is not None else self.actions_for(ctx["category"] or "")
+        arms = self._arms(ctx, actions)
         if not arms:
             return None
         path = self._path(ctx)
         best, best_draw = arms[0], -1.0
         beta = self._rng.betavariate
+        explore = (ctx["category"] or "") not in NEVER_EXPLORED
         for action in arms:
             mean, n_eff = self._posterior(path, action)
-            draw = beta(max(mean * n_eff, 1e-3), max((1.0 - mean) * n_eff, 1e-3))
+            if explore:
+                draw = beta(max(mean * n_eff, 1e-3), max((1.0 - mean) * n_eff, 1e-3))
+            else:  # never experiment on a security violation: the best estimate
+                draw = mean
             if draw > best_draw:
                 best, best_draw = action, draw
         return best
@@ -554,54 +622,94 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
             )
         ctx = self.context_of(error)
         category = ctx["category"] or "unknown"
-        arms = list(actions) if actions is not None else self.actions_for(category)
+        error_type = ctx["error_type"]
+        arms = self._arms(ctx, actions)
         if not arms:
-            raise NotFittedError(f"no recovery action is known for {category} errors")
+            raise NotFittedError(
+                f"no recovery action is known for {category} errors"
+                + ("" if self.may_retry(ctx) else " that are never retried")
+            )
         path = self._path(ctx)
         estimates = []
         for action in arms:
             mean, n_eff = self._posterior(path, action)
-            estimates.append((mean, n_eff, action))
-        estimates.sort(key=lambda e: (-e[0], e[2]))
-        mean_b, n_b, best = estimates[0]
-        var_b = mean_b * (1.0 - mean_b) / (n_b + 1.0)
-        confidence = 1.0
-        for mean_a, n_a, _ in estimates[1:]:
-            var_a = mean_a * (1.0 - mean_a) / (n_a + 1.0)
-            z = (mean_b + self.tolerance - mean_a) / math.sqrt(var_b + var_a + 1e-12)
-            confidence *= _phi(z)
-        trials = self._trials(category, best)
-        if trials < self.min_trials:
-            reason = f"only {trials} outcomes of {best} for {category} errors (automating needs {self.min_trials})"
+            estimates.append((mean, n_eff, action, self._trials(category, action)))
+        # Actions with outcomes first (an untried action's estimate is borrowed from other
+        # categories, and must not outrank what was seen), then by expected success.
+        estimates.sort(key=lambda e: (e[3] == 0, -e[0], e[2]))
+        mean_b, n_b, best, trials = estimates[0]
+        seen = [e for e in estimates if e[3] > 0]
+        confidence: float | None = None
+        if trials > 0 and len(seen) >= 2:
+            var_b = mean_b * (1.0 - mean_b) / (n_b + 1.0)
+            confidence = 1.0
+            for mean_a, n_a, _, _ in seen[1:]:
+                var_a = mean_a * (1.0 - mean_a) / (n_a + 1.0)
+                z = (mean_b + self.tolerance - mean_a) / math.sqrt(var_b + var_a + 1e-12)
+                confidence *= _phi(z)
+        own = self._type_trials(category, error_type, best)
+        evidence = "none" if trials == 0 else "error_type" if own > 0 else "category"
+        kind = f"{error_type} ({category})" if error_type else category
+        never = "" if self.may_retry(ctx) else "; it is never retried"
+        if error_type == "CircuitOpenError":
+            never = (
+                "; an open circuit is never retried: fall back, or wait until the breaker "
+                "lets a trial call through"
+            )
+        untried = [e[2] for e in estimates if e[3] == 0]
+        none_own = f", none for {error_type}" if evidence == "category" and error_type else ""
+        if trials == 0:
+            reason = (
+                f"no outcome of {best} is recorded for {kind} errors, so there is no success "
+                f"rate to report{never}"
+            )
+        elif trials < self.min_trials:
+            reason = (
+                f"only {trials} outcomes of {best} for {category} errors{none_own} (automating "
+                f"needs {self.min_trials}){never}"
+            )
         elif mean_b < self.min_success:
-            reason = f"{best} is expected to work only {mean_b:.0%} of the time (automating needs {self.min_success:.0%})"
-        elif confidence < self.confidence:
+            reason = (
+                f"{best} is expected to work only {mean_b:.0%} of the time (automating needs "
+                f"{self.min_success:.0%})"
+            )
+        elif untried:
+            reason = (
+                f"{', '.join(untried)} {'has' if len(untried) == 1 else 'have'} never been tried "
+                f"for {category} errors: nothing shows that {best} is the best"
+            )
+        elif confidence is not None and confidence < self.confidence:
             reason = (
                 f"{best} is within {self.tolerance:.0%} of the best action with only "
                 f"{confidence:.0%} confidence (automating needs {self.confidence:.0%})"
             )
         else:
-            reason = (
-                f"{best} is expected to work {mean_b:.0%} of the time ({trials} outcomes for "
-                f"{category} errors), within {self.tolerance:.0%} of the best with "
-                f"{confidence:.0%} confidence"
+            reason = f"{best} is expected to work {mean_b:.0%} of the time ({trials} outcomes for {category} errors"
+            reason += f", {own} of them {error_type}" if evidence == "error_type" else none_own
+            reason += (
+                f"), within {self.tolerance:.0%} of the best with {confidence:.0%} confidence"
+                if confidence is not None
+                else "); no other action has outcomes to compare it with"
             )
+            reason += never
         automate = (
             trials >= self.min_trials
             and mean_b >= self.min_success
-            and confidence >= self.confidence
+            and not untried
+            and (confidence is None or confidence >= self.confidence)
         )
         return Recommendation(
             action=best,
-            expected_success=mean_b,
+            expected_success=mean_b if trials > 0 else None,
             automate=automate,
             confidence=confidence,
             trials=trials,
             alternatives=tuple(
-                Alternative(a, m, self._trials(category, a)) for m, _, a in estimates[1:]
+                Alternative(a, m if t > 0 else None, t) for m, _, a, t in estimates[1:]
             ),
             context=dict(ctx),
             reason=("automate: " if automate else "ask a person: ") + reason,
+            evidence=evidence,
         )
 
     def policy(self, service: str | None = None) -> pd.DataFrame:
@@ -610,21 +718,30 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
         action to run, its expected success, whether to automate it, and the evidence.
 
         Columns: category, error_type, pattern, service, action, expected_success, automate,
-        confidence, trials.  Empty before any outcome is learned."""
+        confidence, trials (``expected_success`` and ``confidence`` are null where nothing was
+        seen to base them on; see :class:`Recommendation`).  With ``service``, the rows of
+        whole error classes come first (pattern and service null), then the service's
+        patterns.  Empty before any outcome is learned."""
         columns = [
             "category", "error_type", "pattern", "service", "action", "expected_success",
             "automate", "confidence", "trials",
         ]  # fmt: skip
-        if service is None:
-            classes = [{"category": k[0], "error_type": k[1]} for k in self._stats if len(k) == 2]
-        else:
-            classes = [
+        whole: list[dict[str, Any]] = [
+            {"category": k[0], "error_type": k[1]} for k in self._stats if len(k) == 2
+        ]
+        patterns: list[dict[str, Any]] = []
+        if service is not None:
+            patterns = [
                 {"category": k[0], "error_type": k[1], "pattern": k[2], "service": k[3]}
                 for k in self._stats
                 if len(k) == 4 and k[3] == service
             ]
+
+        def order(e: dict[str, Any]) -> tuple[str, ...]:
+            return tuple(str(v) for v in e.values())
+
         rows = []
-        for error in sorted(classes, key=lambda e: tuple(str(v) for v in e.values())):
+        for error in sorted(whole, key=order) + sorted(patterns, key=order):
             try:
                 advice = self.recommend(error)
             except NotFittedError:

@@ -501,11 +501,15 @@ def recommend(
     table = Table(show_lines=False)
     for column in ("action", "expected success", "outcomes"):
         table.add_column(column, no_wrap=True)
+
+    def success(value: float | None) -> str:
+        return "no outcomes" if value is None else f"{value:.0%}"
+
     table.add_row(
-        f"[bold]{cell(advice.action)}[/bold]", f"{advice.expected_success:.0%}", str(advice.trials)
+        f"[bold]{cell(advice.action)}[/bold]", success(advice.expected_success), str(advice.trials)
     )
     for alt in advice.alternatives:
-        table.add_row(cell(alt.action), f"{alt.expected_success:.0%}", str(alt.trials))
+        table.add_row(cell(alt.action), success(alt.expected_success), str(alt.trials))
     out().print(table)
     out().print(printable(advice.reason), markup=False, highlight=False)
 

@@ -22,7 +22,7 @@ from faultcast.ingest.keys import ApiKey, KeyStore, lookup
 
 log = get_logger(__name__)
 
-__all__ = ["KeyCache", "Reads", "frame_json"]
+__all__ = ["KeyCache", "Reads", "frame_json", "risk_for_apps"]
 
 
 def frame_json(df: pd.DataFrame) -> str:
@@ -30,6 +30,14 @@ def frame_json(df: pd.DataFrame) -> str:
     if df.empty:
         return "[]"
     return str(df.to_json(orient="records", date_format="iso", date_unit="ms"))
+
+
+def risk_for_apps(risk: pd.DataFrame) -> pd.DataFrame:
+    """The risk frame with the names the SDK's Advisor reads (``RiskView``): ``probability``
+    (= ``risk``) and ``reasons`` (= ``top_features``), beside the old ones."""
+    if risk.empty:
+        return risk
+    return risk.assign(probability=risk["risk"], reasons=risk["top_features"])
 
 
 class _Refresher:
@@ -89,7 +97,7 @@ class Reads(_Refresher):
             return
         if not self.fc.store.exists():
             return
-        risk = self.fc.predict_failure()
+        risk = risk_for_apps(self.fc.predict_failure())
         answer = f'{{"risk": {frame_json(risk)}}}'
         with self._lock:
             self._risk, self._risk_json, self._marker = risk, answer, marker

@@ -10,6 +10,10 @@
 - :func:`guard`: all of it around a call, choosing the recovery by a policy
   (:class:`StaticPolicy`, or a learned :class:`faultcast.models.RecoveryRecommender`) and
   logging one faultcast event per failure;
+- :class:`Advisor`: faultcast's risk and learned recovery policy for this service, fetched in
+  the background and failing open; ``guard(advisor=..., preempt=Preempt(...))`` runs the
+  learned action where the policy says automate, explores within a budget, and applies
+  pre-emptive measures while the unit is at risk;
 - :class:`FaultcastProcessor` (structlog) and :class:`FaultcastHandler` (stdlib logging)
   turn any logged exception into a faultcast event; :class:`KafkaSink` (structlog) and
   :class:`KafkaHandler` (stdlib logging) send the events to a Kafka topic instead of a file
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 from types import FunctionType as _FunctionType
 
+from faultcast.sdk._advisor import Advisor, Decision, PolicyRule, RiskView
 from faultcast.sdk._breaker import BreakerState, CircuitBreaker
 from faultcast.sdk._budget import Budget
 from faultcast.sdk._buffer import Serializer, StreamBuffer
@@ -59,12 +64,14 @@ from faultcast.sdk._kafka import KafkaHandler, KafkaSink
 from faultcast.sdk._logging import FaultcastHandler, FaultcastProcessor
 from faultcast.sdk._metrics import RecoveryMetrics, metrics
 from faultcast.sdk._policy import DEFAULT_PREFERENCES, RecoveryPolicy, StaticPolicy
+from faultcast.sdk._preempt import Preempt
 from faultcast.sdk._retry import Retry, RetryBudget, RetryState, retry
 from faultcast.sdk._security import Lockout
 from faultcast.sdk._types import FakeClock
 
 __all__ = [
     "DEFAULT_PREFERENCES",
+    "Advisor",
     "BreakerState",
     "Budget",
     "BudgetError",
@@ -73,6 +80,7 @@ __all__ = [
     "CircuitOpenError",
     "CommunicationError",
     "DataError",
+    "Decision",
     "ErrorInfo",
     "FakeClock",
     "FaultcastHandler",
@@ -86,11 +94,14 @@ __all__ = [
     "LockedOutError",
     "Lockout",
     "MemoryPressureError",
+    "PolicyRule",
+    "Preempt",
     "RecoveryMetrics",
     "RecoveryPolicy",
     "Retry",
     "RetryBudget",
     "RetryState",
+    "RiskView",
     "SecurityViolationError",
     "Serializer",
     "ServiceError",

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Final, ParamSpec, TypeVar, cast, overload
 
 from faultcast.sdk import _types
+from faultcast.sdk._advisor import Advisor, Decision, RiskView
 from faultcast.sdk._breaker import CircuitBreaker
 from faultcast.sdk._buffer import StreamBuffer
 from faultcast.sdk._errors import CircuitOpenError, ErrorInfo, classify
@@ -22,6 +23,7 @@ from faultcast.sdk._log import get_logger
 from faultcast.sdk._metrics import RecoveryMetrics
 from faultcast.sdk._metrics import metrics as default_metrics
 from faultcast.sdk._policy import RecoveryPolicy, StaticPolicy
+from faultcast.sdk._preempt import Preempt
 from faultcast.sdk._retry import Retry, RetryBudget, RetryState
 from faultcast.sdk._security import Lockout
 from faultcast.sdk._types import AsyncSleep, Clock, Sleep
@@ -84,6 +86,11 @@ class _Outcome:
     #: log are those of the actions chosen, failures included.
     first_action: str | None = None
     first_ok: bool | None = None
+    #: Who chose the first action: ``automate``, ``explore``, ``ask`` (an Advisor's
+    #: decision), ``static`` (the guard's own policy; no Advisor).
+    decision: str = "static"
+    #: The unit was at risk: retries use the pre-emptive deadline.
+    at_risk: bool = False
 
     def step(self, ok: bool) -> None:
         if self.first_action is None:
@@ -140,9 +147,19 @@ class Guard:
         sleep: Sleep | None = None,
         async_sleep: AsyncSleep | None = None,
         seed: int | None = None,
+        advisor: Advisor | None = None,
+        preempt: Preempt | None = None,
     ) -> None:
         self.name = name
         self.policy = policy
+        self.advisor = advisor
+        self.preempt = preempt
+        if preempt is not None:
+            needs = {"fallback": fallback, "probe": fallback, "buffer": buffer}
+            for measure in preempt.measures:
+                if measure in needs and needs[measure] is None:
+                    given = "buffer" if measure == "buffer" else "fallback"
+                    raise ValueError(f"Preempt({measure}=...) needs the guard's {given}=")
         self.learn = learn
         self.attempts = attempts
         self.budget = budget
@@ -175,6 +192,20 @@ class Guard:
         self._retry_now = Retry(attempts, base_delay=0.0, deadline=deadline, **common)
         self._retry_backoff = Retry(
             attempts, base_delay=base_delay, max_delay=max_delay, deadline=deadline, **common
+        )
+        short = preempt.deadline if preempt is not None else None
+        self._retry_now_at_risk = (
+            Retry(attempts, base_delay=0.0, deadline=short, **common) if short else self._retry_now
+        )
+        self._retry_backoff_at_risk = (
+            Retry(attempts, base_delay=base_delay, max_delay=max_delay, deadline=short, **common)
+            if short
+            else self._retry_backoff
+        )
+        self._probes = (
+            threading.BoundedSemaphore(preempt.probe)
+            if preempt is not None and preempt.probe is not None
+            else None
         )
         static: dict[str, Any] = {"service": service, "host": host, "component": component}
         static.update(fields or {})
@@ -216,6 +247,31 @@ class Guard:
             "recent_error_rate": self._rate.add(self.clock()),
         }
 
+    def _decide(self, context: Mapping[str, Any], actions: list[str], outcome: _Outcome) -> None:
+        """The first action for an error, and who chose it (an Advisor, else the policy)."""
+        if self.advisor is None or not actions:
+            outcome.action = self._choose(context, actions)
+            return
+        decision: Decision = self.advisor.decide(context, actions, default=self.policy)
+        outcome.action, outcome.decision = decision.action, decision.kind
+
+    @property
+    def unit(self) -> str | None:
+        """The unit whose risk counts: the guard's ``service``, else the Advisor's."""
+        service = self._static.get("service")
+        if service is None and self.advisor is not None:
+            service = self.advisor.service
+        return None if service is None else str(service)
+
+    def _retry(self, action: str, outcome: _Outcome) -> Retry:
+        if outcome.at_risk:
+            return (
+                self._retry_backoff_at_risk
+                if action == "retry_with_backoff"
+                else self._retry_now_at_risk
+            )
+        return self._retry_backoff if action == "retry_with_backoff" else self._retry_now
+
     def _choose(self, context: Mapping[str, Any], actions: list[str]) -> str | None:
         if not actions:
             return None
@@ -253,6 +309,11 @@ class Guard:
             if key is not None:
                 fields["session_key"] = key
         fields["failure"] = not outcome.succeeded
+        # Who chose: ``automated`` only when the SDK ran the learned policy's automated action.
+        fields["automated"] = outcome.decision == "automate" and outcome.action is not None
+        fields["recovery_decision"] = outcome.decision
+        if outcome.at_risk:
+            fields["at_risk"] = True
         action = outcome.first_action or outcome.action
         ok = outcome.first_ok if outcome.first_ok is not None else outcome.succeeded
         result = None if action is None else ("succeeded" if ok else "failed")
@@ -289,6 +350,14 @@ class Guard:
         who = self.principal(*args, **kwargs) if self.principal is not None else None
         tripped = self.lockout.record(who, exc, log_event=False)
         return _Outcome("lockout", False, 0, "lockout", True) if tripped else _Outcome()
+
+    def _security_outcome(
+        self, exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> _Outcome:
+        outcome = self._security(exc, args, kwargs)
+        if self.advisor is not None:
+            outcome.decision = "ask"  # never automated, never explored: a person looks
+        return outcome
 
     # ------------------------------------------------------------------ sync
     def _before(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -338,15 +407,17 @@ class Guard:
         fn: Callable[..., T] | None,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        at_risk: bool = False,
     ) -> T:
         start, info, fields = self._start(exc, fn is not None)
         if info.category == "security":
-            outcome = self._security(exc, args, kwargs)
+            outcome = self._security_outcome(exc, args, kwargs)
             self._emit(exc, info, fields, outcome, start, args, kwargs)
             raise exc
         context = self._context(exc, info, fields["event"])
         actions = self._actions(info, fn is not None)
-        outcome = _Outcome(self._choose(context, actions))
+        outcome = _Outcome(at_risk=at_risk)
+        self._decide(context, actions, outcome)
         chain: list[str] = []
         last: Exception = exc
         while outcome.action is not None:
@@ -379,7 +450,7 @@ class Guard:
     ) -> T:
         if action in _RETRIES:
             assert fn is not None
-            retry = self._retry_backoff if action == "retry_with_backoff" else self._retry_now
+            retry = self._retry(action, outcome)
             state = RetryState()
             try:
                 return retry.run(fn, args, kwargs, state=state, first_error=exc, log_security=False)
@@ -410,8 +481,163 @@ class Guard:
         outcome.retries += 1
         return fn(*args, **kwargs)
 
+    # ------------------------------------------------------------------ pre-emption
+    def _risk_now(self) -> RiskView | None:
+        """The unit's risk when it is at risk and this guard has measures to take, else None."""
+        if self.preempt is None or self.advisor is None:
+            return None
+        view = self.advisor.risk(self.unit)
+        return view if view is not None and view.alert else None
+
+    def _preempt_event(
+        self,
+        action: str,
+        ok: bool,
+        view: RiskView,
+        start: float,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> None:
+        fields: dict[str, Any] = dict(self._static)
+        if self.name:
+            fields["operation"] = self.name
+        if self.session_key is not None:
+            key = self.session_key(*args, **kwargs)
+            if key is not None:
+                fields["session_key"] = key
+        fields.update(
+            failure=False,
+            recovery_action=action,
+            recovery_outcome="succeeded" if ok else "failed",
+            retry_count=0,
+            recovery_ms=round((time.perf_counter() - start) * 1000.0, 3),
+            automated=True,
+            recovery_decision="preempt",
+            at_risk=True,
+            risk=round(view.probability, 4),
+            risk_threshold=view.threshold,
+            model_version=view.model_version,
+        )
+        self.logger.info(f"{self.name or 'call'}: {action} while {view.unit} is at risk", **fields)
+
+    def _preempt_before(
+        self, view: RiskView, args: tuple[Any, ...], kwargs: dict[str, Any], start: float
+    ) -> tuple[bool, Any]:
+        """The measures that replace the call (shed, buffer, fallback): (True, value) when one
+        served it."""
+        p = self.preempt
+        assert p is not None
+        if p.shed is not False and (p.shed is True or p.shed(*args, **kwargs)):
+            self._preempt_event("preempt_shed", True, view, start, args, kwargs)
+            return True, p.shed_value
+        if p.buffer:
+            assert self.buffer is not None
+            try:
+                self.buffer.keep(self.record(*args, **kwargs))
+            except Exception:  # full: make the call after all
+                self._preempt_event("preempt_buffer", False, view, start, args, kwargs)
+            else:
+                self._preempt_event("preempt_buffer", True, view, start, args, kwargs)
+                return True, None
+        return False, None
+
+    def _preempted(self, fn: Callable[..., T], view: RiskView, args: Any, kwargs: Any) -> T:
+        p = self.preempt
+        assert p is not None
+        start = time.perf_counter()
+        done, value = self._preempt_before(view, args, kwargs, start)
+        if done:
+            return cast(T, value)
+        if p.fallback or self._probes is not None:
+            probing = self._probes is not None and self._probes.acquire(blocking=False)
+            if not probing:
+                action = "preempt_fallback" if p.fallback else "preempt_probe"
+                assert self.fallback is not None
+                try:
+                    value = self.fallback(*args, **kwargs)
+                except Exception:
+                    self._preempt_event(action, False, view, start, args, kwargs)
+                    if self._probes is not None and not p.fallback:
+                        raise
+                else:
+                    self._preempt_event(action, True, view, start, args, kwargs)
+                    return cast(T, value)
+        else:
+            probing = False
+        if p.timeout_arg is not None:
+            kwargs = {**kwargs, p.timeout_arg: p.deadline}
+        ok = False
+        try:
+            try:
+                self._before(args, kwargs)
+                result = fn(*args, **kwargs)
+            except Exception as exc:
+                result = self._recover(exc, fn, args, kwargs, at_risk=True)
+            else:
+                self._succeeded()
+            ok = True
+            return result
+        finally:
+            if probing:
+                assert self._probes is not None
+                self._probes.release()
+            if p.deadline is not None:
+                self._preempt_event("preempt_deadline", ok, view, start, args, kwargs)
+
+    async def _apreempted(
+        self, fn: Callable[..., Awaitable[T]], view: RiskView, args: Any, kwargs: Any
+    ) -> T:
+        p = self.preempt
+        assert p is not None
+        start = time.perf_counter()
+        done, value = self._preempt_before(view, args, kwargs, start)
+        if done:
+            if inspect.isawaitable(value):
+                value = await value
+            return cast(T, value)
+        probing = False
+        if p.fallback or self._probes is not None:
+            probing = self._probes is not None and self._probes.acquire(blocking=False)
+            if not probing:
+                action = "preempt_fallback" if p.fallback else "preempt_probe"
+                assert self.fallback is not None
+                try:
+                    value = self.fallback(*args, **kwargs)
+                    if inspect.isawaitable(value):
+                        value = await value
+                except Exception:
+                    self._preempt_event(action, False, view, start, args, kwargs)
+                    if self._probes is not None and not p.fallback:
+                        raise
+                else:
+                    self._preempt_event(action, True, view, start, args, kwargs)
+                    return cast(T, value)
+        if p.timeout_arg is not None:
+            kwargs = {**kwargs, p.timeout_arg: p.deadline}
+        ok = False
+        try:
+            try:
+                self._before(args, kwargs)
+                result = await fn(*args, **kwargs)
+            except Exception as exc:
+                result = await self._arecover(exc, fn, args, kwargs, at_risk=True)
+            else:
+                self._succeeded()
+            ok = True
+            return result
+        finally:
+            if probing:
+                assert self._probes is not None
+                self._probes.release()
+            if p.deadline is not None:
+                self._preempt_event("preempt_deadline", ok, view, start, args, kwargs)
+
     def call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` under this guard."""
+        if self.preempt is not None:
+            view = self._risk_now()
+            if view is not None:
+                return self._preempted(fn, view, args, kwargs)
         try:
             self._before(args, kwargs)
             result = fn(*args, **kwargs)
@@ -427,15 +653,17 @@ class Guard:
         fn: Callable[..., Awaitable[T]],
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        at_risk: bool = False,
     ) -> T:
         start, info, fields = self._start(exc, True)
         if info.category == "security":
-            outcome = self._security(exc, args, kwargs)
+            outcome = self._security_outcome(exc, args, kwargs)
             self._emit(exc, info, fields, outcome, start, args, kwargs)
             raise exc
         context = self._context(exc, info, fields["event"])
         actions = self._actions(info, True)
-        outcome = _Outcome(self._choose(context, actions))
+        outcome = _Outcome(at_risk=at_risk)
+        self._decide(context, actions, outcome)
         chain: list[str] = []
         last: Exception = exc
         while outcome.action is not None:
@@ -467,7 +695,7 @@ class Guard:
         outcome: _Outcome,
     ) -> T:
         if action in _RETRIES:
-            retry = self._retry_backoff if action == "retry_with_backoff" else self._retry_now
+            retry = self._retry(action, outcome)
             state = RetryState()
             try:
                 return await retry.arun(
@@ -503,6 +731,10 @@ class Guard:
 
     async def acall(self, fn: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
         """``await fn(*args, **kwargs)`` under this guard."""
+        if self.preempt is not None:
+            view = self._risk_now()
+            if view is not None:
+                return await self._apreempted(fn, view, args, kwargs)
         try:
             self._before(args, kwargs)
             result = await fn(*args, **kwargs)
@@ -530,7 +762,7 @@ class Guard:
             return cast(Callable[P, T], async_wrapper)
 
         recover = self._recover
-        if not checks and self.budget is None:
+        if not checks and self.budget is None and self.preempt is None:
             # The path of a call that does not fail: one try block, nothing else.
             @functools.wraps(fn)
             def fast(*args: P.args, **kwargs: P.kwargs) -> T:
@@ -627,6 +859,17 @@ def guard(fn: Callable[P, T] | str | None = None, /, **options: Any) -> Callable
                          never retried and always logged.
     any other name       ``handlers={"clear_cache": cache.clear, ...}``: run it, try once more
     ==================== ===================================================================
+
+    With ``advisor=`` (an :class:`~faultcast.sdk.Advisor`), the first action is the Advisor's
+    :meth:`~faultcast.sdk.Advisor.decide`: the learned policy's action where it says automate,
+    an exploration within its budget (never a security error), else this guard's own policy
+    (a person should decide).  Every error event says who chose: ``automated`` (True only for
+    the learned policy's automated action) and ``recovery_decision`` (``automate``,
+    ``explore``, ``ask``; ``static`` without an Advisor).  With ``preempt=`` (a
+    :class:`~faultcast.sdk.Preempt`), while the Advisor says the guard's unit (``service``, else
+    the Advisor's) is at risk, its measures apply before each call (shed, buffer, fallback,
+    probe, a shorter deadline), each logged as an info event ``recovery_action="preempt_*"``;
+    not as a context manager, whose block cannot be skipped.
 
     When nothing recovers the call, the original error (or the last retry's) is raised.  As a
     context manager the block cannot be re-run, so only ``fallback`` / ``circuit_break``
