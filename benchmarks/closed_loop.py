@@ -41,6 +41,7 @@ import json
 import logging
 import math
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -54,7 +55,7 @@ import structlog
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _loop_app import START, Service, SimClock, World, make_world  # noqa: E402
 from faultcast.analytics import CRITERIA  # noqa: E402
-from faultcast.ingest import Ingestor  # noqa: E402
+from faultcast.ingest import Ingestor, Store  # noqa: E402
 from faultcast.ingest.network import NetworkIngest, Request  # noqa: E402
 
 import faultcast  # noqa: E402
@@ -90,8 +91,10 @@ class Faultcast:
     answers ``/v1/risk`` and ``/v1/policy`` as the HTTP API does
     (:class:`~faultcast.http._reads.Reads`)."""
 
-    def __init__(self, services: list[str]) -> None:
-        self.fc = faultcast.connect(":memory:")
+    def __init__(self, path: Path, services: list[str]) -> None:
+        # A file, as ``serve`` has (the served policy is rebuilt when the file changed); one
+        # DuckDB thread: the store is small, and other work shares the cores.
+        self.fc = faultcast.connect(Store(path, threads=1))
         self.network = NetworkIngest(
             Ingestor(self.fc.store, redactor=self.fc.redactor, limits=self.fc.limits)
         )
@@ -137,10 +140,12 @@ class Faultcast:
         self.fc.close()
 
 
-def run_once(world: World, mode: str, *, warmup_min: int, step_min: int) -> dict[str, Any]:
+def run_once(
+    world: World, mode: str, folder: Path, *, warmup_min: int, step_min: int
+) -> dict[str, Any]:
     """One run of the app over the world; its figures over the evaluation window."""
     names = [s.kind.service for s in world.services]
-    loop = Faultcast(names)
+    loop = Faultcast(folder / f"seed{world.seed}-{mode}.duckdb", names)
     preempts = _preempts() if mode == "loop_on" else {}
     services = []
     for i, sw in enumerate(world.services):
@@ -352,7 +357,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
     )
     if args.tiny:
-        args.seeds, args.hours, args.warmup, args.step = [DEV_SEEDS[0]], 2.0, 1.0, 10
+        args.seeds, args.hours, args.warmup, args.step = [DEV_SEEDS[0]], 1.0, 0.5, 30
     if not 0 <= args.warmup < args.hours:
         parser.error("--warmup must be at least 0 and less than --hours")
     if args.step < 1:
@@ -378,16 +383,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "targets": targets,
         "seeds": {},
     }
-    for seed in args.seeds:
-        world = make_world(seed, args.hours)
-        runs = {
-            mode: run_once(world, mode, warmup_min=int(args.warmup * 60), step_min=args.step)
-            for mode in args.modes
-        }
-        entry: dict[str, Any] = {"held_out": seed not in DEV_SEEDS, **runs}
-        if "loop_off" in runs and "loop_on" in runs:
-            entry["loop_on_vs_off"] = _compare(runs["loop_off"], runs["loop_on"])
-        result["seeds"][str(seed)] = entry
+    with tempfile.TemporaryDirectory(prefix="faultcast-closed-loop-") as tmp:
+        for seed in args.seeds:
+            world = make_world(seed, args.hours)
+            runs = {
+                mode: run_once(
+                    world, mode, Path(tmp), warmup_min=int(args.warmup * 60), step_min=args.step
+                )
+                for mode in args.modes
+            }
+            entry: dict[str, Any] = {"held_out": seed not in DEV_SEEDS, **runs}
+            if "loop_off" in runs and "loop_on" in runs:
+                entry["loop_on_vs_off"] = _compare(runs["loop_off"], runs["loop_on"])
+            result["seeds"][str(seed)] = entry
     result["summary"] = _summary(result["seeds"])
     print(json.dumps(result, default=_plain))
     return result

@@ -14,14 +14,11 @@ closed_loop = pytest.importorskip("benchmarks.closed_loop")
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    folder = tmp_path_factory.mktemp("closed-loop")
-    return closed_loop.main(["--tiny", "--dir", str(folder)])
+def report() -> dict[str, Any]:
+    return closed_loop.main(["--tiny"])
 
 
-def test_one_json_object_with_both_modes_and_every_criterion(
-    report: dict[str, Any], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_one_json_object_with_both_modes_and_every_criterion(report: dict[str, Any]) -> None:
     assert report["benchmark"] == "closed_loop"
     assert set(report["targets"]) == {c.criterion for c in CRITERIA}
     (seed,) = report["seeds"].values()
