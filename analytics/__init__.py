@@ -25,7 +25,7 @@ Examples
 0  payments       8
 1  checkout       7
 >>> metrics.scorecard()["passed"].tolist()
-[False, False, False, False, True]
+[False, False, False, <NA>, True]
 """
 
 from __future__ import annotations
