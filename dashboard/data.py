@@ -47,6 +47,12 @@ TIME_RANGES: Final[dict[str, str | None]] = {
 }
 
 
+#: "New" patterns on the Overview: first seen within this window before the latest event.
+NEW_WINDOW: Final[str] = "1h"
+#: The levels that make an error worth a person's attention (and an issue).
+ERROR_LEVELS: Final[tuple[str, ...]] = ("warning", "error", "critical")
+
+
 def _nan_to_none(value: Any) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return None
@@ -120,6 +126,8 @@ class Overview:
     scorecard: pd.DataFrame
     errors_over_time: pd.DataFrame
     risk_now: pd.DataFrame
+    #: The width of the buckets of ``errors_over_time``.
+    bucket: str = "5m"
 
 
 def overview(source: StoreSource, since: str | None = "24h") -> Overview:
@@ -130,9 +138,10 @@ def overview(source: StoreSource, since: str | None = "24h") -> Overview:
     rate = metrics.error_rate(by=None, since=since)
     success = metrics.recovery_success(by=None, since=since)
     timing = metrics.recovery_time(by=None, since=since)
-    new = metrics.new_patterns(window=since or "100000d", limit=None)
+    new = metrics.new_patterns(window=NEW_WINDOW, limit=None, level=list(ERROR_LEVELS))
     card = metrics.scorecard(since=since)
-    trend = metrics.error_frequency(by="category", since=since, bucket=bucket_for(since))
+    width = bucket_for(since, status(source).span if since is None else None)
+    trend = metrics.error_frequency(by="category", since=since, bucket=width)
     risk = latest_predictions(source)
     return Overview(
         events=int(rate["events"].iloc[0]) if len(rate) else 0,
@@ -148,6 +157,7 @@ def overview(source: StoreSource, since: str | None = "24h") -> Overview:
         risk_now=risk[
             ["unit", "probability", "threshold", "alert", "made_at", "model_version", "status"]
         ].head(10),
+        bucket=width,
     )
 
 
@@ -417,6 +427,8 @@ class Security:
     incidents: pd.DataFrame
     lockouts: pd.DataFrame
     response: pd.DataFrame
+    #: The width of the buckets of ``auth_over_time``.
+    bucket: str = "1h"
 
 
 def security(
@@ -425,17 +437,19 @@ def security(
     """Authentication failures (per service, and over time), authorisation violations,
     incidents, the lockouts among their responses, and the time to respond."""
     metrics = Metrics(source)
+    width = bucket_for(since, status(source).span if since is None else None)
     incidents = metrics.security_incidents(since=since, service=service)
     lockouts = incidents[incidents["response_action"].fillna("").str.contains("lock")]
     return Security(
         auth_failures=metrics.authentication_failure_rate(since=since, service=service),
         auth_over_time=metrics.authentication_failure_rate(
-            since=since, service=service, bucket=bucket_for(since) if since else "1h"
+            since=since, service=service, bucket=width
         ),
         violations=metrics.authorization_violations(since=since, service=service),
         incidents=incidents,
         lockouts=lockouts.reset_index(drop=True),
         response=metrics.security_response_time(since=since, service=service),
+        bucket=width,
     )
 
 
@@ -450,6 +464,8 @@ class Models:
     drift: pd.DataFrame
     retrains: pd.DataFrame
     last_retrain: dict[str, Any] = field(default_factory=dict)
+    #: The width of the buckets of ``quality_over_time``.
+    bucket: str = "1h"
 
 
 def _version_metrics(versions: pd.DataFrame) -> pd.DataFrame:
@@ -491,6 +507,18 @@ def _version_metrics(versions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _versions_table(versions: pd.DataFrame) -> pd.DataFrame:
+    """The registry's versions with their holdout numbers as columns (``pr_auc``,
+    ``precision``, ``recall``, ``f1``; NaN where a version has none), not as JSON."""
+    table = versions.drop(columns=["params", "metrics"], errors="ignore")
+    numbers = _version_metrics(versions)
+    if numbers.empty:
+        return table
+    wide = numbers.pivot_table(index=["name", "version"], columns="metric", values="value")
+    wide = wide.reindex(columns=[c for c in ("pr_auc", "precision", "recall", "f1") if c in wide])
+    return table.merge(wide.reset_index(), on=["name", "version"], how="left")
+
+
 def models(source: StoreSource, since: str | None = None) -> Models:
     """Registry versions (newest first) with their metrics, the stored predictions' quality
     per bucket, drift events and retrain runs (the last one on its own)."""
@@ -502,13 +530,13 @@ def models(source: StoreSource, since: str | None = None) -> Models:
         first = runs.iloc[0]
         last = {k: first[k] for k in ("started_at", "trigger", "decision", "reason")}
         last["promoted_version"] = first["promoted_version"]
+    width = bucket_for(since, status(source).span if since is None else None)
     return Models(
-        versions=versions.drop(columns=["params"], errors="ignore"),
+        versions=_versions_table(versions),
         version_metrics=_version_metrics(versions),
-        quality_over_time=Metrics(source).prediction_quality(
-            since=since, bucket=bucket_for(since, status(source).span if since is None else None)
-        ),
+        quality_over_time=Metrics(source).prediction_quality(since=since, bucket=width),
         drift=drift_events(store),
         retrains=runs,
         last_retrain=last,
+        bucket=width,
     )
