@@ -54,12 +54,15 @@ def test_overview(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "Recovery success",
         "Mean recovery time",
         "Units at risk now",
-        "New patterns",
+        "New error patterns",
     }
     assert tiles["Error rate"].endswith("%")
     assert " of 3" in tiles["Units at risk now"]
     card = at.dataframe[0].value
-    assert "recovery_success_rate" in card["criterion"].tolist()
+    assert list(card.columns) == ["Criterion", "Now", "Target", "Status", "Evidence"]
+    assert "recovery attempts that succeeded" in card["Criterion"].tolist()
+    assert set(card["Status"]) <= {"pass", "FAIL", "n/a"}
+    assert all(v.endswith(("%", "ms", " s", " min", " h", "–")) for v in card["Now"])
     assert _plotly_count(at) >= 1
     # A shorter time range is a filter too: fewer events behind the error rate.
     all_time = at.metric[0].proto.help
@@ -80,30 +83,30 @@ def test_errors_filters_change_the_counts(seeded_db: Path, monkeypatch: pytest.M
     assert int(after.replace(",", "")) < int(before.replace(",", ""))
     at.selectbox(key="e_by").set_value("level").run()
     assert not at.exception
-    assert "level" in at.dataframe[0].value.columns
+    assert "Level" in at.dataframe[0].value.columns
 
 
 def test_patterns(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _run(seeded_db, "patterns", monkeypatch)
     assert [t.label for t in at.tabs] == ["Top", "New", "Surging", "Precursors"]
     top = at.dataframe[0].value
-    assert {"template_id", "template", "count"} <= set(top.columns)
+    assert {"Pattern", "Template", "Count"} <= set(top.columns)
     at.multiselect(key="p_service").set_value([at.multiselect(key="p_service").options[0]]).run()
     assert not at.exception
-    assert int(at.dataframe[0].value["count"].sum()) < int(top["count"].sum())
+    assert int(at.dataframe[0].value["Count"].sum()) < int(top["Count"].sum())
 
 
 def test_recovery(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _run(seeded_db, "recovery", monkeypatch)
     assert _plotly_count(at) >= 2  # the heatmap, times, retries
     advice = at.dataframe[-1].value
-    assert {"category", "action", "expected_success", "automate"} <= set(advice.columns)
-    assert advice["expected_success"].between(0, 1).all()
+    assert {"Category", "Action", "Expected success", "Automate"} <= set(advice.columns)
+    assert advice["Expected success"].between(0, 1).all()
     times = at.dataframe[0].value
     service = at.multiselect(key="r_service")
     service.set_value([service.options[-1]]).run()
     assert not at.exception
-    assert int(at.dataframe[0].value["attempts"].sum()) < int(times["attempts"].sum())
+    assert int(at.dataframe[0].value["Attempts"].sum()) < int(times["Attempts"].sum())
 
 
 def test_predictions(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,7 +115,7 @@ def test_predictions(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert {"Precision", "Recall", "Median lead time", "Failures caught"} <= set(tiles)
     assert _plotly_count(at) == 4  # risk now, timeline, quality, calibration
     why = at.dataframe[0].value
-    assert {"feature", "contribution"} <= set(why.columns) and len(why) > 0
+    assert {"Feature", "Contribution"} <= set(why.columns) and len(why) > 0
     caught = tiles["Failures caught"]
     service = at.multiselect(key="f_service")
     service.set_value([service.options[0]]).run()
@@ -140,7 +143,8 @@ def test_models(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert tiles["In production"].startswith("unit_failure v")
     assert tiles["Last retrain"] in {"promoted", "kept"}
     versions = at.dataframe[0].value
-    assert {"name", "version", "status"} <= set(versions.columns) and len(versions) >= 2
+    assert {"Name", "Version", "Status"} <= set(versions.columns) and len(versions) >= 2
+    assert not versions.map(lambda v: isinstance(v, str) and v.startswith("{")).any().any()
     assert _plotly_count(at) >= 1
     # The time range filters the live quality chart's buckets.
     at.session_state["faultcast_range"] = "last hour"
