@@ -36,6 +36,7 @@ from faultcast.analytics._display import printable, printable_frame
 from faultcast.analytics._events import events, quarantine, store_summary
 from faultcast.analytics._example import example_store
 from faultcast.analytics._frequency import error_frequency, error_rate
+from faultcast.analytics._issues import issue, issue_changes, issues, set_issue_status
 from faultcast.analytics._patterns import (
     new_patterns,
     patterns,
@@ -72,6 +73,9 @@ __all__ = [
     "error_rate",
     "events",
     "example_store",
+    "issue",
+    "issue_changes",
+    "issues",
     "new_patterns",
     "open_source",
     "parse_duration",
@@ -90,6 +94,7 @@ __all__ = [
     "security_incidents",
     "security_recovery_success",
     "security_response_time",
+    "set_issue_status",
     "store_status",
     "store_summary",
     "surging_patterns",
@@ -154,3 +159,6 @@ class Metrics:
     prediction_quality = metric(prediction_quality)
     prediction_calibration = metric(prediction_calibration)
     risk_timeline = metric(risk_timeline)
+    # issues (errors grouped by fingerprint) and their status changes
+    issues = metric(issues)
+    issue_changes = metric(issue_changes)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from faultcast.ingest import Store
+from faultcast.ingest.issues import index_events
 
 _T0: Final[datetime] = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -159,4 +160,5 @@ def example_store() -> Store:
             "INSERT INTO store.predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             _prediction_rows(),
         )
+        index_events(con)  # the issues of these events (ingest keeps them at each commit)
     return store

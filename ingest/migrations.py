@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
+from faultcast.ingest.issues import index_sql
 from faultcast.ingest.schema import EVENT_COLUMNS, PROMOTED_ATTRS
 
 
@@ -198,6 +199,51 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     last_used_at TIMESTAMPTZ,
     revoked_at TIMESTAMPTZ
 )""",
+        ),
+    ),
+    Migration(
+        9,
+        "issues (errors grouped by fingerprint), their status changes; events.issue_id",
+        (
+            "ALTER TABLE events ADD COLUMN IF NOT EXISTS issue_id VARCHAR",
+            """CREATE TABLE IF NOT EXISTS issues (
+    issue_id VARCHAR PRIMARY KEY,
+    fingerprint VARCHAR,
+    title VARCHAR,
+    status VARCHAR,
+    level VARCHAR,
+    error_type VARCHAR,
+    template_id VARCHAR,
+    template VARCHAR,
+    services VARCHAR[],
+    count BIGINT,
+    sessions BIGINT,
+    users BIGINT,
+    first_seen TIMESTAMPTZ,
+    last_seen TIMESTAMPTZ,
+    first_release VARCHAR,
+    last_release VARCHAR,
+    resolved_at TIMESTAMPTZ,
+    resolved_in_release VARCHAR,
+    resolved_next_release BOOLEAN,
+    ignore_until TIMESTAMPTZ,
+    ignore_until_count BIGINT,
+    status_changed_at TIMESTAMPTZ
+)""",
+            """CREATE TABLE IF NOT EXISTS issue_changes (
+    issue_id VARCHAR,
+    "at" TIMESTAMPTZ,
+    from_status VARCHAR,
+    to_status VARCHAR,
+    actor VARCHAR,
+    reason VARCHAR
+)""",
+            # The distinct sessions and users of each issue (its counts stay exact and
+            # incremental: a batch adds only the pairs not seen before).
+            "CREATE TABLE IF NOT EXISTS issue_sessions (issue_id VARCHAR, session_key VARCHAR)",
+            'CREATE TABLE IF NOT EXISTS issue_users (issue_id VARCHAR, "user" VARCHAR)',
+            # Events stored before: their issue ids and the issues they make.
+            *index_sql(""),
         ),
     ),
 )

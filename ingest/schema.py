@@ -36,6 +36,8 @@ EVENT_COLUMNS: Final[tuple[tuple[str, str], ...]] = (
     # Promoted from attrs (migration 6), where they stay too: who acted, for security metrics.
     ("source_ip", "VARCHAR"),
     ("user", "VARCHAR"),
+    # The issue the event belongs to (migration 9; NULL below warning unless a failure).
+    ("issue_id", "VARCHAR"),
 )
 
 #: The attributes copied into columns of their own (the column has the attribute's name).
