@@ -37,6 +37,7 @@ from faultcast.analytics._events import events, quarantine, store_summary
 from faultcast.analytics._example import example_store
 from faultcast.analytics._frequency import error_frequency, error_rate
 from faultcast.analytics._issues import issue, issue_changes, issues, set_issue_status
+from faultcast.analytics._now import failure_episodes, unit_issues
 from faultcast.analytics._patterns import (
     new_patterns,
     patterns,
@@ -72,6 +73,7 @@ __all__ = [
     "error_frequency",
     "error_rate",
     "events",
+    "failure_episodes",
     "example_store",
     "issue",
     "issue_changes",
@@ -99,6 +101,7 @@ __all__ = [
     "store_summary",
     "surging_patterns",
     "top_patterns",
+    "unit_issues",
 ]
 
 
@@ -162,3 +165,6 @@ class Metrics:
     # issues (errors grouped by fingerprint) and their status changes
     issues = metric(issues)
     issue_changes = metric(issue_changes)
+    # what is failing now: recent failure episodes and each unit's recent issues
+    failure_episodes = metric(failure_episodes)
+    unit_issues = metric(unit_issues)

@@ -196,6 +196,35 @@ def scorecard_table(card: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Criterion", "Now", "Target", "Status", "Evidence"])
 
 
+_MARKDOWN_SPECIALS: Final[str] = "\\`*_{}[]()<>#+-.!|~:$"
+
+
+def md(text: Any) -> str:
+    r"""Stored text safe inside Streamlit markdown: control characters escaped (as
+    :func:`~faultcast.analytics.printable` does) and markdown's special characters
+    backslashed, so a template's ``<*>`` or a ``*`` shows as it is.
+
+    >>> md("retry <*> of *db*: [x](y)")
+    'retry \\<\\*\\> of \\*db\\*\\: \\[x\\]\\(y\\)'
+    """
+    from faultcast.analytics import printable
+
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in printable(text))
+
+
+def clock(ts: Any) -> str:
+    """A time of day in UTC (``23:05 UTC``); a dash for none."""
+    if ts is None or pd.isna(ts):
+        return DASH
+    return f"{pd.Timestamp(ts):%H:%M} UTC"
+
+
+def minutes(start: Any, end: Any) -> str:
+    """The minutes from ``start`` to ``end`` (``14 min``; ``under 1 min``)."""
+    span = (pd.Timestamp(end) - pd.Timestamp(start)).total_seconds() / 60
+    return "under 1 min" if span < 1 else f"{span:.0f} min"
+
+
 # ---------------------------------------------------------------------------------- columns
 #: Readable names of the columns the pages show (others: the name in words).
 LABELS: Final[dict[str, str]] = {
@@ -264,7 +293,7 @@ PERCENT: Final[frozenset[str]] = frozenset(
 #: Text columns that may be long: wide, wrapped over several lines.
 LONG_TEXT: Final[frozenset[str]] = frozenset(
     {"template", "example", "reason", "alternatives", "evidence", "title", "message", "text",
-     "Criterion", "Evidence", "candidates", "detail", "metrics", "why", "recovery"}
+     "criterion", "candidates", "detail", "metrics", "why", "recovery", "service"}
 )  # fmt: skip
 
 
@@ -351,7 +380,7 @@ def row_height(df: pd.DataFrame) -> int | None:
     cut), up to six lines; None (one line) when it has none."""
     longest = 0
     for column in df.columns:
-        if column in LONG_TEXT or label(column) in LONG_TEXT:
+        if str(column).lower() in LONG_TEXT or label(column).lower() in LONG_TEXT:
             lengths = df[column].astype(str).str.len()
             longest = max(longest, int(lengths.max()) if len(lengths) else 0)
     if longest <= 45:

@@ -8,8 +8,10 @@ hold no SQL: their data comes from :mod:`faultcast.dashboard.data` through the c
 
 from __future__ import annotations
 
+import getpass
 import math
 from typing import Any, Final
+from urllib.parse import quote
 
 import pandas as pd
 import plotly.express as px
@@ -21,17 +23,30 @@ from faultcast.dashboard._format import (
     DASH,
     FAILURE_COLOUR,
     bucket_words,
+    clock,
     colour_map,
     decade_ms,
     duration_ms,
     label,
+    md,
+    minutes,
     order,
     pct,
     readable,
     row_height,
     scorecard_table,
 )
-from faultcast.dashboard.data import NEW_WINDOW, TIME_RANGES
+from faultcast.dashboard.data import (
+    FAILING_WINDOW,
+    ISSUE_SORTS,
+    ISSUE_STATUSES,
+    NEW_WINDOW,
+    RECENT_WINDOW,
+    TIME_RANGES,
+    UNRESOLVED,
+    change_issue_status,
+    filter_stream,
+)
 from plotly.subplots import make_subplots
 
 #: Session-state keys the app sets for the pages.
@@ -142,11 +157,96 @@ def _services(paths: tuple[str, ...], since: str | None, key: str) -> tuple[str,
 
 
 # ---------------------------------------------------------------------------------- pages
+def _issue_link(issue_id: Any, title: Any) -> str:
+    """A markdown link to an issue's page (``/issues?issue=ID``)."""
+    return f"[{md(title)}](issues?issue={quote(str(issue_id))})"
+
+
+def _recovery_words(action: Any, success: Any) -> str:
+    if action is None or pd.isna(action):
+        return "no recovery recorded for it yet: see the Recovery page"
+    worked = (
+        "" if success is None or pd.isna(success) else f" (worked {pct(success, 0)} of the time)"
+    )
+    return f"**{md(action)}**{worked}"
+
+
+def _unit_row(unit: str, state: str, detail: str, row: Any) -> None:
+    """One unit on one row: what happens, its top issue, what to do."""
+    with st.container(border=True):
+        who, what, todo = st.columns([2, 4, 3])
+        who.markdown(f"**{md(unit)}** {state}  \n{detail}")
+        if row.issue_id is None or pd.isna(row.issue_id):
+            what.markdown("No issue recorded for it in this time.")
+        else:
+            others = "".join(
+                f"  \nalso {_issue_link(i, t)} ({n:,})" for i, t, n in list(row.other_issues)[:2]
+            )
+            what.markdown(
+                f"Top issue: {_issue_link(row.issue_id, row.issue_title)} "
+                f"({int(row.issue_events):,} events){others}"
+            )
+        todo.markdown(
+            f"Recommended recovery: {_recovery_words(row.recovery, row.recovery_success)}"
+        )
+
+
+def _now_section(paths: tuple[str, ...]) -> None:
+    """What is failing now, what will fail next, what to do: the units, each on one row."""
+    n = _cache.now(paths)
+    if n.as_of is None:
+        return
+    when = (
+        f"now ({n.as_of:%Y-%m-%d %H:%M} UTC)"
+        if n.live
+        else f"the store's newest event, {n.as_of:%Y-%m-%d %H:%M:%S} UTC (a historical store: "
+        "its events stop before the wall clock)"
+    )
+    st.caption(f"As of {when}. Failing now: a failure in the last {bucket_words(FAILING_WINDOW)}.")
+    failing = n.failing[n.failing["failing_now"].fillna(False)] if len(n.failing) else n.failing
+    recent = n.failing[~n.failing["failing_now"].fillna(False)] if len(n.failing) else n.failing
+    st.subheader(f"Failing now: {len(failing)}")
+    for row in failing.itertuples():
+        _unit_row(
+            row.unit, ":red-badge[failing now]",
+            f"{row.failures:,} failures since {clock(row.onset)} "
+            f"({minutes(row.onset, n.as_of)} ago), the last at {clock(row.last_failure)}",
+            row,
+        )  # fmt: skip
+    if failing.empty:
+        st.success(f"No unit had a failure in the last {bucket_words(FAILING_WINDOW)}.")
+    st.subheader(f"At risk of failing in the next {bucket_words(FAILING_WINDOW)}: {len(n.at_risk)}")
+    for row in n.at_risk.itertuples():
+        _unit_row(
+            row.unit, ":orange-badge[at risk]",
+            f"risk {pct(row.probability)} (alert threshold {pct(row.threshold)})"
+            + (f"  \n{md(row.why)}" if row.why else ""),
+            row,
+        )  # fmt: skip
+    if n.at_risk.empty:
+        learning = "" if n.model_status in ("", "ready") else f" (the model is {n.model_status})"
+        st.info(f"The production model alerts on no unit now{learning}.")
+    if len(recent):
+        st.subheader(
+            f"Failed in the last {bucket_words(RECENT_WINDOW)}, recovered since: {len(recent)}"
+        )
+        for row in recent.itertuples():
+            _unit_row(
+                row.unit, ":green-badge[recovered]",
+                f"{row.failures:,} failures from {clock(row.onset)} to {clock(row.last_failure)} "
+                f"({minutes(row.onset, row.last_failure)})",
+                row,
+            )  # fmt: skip
+
+
 def overview() -> None:
-    """KPI tiles, the seed's scorecard, errors over time and the riskiest units now."""
+    """What is failing now, what is at risk and what to do; then the KPI tiles, the seed's
+    success criteria and errors over time."""
     paths, since = context()
     d = _cache.overview(paths, since)
     st.header("Overview")
+    _now_section(paths)
+    st.subheader("In the time range")
     tiles = st.columns(5)
     tiles[0].metric(
         "Error rate", pct(d.error_rate), help=f"{d.errors:,} errors in {d.events:,} events"
@@ -176,6 +276,179 @@ def overview() -> None:
             ),
             "overview_errors",
         )  # fmt: skip
+
+
+#: What an action sets, and its button's label.
+ISSUE_ACTIONS: Final[dict[str, tuple[str, str]]] = {
+    "resolve": ("resolved", "Resolve"),
+    "resolve_next": ("resolved", "Resolve in the next release"),
+    "ignore": ("ignored", "Ignore"),
+    "reopen": ("open", "Reopen"),
+}
+#: How long an ignore lasts: label -> (until, until_count).
+IGNORE_FOR: Final[dict[str, tuple[str | None, int | None]]] = {
+    "for good": (None, None),
+    "for 1 hour": ("1h", None),
+    "for 24 hours": ("24h", None),
+    "for 7 days": ("7d", None),
+    "until 10 more events": (None, 10),
+    "until 100 more events": (None, 100),
+}
+_STATUS_BADGE: Final[dict[str, str]] = {
+    "open": ":red-badge[open]",
+    "regressed": ":violet-badge[regressed]",
+    "resolved": ":green-badge[resolved]",
+    "ignored": ":gray-badge[ignored]",
+}
+#: The dashboard's name in an issue's history of changes.
+ACTOR_SUFFIX: Final[str] = " (dashboard)"
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser() + ACTOR_SUFFIX
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        return "dashboard"
+
+
+def _act(paths: tuple[str, ...], issue_id: str, action: str, ignore_for: str) -> None:
+    status, _ = ISSUE_ACTIONS[action]
+    until, count = IGNORE_FOR[ignore_for] if action == "ignore" else (None, None)
+    try:
+        changed = change_issue_status(
+            paths, issue_id, status, actor=_actor(), until=until, until_count=count,
+            in_next_release=action == "resolve_next",
+        )  # fmt: skip
+    except Exception as e:  # a lock held too long, a read-only file: say so, keep the page
+        st.session_state["i_message"] = ("error", printable(f"{issue_id} not changed: {e}"))
+    else:
+        st.session_state["i_message"] = ("ok", f"{issue_id} is {changed['status']} now.")
+    _cache.forget_issues()
+
+
+def _issue_stream_table(stream: pd.DataFrame) -> None:
+    shown = stream[
+        ["id", "title", "status", "count", "users", "sessions", "service", "last_seen", "trend",
+         "recovery"]
+    ].assign(link=[f"issues?issue={quote(str(i))}" for i in stream["id"]])  # fmt: skip
+    shown, config = readable(printable_frame(shown))
+    config["Trend"] = st.column_config.BarChartColumn(
+        "Events per hour (24 h)", help="the issue's events per hour over its last 24 hours"
+    )
+    config["Count"] = st.column_config.NumberColumn("Events", format="localized")
+    config["Link"] = st.column_config.LinkColumn("Open", display_text="details")
+    st.dataframe(
+        shown, hide_index=True, key="i_stream", column_config=config, placeholder=DASH,
+        row_height=row_height(shown),
+    )  # fmt: skip
+
+
+def _issue_drill_down(paths: tuple[str, ...], issue_id: str) -> None:
+    try:
+        d = _cache.issue_detail(paths, issue_id)
+    except LookupError:
+        st.warning(f"No issue {printable(issue_id)} in this store.")
+        return
+    st.subheader(md(d["title"]))
+    st.markdown(
+        f"{_STATUS_BADGE.get(d['status'], md(d['status']))} `{printable(d['id'])}` · "
+        f"{md(d['level'])} · {md(d['error_type'] or DASH)} · in {md(d['service'])}"
+    )
+    tiles = st.columns(3)
+    tiles[0].metric("Events", f"{d['count']:,}")
+    tiles[1].metric("Users", f"{d['users']:,}")
+    tiles[2].metric("Sessions", f"{d['sessions']:,}")
+    st.markdown(
+        f"First seen {d['first_seen']:%Y-%m-%d %H:%M:%S} UTC, last seen "
+        f"{d['last_seen']:%Y-%m-%d %H:%M:%S} UTC · releases: first "
+        f"{md(d['first_release'] or DASH)}, last {md(d['last_release'] or DASH)}  \n"
+        f"Recommended recovery: {_recovery_words(d['recovery'], d['recovery_success'])}"
+    )
+    cols = st.columns([1.2, 2.4, 1.2, 2.2, 1.2])
+    unresolved = d["status"] in UNRESOLVED
+    cols[0].button(
+        "Resolve", key="i_resolve", disabled=not unresolved, type="primary",
+        on_click=_act, args=(paths, d["id"], "resolve", ""),
+    )  # fmt: skip
+    cols[1].button(
+        "Resolve in next release", key="i_resolve_next", disabled=not unresolved,
+        on_click=_act, args=(paths, d["id"], "resolve_next", ""),
+    )  # fmt: skip
+    ignore_for = cols[3].selectbox(
+        "Ignore", list(IGNORE_FOR), key="i_ignore_for", label_visibility="collapsed"
+    )
+    cols[2].button(
+        "Ignore", key="i_ignore", disabled=d["status"] == "ignored",
+        on_click=_act, args=(paths, d["id"], "ignore", ignore_for),
+    )  # fmt: skip
+    cols[4].button(
+        "Reopen", key="i_reopen", disabled=unresolved,
+        on_click=_act, args=(paths, d["id"], "reopen", ""),
+    )  # fmt: skip
+    st.markdown("**Latest events**")
+    for event in d["events"]:
+        with st.container(border=True):
+            st.caption(
+                f"{event['ts']:%Y-%m-%d %H:%M:%S} UTC · {printable(event['service'])} · "
+                f"{printable(event['host'] or DASH)} · {printable(event['level'])}"
+                + (f" · release {printable(event['release'])}" if event["release"] else "")
+            )
+            st.text(printable(event["message"]))
+            if event["traceback"]:
+                st.code(printable(event["traceback"]), language="python")
+    changes = pd.DataFrame(d["changes"], columns=["at", "from_status", "to_status", "actor"])
+    st.markdown("**History**")
+    _table(changes, "i_changes", "No status change yet.")
+
+
+def issues_page() -> None:
+    """The issue stream (errors grouped by fingerprint) with filters, sorts, actions and the
+    drill-down to an issue's events and traceback."""
+    paths, since = context()
+    st.header("Issues")
+    message = st.session_state.pop("i_message", None)
+    if message:
+        (st.success if message[0] == "ok" else st.error)(message[1])
+    cols = st.columns([3, 3, 2])
+    status = cols[0].multiselect(
+        "Status", list(ISSUE_STATUSES), default=list(UNRESOLVED), key="i_status",
+        placeholder="every status",
+    )  # fmt: skip
+    sort = cols[2].selectbox("Sort by", list(ISSUE_SORTS), key="i_sort")
+    with cols[1]:
+        everything = _cache.issue_stream(paths, since, ISSUE_SORTS[sort])
+        service = st.multiselect(
+            "Service", everything.services, key="i_service", placeholder="all services",
+            format_func=printable,
+        )  # fmt: skip
+    d = filter_stream(everything, status, service)
+    tiles = st.columns(len(ISSUE_STATUSES))
+    for tile, name in zip(tiles, ISSUE_STATUSES, strict=True):
+        tile.metric(name.capitalize(), f"{d.counts[name]:,}", help="issues seen in the time range")
+    if d.stream.empty:
+        st.info("No issue matches these filters in this time range.")
+    else:
+        st.caption(
+            f"{len(d.stream):,} issues seen in the time range, by {sort}. An issue groups the "
+            "errors (warning and above, and failures) of one error type and pattern."
+        )
+        _issue_stream_table(d.stream)
+    # The issue shown: the one chosen, else the one the address names (a link from the
+    # Overview: /issues?issue=ID), else the first; the address follows the choice.
+    if "i_issue" not in st.session_state and st.query_params.get("issue"):
+        st.session_state["i_issue"] = st.query_params["issue"]
+    ids = d.stream["id"].tolist()
+    kept = st.session_state.get("i_issue")
+    if kept and kept not in ids:
+        ids = [kept, *ids]  # filtered out (just resolved, say): still shown
+    if not ids:
+        return
+    titles = dict(zip(d.stream["id"], d.stream["title"], strict=True))
+    chosen = st.selectbox(
+        "Issue", ids, key="i_issue", format_func=lambda i: printable(f"{i}  {titles.get(i, '')}")
+    )
+    st.query_params["issue"] = chosen
+    _issue_drill_down(paths, chosen)
 
 
 def errors() -> None:
@@ -629,6 +902,7 @@ def first_run() -> None:
 PAGES: Final[tuple[tuple[Any, str, str, str], ...]] = (
     # The first page is the default one: Streamlit serves it at the root URL.
     (overview, "Overview", "overview", ":material/dashboard:"),
+    (issues_page, "Issues", "issues", ":material/bug_report:"),
     (errors, "Errors", "errors", ":material/error:"),
     (patterns, "Patterns", "patterns", ":material/pattern:"),
     (recovery, "Recovery", "recovery", ":material/healing:"),

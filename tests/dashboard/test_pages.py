@@ -7,7 +7,10 @@ from pathlib import Path
 
 import faultcast.dashboard.app as app_module
 import pytest
+from faultcast.analytics import issues, open_source
 from streamlit.testing.v1 import AppTest
+
+from tests.conftest import copy_store
 
 APP = str(Path(app_module.__file__))
 TIMEOUT = 60
@@ -58,6 +61,10 @@ def test_overview(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     }
     assert tiles["Error rate"].endswith("%")
     assert " of 3" in tiles["Units at risk now"]
+    # It opens with what is failing now and what is at risk, and says what "now" is.
+    heads = [h.value for h in at.subheader]
+    assert heads[0].startswith("Failing now: ") and heads[1].startswith("At risk of failing")
+    assert at.caption[0].value.startswith("As of ")
     card = at.dataframe[0].value
     assert list(card.columns) == ["Criterion", "Now", "Target", "Status", "Evidence"]
     assert "recovery attempts that succeeded" in card["Criterion"].tolist()
@@ -69,6 +76,52 @@ def test_overview(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at.sidebar.selectbox(key="faultcast_range").set_value("last hour").run()
     assert not at.exception
     assert at.metric[0].proto.help != all_time
+
+
+def test_issues_stream_filters_sorts_drills_down_and_resolves(
+    seeded_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = copy_store(seeded_db, tmp_path / "issues.duckdb")  # this test changes an issue
+    at = _run(db, "issues_page", monkeypatch)
+    tiles = _metrics(at)
+    stream = at.dataframe[0].value
+    # The unresolved issues of the range, newest last seen first, with the Sentry-like columns.
+    assert {"Title", "Status", "Count", "Users", "Sessions", "Service", "Trend"} <= set(
+        stream.columns
+    )
+    assert set(stream["Status"]) <= {"open", "regressed"}
+    assert len(stream) == int(tiles["Open"]) + int(tiles["Regressed"]) > 1
+    assert stream["Last seen"].is_monotonic_decreasing
+    assert all(len(t) == 24 for t in stream["Trend"])
+    # Sorting by events puts the most frequent first.
+    at.selectbox(key="i_sort").set_value("events").run()
+    by_count = at.dataframe[0].value["Count"]
+    assert by_count.is_monotonic_decreasing and by_count.iloc[0] == stream["Count"].max()
+    # A service filter keeps that service's issues.
+    service = at.multiselect(key="i_service")
+    service.set_value([service.options[0]]).run()
+    assert not at.exception
+    assert all(service.options[0] in s for s in at.dataframe[0].value["Service"])
+    # The drill-down: its events (message; traceback when there is one) and the actions.
+    chosen = at.selectbox(key="i_issue").value
+    detail = issues(open_source(db), id=chosen).iloc[0]
+    assert at.subheader[0].value.replace("\\", "") == detail["title"]
+    assert {b.label for b in at.button} == {
+        "Resolve",
+        "Resolve in next release",
+        "Ignore",
+        "Reopen",
+    }
+    assert any(c.value for c in at.text)  # sample messages
+    # Resolve it: the store says resolved, the stream of unresolved issues drops it, the tiles move.
+    at.button(key="i_resolve").click().run()
+    assert not at.exception
+    assert issues(open_source(db), id=chosen)["status"].tolist() == ["resolved"]
+    assert chosen not in at.dataframe[0].value["Id"].tolist()
+    assert int(_metrics(at)["Resolved"]) == int(tiles["Resolved"]) + 1
+    assert any(chosen in s.value for s in at.success)
+    at.button(key="i_reopen").click().run()
+    assert issues(open_source(db), id=chosen)["status"].tolist() == ["open"]
 
 
 def test_errors_filters_change_the_counts(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
