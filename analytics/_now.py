@@ -116,9 +116,10 @@ def failure_episodes(
     >>> found = failure_episodes(example_store(), since="1h")
     >>> found[["unit", "failures", "failing_now"]]
            unit  failures  failing_now
-    0  payments         2         True
-    >>> len(found["issue_ids"].iloc[0]) >= 1
-    True
+    0  payments         1         True
+    1  checkout         2        False
+    >>> found["issue_events"].tolist()
+    [[1], [2]]
     """
     column = _unit_column(unit_column)
     window_s = parse_duration(since, "since")
@@ -224,9 +225,9 @@ def unit_issues(
     Examples
     --------
     >>> from faultcast.analytics import example_store, unit_issues
-    >>> found = unit_issues(example_store(), since="10m", limit=1)
-    >>> found[["unit", "rank"]].to_string(index=False)
-    '    unit  rank\\ncheckout     1\\npayments     1'
+    >>> unit_issues(example_store(), since="10m", limit=1)[["unit", "events", "rank"]]
+           unit  events  rank
+    0  payments       2     1
     """
     column = _unit_column(unit_column)
     scope = Scope(since, until, service, host, component)

@@ -381,8 +381,8 @@ def row_height(df: pd.DataFrame) -> int | None:
     longest = 0
     for column in df.columns:
         if str(column).lower() in LONG_TEXT or label(column).lower() in LONG_TEXT:
-            lengths = df[column].astype(str).str.len()
-            longest = max(longest, int(lengths.max()) if len(lengths) else 0)
+            lengths = [len(v) for v in df[column] if isinstance(v, str)]
+            longest = max([longest, *lengths])
     if longest <= 45:
         return None
     lines = min(6, -(-longest // LINE_CHARS) + (1 if longest > LINE_CHARS else 0))

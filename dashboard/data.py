@@ -15,7 +15,7 @@ Examples
 >>> data.events, data.errors, round(data.error_rate, 3)
 (19, 15, 0.789)
 >>> data.recovery_success, data.units_at_risk, data.new_patterns
-(0.7142857142857143, 0, 10)
+(0.7142857142857143, 0, 9)
 """
 
 from __future__ import annotations

@@ -499,7 +499,6 @@ def errors() -> None:
         _table(d.totals, "errors_totals", "No errors.")
     with right:
         st.subheader("Error rate by service")
-        st.caption("Errors as a share of the events each service logged.")
         _table(d.rates, "errors_rates", "No events.")
 
 
