@@ -162,9 +162,8 @@ class Metrics:
     prediction_quality = metric(prediction_quality)
     prediction_calibration = metric(prediction_calibration)
     risk_timeline = metric(risk_timeline)
-    # issues (errors grouped by fingerprint) and their status changes
+    # issues (errors grouped by fingerprint)
     issues = metric(issues)
-    issue_changes = metric(issue_changes)
     # what is failing now: recent failure episodes and each unit's recent issues
     failure_episodes = metric(failure_episodes)
     unit_issues = metric(unit_issues)

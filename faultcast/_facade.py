@@ -11,13 +11,17 @@ import inspect
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from faultcast.analytics import Metrics, store_summary
 from faultcast.analytics import events as read_events
+from faultcast.analytics import issue as read_issue
+from faultcast.analytics import issue_changes as read_issue_changes
+from faultcast.analytics import issues as read_issues
 from faultcast.analytics import patterns as read_patterns
 from faultcast.analytics import quarantine as read_quarantine
+from faultcast.analytics import set_issue_status as write_issue_status
 from faultcast.ingest import Ingestor, IngestReport, Limits, Redactor
 from faultcast.ingest.durations import parse_duration
 from faultcast.ingest.jsonl import DEFAULT_LIMITS
@@ -194,6 +198,91 @@ class FaultCast:
     def quarantine(self, *, source: str | None = None, limit: int | None = None) -> pd.DataFrame:
         """Quarantined input: source, source_offset, raw (redacted), reason, ingested_at."""
         return read_quarantine(self.store, source=source, limit=limit)
+
+    # ------------------------------------------------------------------ issues
+    def issues(
+        self,
+        status: str | Sequence[str] | None = None,
+        service: str | Sequence[str] | None = None,
+        since: datetime | str | None = None,
+        *,
+        until: datetime | str | None = None,
+        sort: str = "last_seen",
+        limit: int | None = 100,
+    ) -> pd.DataFrame:
+        """Issues (errors grouped by fingerprint), newest last seen first: id, title, status,
+        count, first_seen, last_seen, service, error_type, level, sessions, users, releases,
+        trend, recovery, ...  See :func:`faultcast.analytics.issues`."""
+        return read_issues(
+            self.store,
+            status=status,
+            service=service,
+            since=since,
+            until=until,
+            sort=sort,
+            limit=limit,
+        )
+
+    def issue(self, id: str) -> dict[str, Any]:  # noqa: A002 - the issue id
+        """One issue with its latest sample events (message, traceback) and its status
+        changes.  See :func:`faultcast.analytics.issue`."""
+        return read_issue(self.store, id)
+
+    def issue_changes(self, id: str | None = None) -> pd.DataFrame:  # noqa: A002
+        """Status changes of every issue (or of issue ``id``), newest first, with who and why."""
+        return read_issue_changes(self.store, id)
+
+    def resolve_issue(
+        self,
+        id: str,  # noqa: A002
+        in_next_release: bool = False,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Resolve an issue; it becomes ``regressed`` when it recurs (``in_next_release``: only
+        on an event of a release other than its latest).  ``actor`` defaults to the OS user."""
+        return write_issue_status(
+            self._writable("resolve an issue"),
+            id,
+            "resolved",
+            actor=actor,
+            reason=reason,
+            in_next_release=in_next_release,
+        )
+
+    def ignore_issue(
+        self,
+        id: str,  # noqa: A002
+        for_: str | float | timedelta | None = None,
+        until_count: int | None = None,
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Ignore an issue: for good, for a while (``for_="2h"``), or until ``until_count`` more
+        events; it reopens when that expires."""
+        return write_issue_status(
+            self._writable("ignore an issue"),
+            id,
+            "ignored",
+            actor=actor,
+            reason=reason,
+            until=for_,
+            until_count=until_count,
+        )
+
+    def reopen_issue(
+        self,
+        id: str,  # noqa: A002
+        *,
+        actor: str | None = None,
+        reason: str | None = None,
+    ) -> dict[str, Any]:
+        """Set an issue (resolved, ignored or regressed) back to ``open``."""
+        return write_issue_status(
+            self._writable("reopen an issue"), id, "open", actor=actor, reason=reason
+        )
 
     # ------------------------------------------------------------------ models
     @property

@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 from faultcast.ingest._lines import BadLine
 from faultcast.ingest._sources import Checkpoint
-from faultcast.ingest.issues import event_issue_id_sql, update_issues
+from faultcast.ingest.issues import update_issues
 from faultcast.ingest.patterns import PatternMiner, TemplateChange
 from faultcast.ingest.store import Store
 
@@ -24,24 +24,17 @@ from faultcast.ingest.store import Store
 #: :data:`~faultcast.ingest.schema.EVENT_COLUMNS`, with the mined templates.
 _INSERT = """
 INSERT INTO store.events
-SELECT e.*, {issue_id} FROM (
 SELECT p.event_id, p.ts, p.service, p.host, p.component, p.level,
        p.category, p.error_type, p.message,
-       coalesce(m.template_id, p.template_id) AS template_id,
-       coalesce(m.mined_template, p.template) AS template,
+       coalesce(m.template_id, p.template_id),
+       coalesce(m.mined_template, p.template),
        p.session_key, p.failure, p.recovery_action, p.recovery_outcome,
        p.retry_count, p.recovery_ms, p.attrs, $source, p.line_no, now(),
-       p.source_ip, p.user
+       p.source_ip, p.user, NULL AS issue_id  -- set by update_issues, below
 FROM parsed p LEFT JOIN mined m ON p.template = m.masked
 WHERE p.reason IS NULL AND p.event_id NOT IN ({existing})
 {dedupe}
-) e
 """
-
-#: The issue id of each new event (``faultcast.ingest.issues``), over the columns above.
-_ISSUE_ID = event_issue_id_sql(
-    "e.level", "e.failure", "e.error_type", "e.template_id", "e.attrs", "e.message"
-)
 
 
 @dataclass
@@ -126,8 +119,7 @@ class Committer:
                 if good:
                     inserted = int(
                         w.execute(
-                            _INSERT.format(existing=existing, dedupe=dedupe, issue_id=_ISSUE_ID),
-                            params,
+                            _INSERT.format(existing=existing, dedupe=dedupe), params
                         ).fetchall()[0][0]
                     )
                     self._store_patterns(w, changes)

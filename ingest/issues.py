@@ -80,18 +80,43 @@ def qualifies_sql(level: str = "level", failure: str = "failure") -> str:
     return f"({level} IN ('warning', 'error', 'critical') OR coalesce({failure}, false))"
 
 
-def _frames_sql(attrs: str, message: str) -> str:
-    """A list of ``file:function`` of the in-app frames of the event's traceback (maybe empty)."""
-    text_tb = (
-        f"CASE WHEN json_type({attrs}, '$.exception') = 'VARCHAR' THEN {attrs} ->> '$.exception' "
-        f"WHEN json_type({attrs}, '$.exc_info') = 'VARCHAR' THEN {attrs} ->> '$.exc_info' "
-        f"WHEN contains({message}, 'Traceback (most recent call last)') THEN {message} END"
+#: The attributes read, in one pass over each event's JSON (:func:`_attrs_sql`).
+_ATTR_PATHS: Final[tuple[str, ...]] = (
+    "$.fingerprint",
+    "$.exception",
+    "$.exc_info",
+    "$.release",
+    '$."service.version"',
+    "$.service_version",
+    "$.version",
+    '$.resource."service.version"',
+)
+
+
+def _attrs_sql(attrs: str = "attrs") -> str:
+    """Two lists read from ``attrs`` at once: ``jv`` (the text of :data:`_ATTR_PATHS`) and ``jt``
+    (the JSON types of the fingerprint, ``exception`` and ``exc_info``)."""
+    paths = ", ".join(f"'{p}'" for p in _ATTR_PATHS)
+    return (
+        f"json_extract_string({attrs}, [{paths}]) AS jv, "
+        f"json_type({attrs}, ['$.fingerprint', '$.exception', '$.exc_info']) AS jt"
     )
+
+
+def _frames_sql(attrs: str, message: str) -> str:
+    """A list of ``file:function`` of the in-app frames of the event's traceback (maybe empty),
+    over the columns of :func:`_attrs_sql`."""
+    text_tb = (
+        "CASE WHEN jt[2] = 'VARCHAR' THEN jv[2] WHEN jt[3] = 'VARCHAR' THEN jv[3] "
+        f"WHEN contains({message}, 'Traceback (most recent call last)') "
+        f"THEN {message} END"
+    )
+    frame = r'File "([^"]*)", line [0-9]+, in (\S+)'
     from_text = (
-        f"""[regexp_replace(regexp_extract(x, 'File "([^"]*)"', 1), '{_PATH_TAIL_RE}', '\\1')"""
-        f""" || ':' || regexp_extract(x, ', in (\\S+)$', 1)"""
-        f""" for x in regexp_extract_all({text_tb}, '{_FRAME_RE}')"""
-        f""" if NOT regexp_matches(regexp_extract(x, 'File "([^"]*)"', 1), '{_NOT_IN_APP_RE}')]"""
+        f"[regexp_replace(f.file, '{_PATH_TAIL_RE}', '\\1') || ':' || f.function"
+        f" for f in [regexp_extract(x, '{frame}', ['file', 'function'])"
+        f" for x in regexp_extract_all({text_tb}, '{_FRAME_RE}')]"
+        f" if NOT regexp_matches(f.file, '{_NOT_IN_APP_RE}')]"
     )
     # structlog's dict_tracebacks: [{exc_type, exc_value, frames: [{filename, lineno, name}]}]
     from_dicts = (
@@ -99,31 +124,20 @@ def _frames_sql(attrs: str, message: str) -> str:
         f" for f in json_extract({attrs}, '$.exception[*].frames[*]')"
         f" if NOT regexp_matches(coalesce(f ->> 'filename', ''), '{_NOT_IN_APP_RE}')]"
     )
-    return (
-        f"CASE WHEN json_type({attrs}, '$.exception') = 'ARRAY' THEN {from_dicts} "
-        f"ELSE coalesce({from_text}, []) END"
-    )
+    return f"CASE WHEN jt[2] = 'ARRAY' THEN {from_dicts} ELSE coalesce({from_text}, []) END"
 
 
 def fingerprint_sql(
-    error_type: str = "error_type",
-    template_id: str = "template_id",
-    attrs: str = "attrs",
-    message: str = "message",
+    error_type: str = "error_type", template_id: str = "template_id", frames: str = "frames"
 ) -> str:
-    """A DuckDB expression: the fingerprint text of an event (see the module docstring)."""
-    explicit = (
-        f"CASE json_type({attrs}, '$.fingerprint') "
-        f"WHEN 'VARCHAR' THEN nullif(trim({attrs} ->> '$.fingerprint'), '') "
-        f"WHEN 'NULL' THEN NULL "
-        f"ELSE ({attrs} -> '$.fingerprint')::VARCHAR END"
-    )
-    frames = _frames_sql(attrs, message)
+    """A DuckDB expression: the fingerprint text of an event (see the module docstring), over
+    the column ``jv`` of :func:`_attrs_sql` and the ``frames`` of :func:`_frames_sql` (kept
+    apart: ``nullif`` and ``CASE`` copy their operands, so a big operand is costly to plan)."""
     derived = (
         f"coalesce({error_type}, '') || '|' || coalesce({template_id}, '') "
-        f"|| coalesce('|' || nullif(array_to_string({frames}, '>'), ''), '')"
+        f"|| CASE WHEN len({frames}) > 0 THEN '|' || array_to_string({frames}, '>') ELSE '' END"
     )
-    return f"coalesce('fingerprint:' || ({explicit}), {derived})"
+    return f"coalesce('fingerprint:' || nullif(trim(jv[1]), ''), {derived})"
 
 
 def issue_id_sql(fingerprint: str) -> str:
@@ -131,63 +145,89 @@ def issue_id_sql(fingerprint: str) -> str:
     return f"'FC-' || upper(substr(md5({fingerprint}), 1, {_ID_DIGITS}))"
 
 
-def event_issue_id_sql(
-    level: str = "level",
-    failure: str = "failure",
-    error_type: str = "error_type",
-    template_id: str = "template_id",
-    attrs: str = "attrs",
-    message: str = "message",
-) -> str:
-    """A DuckDB expression: the issue id of an event, NULL when it belongs to no issue."""
-    fp = fingerprint_sql(error_type, template_id, attrs, message)
-    return f"CASE WHEN {qualifies_sql(level, failure)} THEN {issue_id_sql(fp)} END"
-
-
-def release_sql(attrs: str = "attrs") -> str:
+def release_sql() -> str:
     """A DuckDB expression: the release of an event from its attributes (``release``,
-    ``version``, ``service.version``, an OTLP resource's ``service.version``), else NULL."""
-    keys = (
-        "$.release",
-        '$."service.version"',
-        "$.service_version",
-        "$.version",
-        '$.resource."service.version"',
-    )
-    parts = ", ".join(f"nullif(trim({attrs} ->> '{k}'), '')" for k in keys)
+    ``service.version``, ``service_version``, ``version``, an OTLP resource's
+    ``service.version``), else NULL; over the column ``jv`` of :func:`_attrs_sql`."""
+    parts = ", ".join(f"nullif(trim(jv[{i}]), '')" for i in range(4, len(_ATTR_PATHS) + 1))
     return f"coalesce({parts})"
 
 
-def _title_sql(template: str, error_type: str) -> str:
-    """The title of an issue: the template's first line, or for a traceback its last line; the
-    error type first when the line does not start with it."""
-    lines = f"string_split(rtrim({template}, chr(10) || ' '), chr(10))"
-    line = (
-        f"trim(CASE WHEN starts_with(ltrim({template}), 'Traceback (most recent call last)') "
-        f"OR contains(list_extract({lines}, 1), 'Traceback (most recent call last)') "
-        f"THEN list_extract({lines}, -1) ELSE list_extract({lines}, 1) END)"
-    )
-    with_type = (
-        f"CASE WHEN coalesce({error_type}, '') = '' OR starts_with({line}, {error_type}) "
-        f"THEN {line} ELSE {error_type} || ': ' || {line} END"
-    )
-    return f"left({with_type}, {_TITLE_CHARS})"
+#: The batch's events, one row per issue.
+_PER_ISSUE: Final[str] = f"""(
+    SELECT issue_id, arg_max(fingerprint, ts) AS fingerprint,
+        list_extract({_LEVEL_ORDER}, max(list_position({_LEVEL_ORDER}, level))) AS level,
+        arg_max(error_type, ts) AS error_type, arg_max(template_id, ts) AS template_id,
+        arg_max(template, ts) AS template,
+        list_sort(list(DISTINCT service) FILTER (WHERE service IS NOT NULL)) AS services,
+        count(*) AS count, min(ts) AS first_seen, max(ts) AS last_seen,
+        arg_min(release, ts) FILTER (WHERE release IS NOT NULL) AS first_release,
+        arg_max(release, ts) FILTER (WHERE release IS NOT NULL) AS last_release
+    FROM issue_batch GROUP BY issue_id
+)"""
+
+
+def _titled_sql(rows: str) -> str:
+    """``rows`` (a query with ``template`` and ``error_type``) with a ``title``: the template's
+    first line, or for a traceback its last line; the error type first when the line does
+    not start with it (each step computed once)."""
+    return f"""(
+SELECT * EXCLUDE (line), left(CASE WHEN coalesce(error_type, '') = '' OR starts_with(line, error_type)
+    THEN line ELSE error_type || ': ' || line END, {_TITLE_CHARS}) AS title
+FROM (
+    SELECT * EXCLUDE (lines), trim(CASE WHEN contains(lines[1], 'Traceback (most recent call last)')
+        THEN lines[-1] ELSE lines[1] END) AS line
+    FROM (SELECT *, string_split(rtrim(template, chr(10) || ' '), chr(10)) AS lines FROM {rows})
+))"""
 
 
 # ---------------------------------------------------------------------------- upkeep
 def _batch_sql(prefix: str, where: str) -> str:
+    """Temp table ``issue_batch``: the events matching ``where`` that belong to an issue, with
+    their fingerprint and issue id (the fingerprint computed once per event)."""
     return f"""
 CREATE OR REPLACE TEMP TABLE issue_batch AS
-SELECT issue_id, {fingerprint_sql()} AS fingerprint, ts, service, level, error_type,
-       template_id, template, session_key, "user", {release_sql()} AS release
-FROM {prefix}events WHERE issue_id IS NOT NULL AND {where}
+SELECT rid, {issue_id_sql("fingerprint")} AS issue_id, fingerprint, ts, service, level,
+       error_type, template_id, template, session_key, "user", release
+FROM (
+    SELECT rid, {fingerprint_sql()} AS fingerprint, ts, service, level, error_type,
+           template_id, template, session_key, "user", {release_sql()} AS release
+    FROM (
+        SELECT *, {_frames_sql("attrs", "message")} AS frames
+        FROM (
+            SELECT rowid AS rid, ts, service, level, error_type, template_id, template, message,
+                   session_key, "user", attrs, {_attrs_sql()}
+            FROM {prefix}events WHERE {where} AND {qualifies_sql()}
+        )
+    )
+)
 """
 
 
-def _upkeep_sql(prefix: str) -> list[str]:
-    """The statements that fold temp table ``issue_batch`` into the issue tables."""
+def _label_sql(prefix: str) -> str:
+    """Give the events of ``issue_batch`` their issue id."""
+    return (
+        f"UPDATE {prefix}events SET issue_id = b.issue_id FROM issue_batch b "
+        "WHERE events.rowid = b.rid"
+    )
+
+
+def _upkeep_sql(prefix: str, sessions: bool = True, users: bool = True) -> list[tuple[str, str]]:
+    """The statements that fold temp table ``issue_batch`` into the issue tables, each with
+    what it needs to be worth running: ``sessions`` and ``users`` (the batch has some; when
+    ``sessions`` / ``users`` is false the upsert counts none new and reads no side table),
+    ``all``, ``lifecycle`` (issues of the batch that are resolved or ignored)."""
     p = prefix
-    return [
+    no_rows = "(SELECT NULL::VARCHAR AS issue_id, 0 AS n WHERE false)"
+    new_sessions = (
+        "(SELECT issue_id, count(*) AS n FROM issue_new_sessions GROUP BY ALL)"
+        if sessions
+        else no_rows
+    )
+    new_users = (
+        "(SELECT issue_id, count(*) AS n FROM issue_new_users GROUP BY ALL)" if users else no_rows
+    )
+    statements = [
         # Sessions and users new to each issue (exact; the side tables hold the pairs).
         f"""CREATE OR REPLACE TEMP TABLE issue_new_sessions AS
 SELECT DISTINCT b.issue_id, b.session_key FROM issue_batch b
@@ -203,23 +243,13 @@ WHERE b."user" IS NOT NULL AND NOT EXISTS (
         f"""INSERT INTO {p}issues (issue_id, fingerprint, title, status, level, error_type,
     template_id, template, services, count, sessions, users, first_seen, last_seen,
     first_release, last_release, status_changed_at)
-SELECT g.issue_id, g.fingerprint, {_title_sql("g.template", "g.error_type")}, 'open', g.level,
+SELECT g.issue_id, g.fingerprint, g.title, 'open', g.level,
     g.error_type, g.template_id, g.template, g.services, g.count,
     coalesce(s.n, 0), coalesce(u.n, 0), g.first_seen, g.last_seen,
     g.first_release, g.last_release, now()
-FROM (
-    SELECT issue_id, arg_max(fingerprint, ts) AS fingerprint,
-        list_extract({_LEVEL_ORDER}, max(list_position({_LEVEL_ORDER}, level))) AS level,
-        arg_max(error_type, ts) AS error_type, arg_max(template_id, ts) AS template_id,
-        arg_max(template, ts) AS template,
-        list_sort(list(DISTINCT service) FILTER (WHERE service IS NOT NULL)) AS services,
-        count(*) AS count, min(ts) AS first_seen, max(ts) AS last_seen,
-        arg_min(release, ts) FILTER (WHERE release IS NOT NULL) AS first_release,
-        arg_max(release, ts) FILTER (WHERE release IS NOT NULL) AS last_release
-    FROM issue_batch GROUP BY issue_id
-) g
-LEFT JOIN (SELECT issue_id, count(*) AS n FROM issue_new_sessions GROUP BY ALL) s USING (issue_id)
-LEFT JOIN (SELECT issue_id, count(*) AS n FROM issue_new_users GROUP BY ALL) u USING (issue_id)
+FROM {_titled_sql(_PER_ISSUE)} g
+LEFT JOIN {new_sessions} s USING (issue_id)
+LEFT JOIN {new_users} u USING (issue_id)
 ON CONFLICT (issue_id) DO UPDATE SET
     title = CASE WHEN excluded.last_seen >= issues.last_seen THEN excluded.title ELSE issues.title END,
     template = CASE WHEN excluded.last_seen >= issues.last_seen
@@ -265,6 +295,8 @@ WHERE status = 'ignored' AND ignore_until_count IS NOT NULL AND count >= ignore_
     AND issue_id IN (SELECT issue_id FROM issue_batch)""",
         *_apply_transitions_sql(p),
     ]
+    kinds = ["sessions"] * 2 + ["users"] * 2 + ["all"] + ["lifecycle"] * 3
+    return list(zip(kinds, statements, strict=True))
 
 
 def _apply_transitions_sql(p: str) -> list[str]:
@@ -283,12 +315,22 @@ def update_issues(con: duckdb.DuckDBPyConnection) -> int:
     move issues along their lifecycle (regressions, expired ignores); returns the events
     folded.  ``con`` has the store attached as ``store``, inside the commit's transaction."""
     con.execute(_batch_sql("store.", "ingested_at = now()"))
-    n = int(con.execute("SELECT count(*) FROM issue_batch").fetchall()[0][0])
+    n, sessions, users, lifecycle, expiring = con.execute(
+        """SELECT count(*), count(session_key), count("user"),
+            (SELECT count(*) FROM store.issues WHERE status IN ('resolved', 'ignored')
+                AND issue_id IN (SELECT issue_id FROM issue_batch)),
+            (SELECT count(*) FROM store.issues WHERE status = 'ignored' AND ignore_until <= now())
+        FROM issue_batch"""
+    ).fetchall()[0]
+    needed = {"all": n, "sessions": sessions, "users": users, "lifecycle": lifecycle}
     if n:
-        for statement in _upkeep_sql("store."):
-            con.execute(statement)
-    expire_ignored(con)
-    return n
+        con.execute(_label_sql("store."))
+        for kind, statement in _upkeep_sql("store.", bool(sessions), bool(users)):
+            if needed[kind]:
+                con.execute(statement)
+    if expiring:
+        expire_ignored(con)
+    return int(n)
 
 
 def index_sql(prefix: str = "store.") -> tuple[str, ...]:
@@ -296,15 +338,13 @@ def index_sql(prefix: str = "store.") -> tuple[str, ...]:
     events into the issues (migration 9 over the events stored before it, with ``prefix``
     empty; stores written without the ingest path, such as the analytics example)."""
     return (
-        f"""CREATE OR REPLACE TEMP TABLE issue_index AS
-SELECT rowid AS rid, {event_issue_id_sql()} AS issue_id
-FROM {prefix}events WHERE issue_id IS NULL AND {qualifies_sql()}""",
-        f"UPDATE {prefix}events SET issue_id = x.issue_id FROM issue_index x "
-        "WHERE events.rowid = x.rid",
-        _batch_sql(prefix, "rowid IN (SELECT rid FROM issue_index)"),
-        *_upkeep_sql(prefix),
-        "DROP TABLE IF EXISTS issue_index",
+        _batch_sql(prefix, "issue_id IS NULL"),
+        _label_sql(prefix),
+        *(statement for _, statement in _upkeep_sql(prefix)),
         "DROP TABLE IF EXISTS issue_batch",
+        "DROP TABLE IF EXISTS issue_new_sessions",
+        "DROP TABLE IF EXISTS issue_new_users",
+        "DROP TABLE IF EXISTS issue_transitions",
     )
 
 
@@ -467,7 +507,7 @@ def _set_status(
             reason = " or ".join(parts)
         elif resolved and in_next_release:
             reason = "in the next release" + (
-                f" (after {last_release})" if last_release is not None else ""
+                f" after {last_release}" if last_release is not None else ""
             )
     w.execute(
         "INSERT INTO store.issue_changes VALUES (?, now(), ?, ?, ?, ?)",

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from faultcast.cli import _browse, _dashboard, _ingest, _keys, _models, _serve
+from faultcast.cli import _browse, _dashboard, _ingest, _issues, _keys, _models, _serve
 
 app = typer.Typer(
     name="faultcast",
@@ -45,6 +45,7 @@ _models.register(app)
 _dashboard.register(app)
 _serve.register(app)
 _keys.register(app)
+_issues.register(app)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from faultcast.analytics import Metrics
 from faultcast.http._batcher import QueueFull, Stopped
+from faultcast.http._issues import add_issue_routes
 from faultcast.http._reads import frame_json
 from faultcast.ingest.errors import FaultcastError
 from faultcast.ingest.formats import otlp, sentry
@@ -333,6 +334,9 @@ def create_app(http: HttpService) -> FastAPI:
         except (ValueError, TypeError) as e:
             raise _error(400, str(e)) from e
         return _json(f'{{"patterns": {frame_json(frame)}}}')
+
+    # -- issues (faultcast.http._issues) -------------------------------------------------
+    add_issue_routes(app, http, authorize)
 
     @app.get("/v1/metrics", tags=["query"], summary="The metrics and their parameters")
     def list_metrics(request: Request) -> Response:

@@ -213,7 +213,7 @@ def test_status_changes_and_ingest_in_another_process_lose_nothing(tmp_path: Pat
              "error_type": "QueueFull"}  # fmt: skip
     _ingest(store, tmp_path / "first.jsonl", [first])
     issue = _id_of(store, "n-first")
-    batches = 6
+    batches = 3
     proc = subprocess.Popen(
         [sys.executable, "-c", _INGESTER, str(path), str(tmp_path), str(batches)],
         stdout=subprocess.PIPE,
