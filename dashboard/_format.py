@@ -293,7 +293,7 @@ PERCENT: Final[frozenset[str]] = frozenset(
 #: Text columns that may be long: wide, wrapped over several lines.
 LONG_TEXT: Final[frozenset[str]] = frozenset(
     {"template", "example", "reason", "alternatives", "evidence", "title", "message", "text",
-     "criterion", "candidates", "detail", "metrics", "why", "recovery", "service"}
+     "criterion", "candidates", "detail", "metrics", "why", "recovery"}
 )  # fmt: skip
 
 
@@ -375,15 +375,24 @@ def readable(df: pd.DataFrame, *, json_columns: Iterable[str] = ()) -> tuple[pd.
 LINE_CHARS: Final[int] = 90
 
 
-def row_height(df: pd.DataFrame) -> int | None:
+def row_height(df: pd.DataFrame, narrow: Mapping[str, int] | None = None) -> int | None:
     """Rows tall enough for the longest text of ``df``'s long-text columns (wrapped, never
-    cut), up to six lines; None (one line) when it has none."""
+    cut), up to six lines; None (one line) when it has none.  ``narrow``: other columns with
+    the characters of a line each (a list of services in a medium-wide column).
+
+    >>> row_height(pd.DataFrame({"template": ["x" * 200]})), row_height(pd.DataFrame({"n": [1]}))
+    (98, None)
+    """
+    lines = 1
+    for column, width in (narrow or {}).items():
+        if column in df.columns:
+            lengths = [len(v) for v in df[column] if isinstance(v, str)]
+            lines = max([lines, *(-(-n // width) for n in lengths)])
     longest = 0
     for column in df.columns:
         if str(column).lower() in LONG_TEXT or label(column).lower() in LONG_TEXT:
             lengths = [len(v) for v in df[column] if isinstance(v, str)]
             longest = max([longest, *lengths])
-    if longest <= 45:
-        return None
-    lines = min(6, -(-longest // LINE_CHARS) + (1 if longest > LINE_CHARS else 0))
-    return 14 + 21 * max(lines, 2)
+    if longest > 45:
+        lines = max(lines, 2, -(-longest // LINE_CHARS) + (1 if longest > LINE_CHARS else 0))
+    return None if lines <= 1 else 14 + 21 * min(lines, 6)

@@ -223,8 +223,10 @@ def _now_section(paths: tuple[str, ...]) -> None:
             + (f"  \n{md(row.why)}" if row.why else ""),
             row,
         )  # fmt: skip
-    if n.at_risk.empty:
-        learning = "" if n.model_status in ("", "ready") else f" (the model is {n.model_status})"
+    if n.at_risk.empty and not n.model_status:
+        st.info("No failure predictions yet: `faultcast learn` (or `faultcast serve`) makes them.")
+    elif n.at_risk.empty:
+        learning = "" if n.model_status == "ready" else f" (the model is {n.model_status})"
         st.info(f"The production model alerts on no unit now{learning}.")
     if len(recent):
         st.subheader(
@@ -300,6 +302,8 @@ _STATUS_BADGE: Final[dict[str, str]] = {
     "resolved": ":green-badge[resolved]",
     "ignored": ":gray-badge[ignored]",
 }
+#: Characters of a list of services on one line of the stream's Service column.
+SERVICE_LINE_CHARS: Final[int] = 28
 #: The dashboard's name in an issue's history of changes.
 ACTOR_SUFFIX: Final[str] = " (dashboard)"
 
@@ -337,9 +341,10 @@ def _issue_stream_table(stream: pd.DataFrame) -> None:
     )
     config["Count"] = st.column_config.NumberColumn("Events", format="localized")
     config["Link"] = st.column_config.LinkColumn("Open", display_text="details")
+    config["Service"] = st.column_config.TextColumn("Service", width="medium")
     st.dataframe(
         shown, hide_index=True, key="i_stream", column_config=config, placeholder=DASH,
-        row_height=row_height(shown),
+        row_height=row_height(shown, narrow={"Service": SERVICE_LINE_CHARS}),
     )  # fmt: skip
 
 
