@@ -43,6 +43,7 @@ from faultcast.analytics._events import events, quarantine, store_summary
 from faultcast.analytics._example import example_store
 from faultcast.analytics._frequency import error_frequency, error_rate
 from faultcast.analytics._issues import issue, issue_changes, issues, set_issue_status
+from faultcast.analytics._now import failure_episodes, unit_issues
 from faultcast.analytics._patterns import (
     new_patterns,
     patterns,
@@ -81,6 +82,7 @@ __all__ = [
     "error_frequency",
     "error_rate",
     "events",
+    "failure_episodes",
     "example_store",
     "issue",
     "issue_changes",
@@ -109,6 +111,7 @@ __all__ = [
     "store_summary",
     "surging_patterns",
     "top_patterns",
+    "unit_issues",
 ]
 
 
@@ -171,3 +174,6 @@ class Metrics:
     risk_timeline = metric(risk_timeline)
     # issues (errors grouped by fingerprint)
     issues = metric(issues)
+    # what is failing now: recent failure episodes and each unit's recent issues
+    failure_episodes = metric(failure_episodes)
+    unit_issues = metric(unit_issues)

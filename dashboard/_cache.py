@@ -9,7 +9,7 @@ key its cache on them.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import streamlit as st
 from faultcast.analytics import StoreSource, open_source
@@ -109,3 +109,29 @@ def security(paths: Paths, since: str | None, service: tuple[str, ...]) -> data.
 def models(paths: Paths, since: str | None) -> data.Models:
     """:func:`faultcast.dashboard.data.models`, cached."""
     return data.models(source(paths), since)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner="Reading the store…")
+def now(paths: Paths) -> data.Now:
+    """:func:`faultcast.dashboard.data.now`, cached."""
+    return data.now(source(paths))
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner="Reading the store…")
+def issue_stream(paths: Paths, since: str | None, sort: str) -> data.IssueStream:
+    """:func:`faultcast.dashboard.data.issue_stream`, cached: every issue of the range (the
+    page filters them with :func:`faultcast.dashboard.data.filter_stream`)."""
+    return data.issue_stream(source(paths), since, sort=sort, limit=data.ISSUE_LIMIT_ALL)
+
+
+@st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
+def issue_detail(paths: Paths, issue_id: str) -> dict[str, Any]:
+    """:func:`faultcast.dashboard.data.issue_detail`, cached."""
+    return data.issue_detail(source(paths), issue_id)
+
+
+def forget_issues() -> None:
+    """Drop the cached issue data (after a status change, so the page shows it at once)."""
+    now.clear()
+    issue_stream.clear()
+    issue_detail.clear()

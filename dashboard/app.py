@@ -107,12 +107,18 @@ def main() -> None:
                      url_path="start", icon=":material/rocket_launch:")]
         )  # fmt: skip
     else:
-        navigation = st.navigation(
-            [
-                st.Page(_refreshing(fn, seconds), title=title, url_path=url, icon=icon)
-                for fn, title, url, icon in pages.PAGES
-            ]
+        listed = [
+            st.Page(_refreshing(fn, seconds), title=title, url_path=url, icon=icon)
+            for fn, title, url, icon in pages.PAGES
+        ]
+        # Streamlit serves its default page at the root only ("/overview" would be "Page not
+        # found"): the root is a hidden page that switches to the first page, so every page,
+        # the first too, has a stable address.
+        root = st.Page(
+            functools.partial(st.switch_page, listed[0]), title=listed[0].title,
+            url_path="home", default=True, visibility="hidden",
         )  # fmt: skip
+        navigation = st.navigation([root, *listed])
         with st.sidebar:
             st.caption(
                 f"{state.events:,} events from {state.services} services, "

@@ -15,7 +15,7 @@ Examples
 >>> data.events, data.errors, round(data.error_rate, 3)
 (19, 15, 0.789)
 >>> data.recovery_success, data.units_at_risk, data.new_patterns
-(0.7142857142857143, 0, 10)
+(0.7142857142857143, 0, 9)
 """
 
 from __future__ import annotations
@@ -27,7 +27,17 @@ from datetime import timedelta
 from typing import Any, Final
 
 import pandas as pd
-from faultcast.analytics import Metrics, StoreSource, parse_duration, store_status
+from faultcast.analytics import (
+    Metrics,
+    StoreSource,
+    failure_episodes,
+    issue,
+    issues,
+    parse_duration,
+    set_issue_status,
+    store_status,
+    unit_issues,
+)
 from faultcast.models import NotFittedError as RecommenderNotFitted
 from faultcast.models import (
     RecoveryRecommender,
@@ -45,6 +55,12 @@ TIME_RANGES: Final[dict[str, str | None]] = {
     "last 7 days": "7d",
     "all": None,
 }
+
+
+#: "New" patterns on the Overview: first seen within this window before the latest event.
+NEW_WINDOW: Final[str] = "1h"
+#: The levels that make an error worth a person's attention (and an issue).
+ERROR_LEVELS: Final[tuple[str, ...]] = ("warning", "error", "critical")
 
 
 def _nan_to_none(value: Any) -> float | None:
@@ -120,6 +136,8 @@ class Overview:
     scorecard: pd.DataFrame
     errors_over_time: pd.DataFrame
     risk_now: pd.DataFrame
+    #: The width of the buckets of ``errors_over_time``.
+    bucket: str = "5m"
 
 
 def overview(source: StoreSource, since: str | None = "24h") -> Overview:
@@ -130,9 +148,10 @@ def overview(source: StoreSource, since: str | None = "24h") -> Overview:
     rate = metrics.error_rate(by=None, since=since)
     success = metrics.recovery_success(by=None, since=since)
     timing = metrics.recovery_time(by=None, since=since)
-    new = metrics.new_patterns(window=since or "100000d", limit=None)
+    new = metrics.new_patterns(window=NEW_WINDOW, limit=None, level=list(ERROR_LEVELS))
     card = metrics.scorecard(since=since)
-    trend = metrics.error_frequency(by="category", since=since, bucket=bucket_for(since))
+    width = bucket_for(since, status(source).span if since is None else None)
+    trend = metrics.error_frequency(by="category", since=since, bucket=width)
     risk = latest_predictions(source)
     return Overview(
         events=int(rate["events"].iloc[0]) if len(rate) else 0,
@@ -148,7 +167,256 @@ def overview(source: StoreSource, since: str | None = "24h") -> Overview:
         risk_now=risk[
             ["unit", "probability", "threshold", "alert", "made_at", "model_version", "status"]
         ].head(10),
+        bucket=width,
     )
+
+
+# ---------------------------------------------------------------------------------- now
+#: A unit is failing now when it had a failure within this of the newest event.
+FAILING_WINDOW: Final[str] = "15m"
+#: The Overview lists the failure episodes that ended within this of the newest event.
+RECENT_WINDOW: Final[str] = "1h"
+#: A store whose newest event is this close to the wall clock is live ("now" is now).
+LIVE_WITHIN: Final[timedelta] = timedelta(minutes=30)
+#: Issues listed per unit.
+ISSUES_PER_UNIT: Final[int] = 3
+
+_ISSUE_BRIEF: Final[tuple[str, ...]] = (
+    "id", "title", "status", "level", "error_type", "recovery", "recovery_success",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Now:
+    """What is failing now, what will fail next and what to do: the top of the Overview.
+
+    ``failing``: one row per failure episode that ended within :data:`RECENT_WINDOW` of now,
+    those still failing first: ``unit``, ``onset``, ``last_failure``, ``failures``,
+    ``failing_now``, then the episode's top issue (``issue_id``, ``issue_title``,
+    ``issue_status``, ``issue_events``: its events in the episode), ``recovery`` and
+    ``recovery_success`` (the recorded action that worked best for that issue), and
+    ``other_issues`` (the next ones, as ``(id, title, events)``).
+
+    ``at_risk``: one row per unit the production model alerts on now (and not failing now):
+    ``unit``, ``probability``, ``threshold``, ``why`` (the model's reasons), and the unit's
+    top issue of the last :data:`FAILING_WINDOW` with its recovery, as above.
+    """
+
+    as_of: pd.Timestamp | None
+    live: bool
+    failing: pd.DataFrame
+    at_risk: pd.DataFrame
+    model_status: str = ""
+
+
+def _reasons(explanation: Any) -> str:
+    try:
+        items = json.loads(explanation) if isinstance(explanation, str) and explanation else []
+    except json.JSONDecodeError:
+        return ""
+    if not isinstance(items, list):
+        return ""
+    return "; ".join(str(i.get("text", "")) for i in items[:3] if isinstance(i, dict))
+
+
+def _briefs(source: StoreSource, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The issues ``ids`` (title, status, recovery ...) by id."""
+    if not ids:
+        return {}
+    found = issues(source, id=sorted(set(ids)), limit=None)
+    return {r["id"]: {k: r[k] for k in _ISSUE_BRIEF} for r in found.to_dict("records")}
+
+
+def _with_top_issue(
+    rows: pd.DataFrame, ids: list[list[str]], counts: list[list[int]], briefs: dict
+) -> pd.DataFrame:
+    top_id, title, status, events, action, success, others = [], [], [], [], [], [], []
+    for listed, numbers in zip(ids, counts, strict=True):
+        known = [(i, n) for i, n in zip(listed, numbers, strict=True) if i in briefs]
+        first = briefs[known[0][0]] if known else {}
+        top_id.append(first.get("id"))
+        title.append(first.get("title"))
+        status.append(first.get("status"))
+        events.append(known[0][1] if known else 0)
+        action.append(first.get("recovery"))
+        rate = first.get("recovery_success")
+        success.append(None if rate is None or pd.isna(rate) else float(rate))
+        others.append([(i, briefs[i]["title"], n) for i, n in known[1:]])
+    return rows.assign(
+        issue_id=top_id,
+        issue_title=title,
+        issue_status=status,
+        issue_events=events,
+        recovery=action,
+        recovery_success=pd.array(success, dtype="Float64"),
+        other_issues=others,
+    )
+
+
+def now(source: StoreSource, *, wall_clock: pd.Timestamp | None = None) -> Now:
+    """The units failing now or recently and those at risk, each with its top issue and the
+    recommended recovery (see :class:`Now`).
+
+    >>> from faultcast.analytics import example_store
+    >>> found = now(example_store())
+    >>> found.failing[["unit", "failing_now", "failures"]].to_dict("records")
+    [{'unit': 'payments', 'failing_now': True, 'failures': 1}, {'unit': 'checkout', \
+'failing_now': False, 'failures': 2}]
+    >>> found.live
+    False
+    """
+    state = status(source)
+    if state.last_event is None:
+        empty = pd.DataFrame()
+        return Now(None, False, empty, empty)
+    clock = wall_clock if wall_clock is not None else pd.Timestamp.now(tz="UTC")
+    live = abs(clock - state.last_event) <= LIVE_WITHIN
+    episodes = failure_episodes(
+        source, since=RECENT_WINDOW, active=FAILING_WINDOW, issues=ISSUES_PER_UNIT
+    )
+    failing_units = set(episodes.loc[episodes["failing_now"].fillna(False), "unit"])
+    risk = latest_predictions(source)
+    alerts = risk[risk["alert"].astype(bool) & ~risk["unit"].isin(failing_units)]
+    recent = unit_issues(
+        source, since=FAILING_WINDOW, service=list(alerts["unit"]), limit=ISSUES_PER_UNIT
+    ) if len(alerts) else pd.DataFrame({"unit": [], "id": [], "events": []})  # fmt: skip
+    risk_ids = [recent.loc[recent["unit"] == u, "id"].tolist() for u in alerts["unit"]]
+    risk_counts = [recent.loc[recent["unit"] == u, "events"].tolist() for u in alerts["unit"]]
+    briefs = _briefs(
+        source,
+        [i for ids in episodes["issue_ids"] for i in ids] + [i for ids in risk_ids for i in ids],
+    )
+    failing = _with_top_issue(
+        episodes.drop(columns=["issue_ids", "issue_events", "now"]),
+        list(episodes["issue_ids"]),
+        list(episodes["issue_events"]),
+        briefs,
+    )
+    at_risk = _with_top_issue(
+        pd.DataFrame(
+            {
+                "unit": alerts["unit"].astype(str).tolist(),
+                "probability": alerts["probability"].astype(float).tolist(),
+                "threshold": alerts["threshold"].astype(float).tolist(),
+                "why": [_reasons(e) for e in alerts["explanation"]],
+            }
+        ),
+        risk_ids,
+        risk_counts,
+        briefs,
+    )
+    return Now(
+        as_of=state.last_event,
+        live=bool(live),
+        failing=failing.reset_index(drop=True),
+        at_risk=at_risk.reset_index(drop=True),
+        model_status="" if risk.empty else str(risk["status"].iloc[0]),
+    )
+
+
+# ---------------------------------------------------------------------------------- issues
+#: Issue statuses in the order the Issues page offers them; "unresolved" ones by default.
+ISSUE_STATUSES: Final[tuple[str, ...]] = ("open", "regressed", "resolved", "ignored")
+UNRESOLVED: Final[tuple[str, ...]] = ("open", "regressed")
+#: How the stream sorts: label -> ``sort`` of :func:`faultcast.analytics.issues`.
+ISSUE_SORTS: Final[dict[str, str]] = {
+    "last seen": "last_seen",
+    "events": "count",
+    "trend (rising fastest)": "trend",
+}
+#: Issues the stream shows at most.
+ISSUE_LIMIT: Final[int] = 200
+#: Issues the dashboard reads at most for one range (their counts per status, the filters).
+ISSUE_LIMIT_ALL: Final[int] = 100_000
+
+
+@dataclass(frozen=True)
+class IssueStream:
+    """The Issues page: the issues that match, and how many of each status in the range."""
+
+    stream: pd.DataFrame
+    counts: dict[str, int]
+    services: list[str]
+
+
+def issue_stream(
+    source: StoreSource,
+    since: str | None = "24h",
+    *,
+    status: list[str] | None = None,
+    service: list[str] | None = None,
+    sort: str = "last_seen",
+    limit: int = ISSUE_LIMIT,
+) -> IssueStream:
+    """Issues with events in the range (``status``/``service``: keep those, None or empty:
+    all), sorted by ``sort`` (``last_seen``, ``count`` or ``trend``), at most ``limit``; and
+    the count per status and the services of all the issues in the range (one read).
+
+    >>> from faultcast.analytics import example_store
+    >>> found = issue_stream(example_store(), None, status=["open"], sort="count")
+    >>> found.counts["open"] == len(found.stream), found.services
+    (True, ['checkout', 'payments'])
+    """
+    every = issues(source, since=since, sort=sort, limit=None)
+    counts = {s: int((every["status"] == s).sum()) for s in ISSUE_STATUSES}
+    names = {n.strip() for text in every["service"].dropna() for n in str(text).split(",")}
+    whole = IssueStream(every, counts, sorted(n for n in names if n))
+    return filter_stream(whole, status, service, limit)
+
+
+def filter_stream(
+    found: IssueStream,
+    status: list[str] | None = None,
+    service: list[str] | None = None,
+    limit: int = ISSUE_LIMIT,
+) -> IssueStream:
+    """``found`` with only the issues of ``status`` and ``service`` (None or empty: all), at
+    most ``limit``; the counts and services stay those of the whole range."""
+    stream = found.stream
+    keep = pd.Series(True, index=stream.index)
+    if status:
+        keep &= stream["status"].isin(status)
+    if service:
+        wanted = set(service)
+        keep &= pd.Series(
+            [bool(wanted & {n.strip() for n in str(t).split(",")}) for t in stream["service"]],
+            index=stream.index,
+        )
+    return IssueStream(
+        stream[keep].head(limit).reset_index(drop=True), found.counts, found.services
+    )
+
+
+def issue_detail(source: StoreSource, issue_id: str) -> dict[str, Any]:
+    """One issue with its sample events (message, traceback) and status changes."""
+    return issue(source, issue_id)
+
+
+def change_issue_status(
+    paths: tuple[str, ...] | list[str],
+    issue_id: str,
+    status: str,
+    *,
+    actor: str | None = None,
+    until: str | None = None,
+    until_count: int | None = None,
+    in_next_release: bool = False,
+) -> dict[str, Any]:
+    """Resolve, ignore or reopen an issue in every store of ``paths`` that holds it (the one
+    write the dashboard makes); returns its new state.  No store holding it raises
+    :class:`LookupError`."""
+    changed: dict[str, Any] | None = None
+    for path in paths:
+        try:
+            changed = set_issue_status(
+                path, issue_id, status, actor=actor, until=until, until_count=until_count,
+                in_next_release=in_next_release, reason="from the dashboard",
+            )  # fmt: skip
+        except LookupError:
+            continue  # a shard without this issue
+    if changed is None:
+        raise LookupError(f"no issue {issue_id!r} in {', '.join(map(str, paths))}")
+    return changed
 
 
 # ---------------------------------------------------------------------------------- errors
@@ -419,6 +687,8 @@ class Security:
     incidents: pd.DataFrame
     lockouts: pd.DataFrame
     response: pd.DataFrame
+    #: The width of the buckets of ``auth_over_time``.
+    bucket: str = "1h"
 
 
 def security(
@@ -427,17 +697,19 @@ def security(
     """Authentication failures (per service, and over time), authorisation violations,
     incidents, the lockouts among their responses, and the time to respond."""
     metrics = Metrics(source)
+    width = bucket_for(since, status(source).span if since is None else None)
     incidents = metrics.security_incidents(since=since, service=service)
     lockouts = incidents[incidents["response_action"].fillna("").str.contains("lock")]
     return Security(
         auth_failures=metrics.authentication_failure_rate(since=since, service=service),
         auth_over_time=metrics.authentication_failure_rate(
-            since=since, service=service, bucket=bucket_for(since) if since else "1h"
+            since=since, service=service, bucket=width
         ),
         violations=metrics.authorization_violations(since=since, service=service),
         incidents=incidents,
         lockouts=lockouts.reset_index(drop=True),
         response=metrics.security_response_time(since=since, service=service),
+        bucket=width,
     )
 
 
@@ -452,6 +724,8 @@ class Models:
     drift: pd.DataFrame
     retrains: pd.DataFrame
     last_retrain: dict[str, Any] = field(default_factory=dict)
+    #: The width of the buckets of ``quality_over_time``.
+    bucket: str = "1h"
 
 
 def _version_metrics(versions: pd.DataFrame) -> pd.DataFrame:
@@ -493,6 +767,18 @@ def _version_metrics(versions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _versions_table(versions: pd.DataFrame) -> pd.DataFrame:
+    """The registry's versions with their holdout numbers as columns (``pr_auc``,
+    ``precision``, ``recall``, ``f1``; NaN where a version has none), not as JSON."""
+    table = versions.drop(columns=["params", "metrics"], errors="ignore")
+    numbers = _version_metrics(versions)
+    if numbers.empty:
+        return table
+    wide = numbers.pivot_table(index=["name", "version"], columns="metric", values="value")
+    wide = wide.reindex(columns=[c for c in ("pr_auc", "precision", "recall", "f1") if c in wide])
+    return table.merge(wide.reset_index(), on=["name", "version"], how="left")
+
+
 def models(source: StoreSource, since: str | None = None) -> Models:
     """Registry versions (newest first) with their metrics, the stored predictions' quality
     per bucket, drift events and retrain runs (the last one on its own)."""
@@ -504,13 +790,13 @@ def models(source: StoreSource, since: str | None = None) -> Models:
         first = runs.iloc[0]
         last = {k: first[k] for k in ("started_at", "trigger", "decision", "reason")}
         last["promoted_version"] = first["promoted_version"]
+    width = bucket_for(since, status(source).span if since is None else None)
     return Models(
-        versions=versions.drop(columns=["params"], errors="ignore"),
+        versions=_versions_table(versions),
         version_metrics=_version_metrics(versions),
-        quality_over_time=Metrics(source).prediction_quality(
-            since=since, bucket=bucket_for(since, status(source).span if since is None else None)
-        ),
+        quality_over_time=Metrics(source).prediction_quality(since=since, bucket=width),
         drift=drift_events(store),
         retrains=runs,
         last_retrain=last,
+        bucket=width,
     )

@@ -69,3 +69,15 @@ def test_service_picker_shows_names_escaped(
     shown = list(picker.options)  # the labels the browser gets
     assert shown and all("\x1b" not in o for o in shown)
     assert any("\\x1b[" in o for o in shown)
+
+
+def test_issues_page_shows_stored_control_characters_escaped(
+    hostile_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _run(hostile_db, "issues_page", monkeypatch)
+    texts = [t for df in at.dataframe for t in _texts(df.value)]
+    texts += [m.value for m in at.markdown] + [t.value for t in at.text]
+    texts += [h.value for h in at.subheader] + list(at.selectbox(key="i_issue").options)
+    assert any("\\x1b[" in t for t in texts)
+    for text in texts:
+        assert not any(ch in text for ch in RAW), text

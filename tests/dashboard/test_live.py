@@ -46,6 +46,8 @@ def test_reads_never_fail_while_ingest_follows(tmp_path: Path, quiet_logs: None)
         ("errors", lambda: data.errors(source, "6h", by="service")),
         ("patterns", lambda: data.patterns(source, "6h")),
         ("security", lambda: data.security(source, "6h")),
+        ("now", lambda: data.now(source)),
+        ("issues", lambda: data.issue_stream(source, "6h")),
         ("status", lambda: seen.append(data.status(source).events)),
     ]
 

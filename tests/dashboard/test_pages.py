@@ -7,7 +7,10 @@ from pathlib import Path
 
 import faultcast.dashboard.app as app_module
 import pytest
+from faultcast.analytics import issues, open_source
 from streamlit.testing.v1 import AppTest
+
+from tests.conftest import copy_store
 
 APP = str(Path(app_module.__file__))
 TIMEOUT = 60
@@ -54,18 +57,71 @@ def test_overview(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "Recovery success",
         "Mean recovery time",
         "Units at risk now",
-        "New patterns",
+        "New error patterns",
     }
     assert tiles["Error rate"].endswith("%")
     assert " of 3" in tiles["Units at risk now"]
+    # It opens with what is failing now and what is at risk, and says what "now" is.
+    heads = [h.value for h in at.subheader]
+    assert heads[0].startswith("Failing now: ") and heads[1].startswith("At risk of failing")
+    assert at.caption[0].value.startswith("As of ")
     card = at.dataframe[0].value
-    assert "recovery_success_rate" in card["criterion"].tolist()
+    assert list(card.columns) == ["Criterion", "Now", "Target", "Status", "Evidence"]
+    assert "recovery attempts that succeeded" in card["Criterion"].tolist()
+    assert set(card["Status"]) <= {"pass", "FAIL", "n/a"}
+    assert all(v.endswith(("%", "ms", " s", " min", " h", "–")) for v in card["Now"])
     assert _plotly_count(at) >= 1
     # A shorter time range is a filter too: fewer events behind the error rate.
     all_time = at.metric[0].proto.help
     at.sidebar.selectbox(key="faultcast_range").set_value("last hour").run()
     assert not at.exception
     assert at.metric[0].proto.help != all_time
+
+
+def test_issues_stream_filters_sorts_drills_down_and_resolves(
+    seeded_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = copy_store(seeded_db, tmp_path / "issues.duckdb")  # this test changes an issue
+    at = _run(db, "issues_page", monkeypatch)
+    tiles = _metrics(at)
+    stream = at.dataframe[0].value
+    # The unresolved issues of the range, newest last seen first, with the Sentry-like columns.
+    assert {"Title", "Status", "Count", "Users", "Sessions", "Service", "Trend"} <= set(
+        stream.columns
+    )
+    assert set(stream["Status"]) <= {"open", "regressed"}
+    assert len(stream) == int(tiles["Open"]) + int(tiles["Regressed"]) > 1
+    assert stream["Last seen"].is_monotonic_decreasing
+    assert all(len(t) == 24 for t in stream["Trend"])
+    # Sorting by events puts the most frequent first.
+    at.selectbox(key="i_sort").set_value("events").run()
+    by_count = at.dataframe[0].value["Count"]
+    assert by_count.is_monotonic_decreasing and by_count.iloc[0] == stream["Count"].max()
+    # A service filter keeps that service's issues.
+    service = at.multiselect(key="i_service")
+    service.set_value([service.options[0]]).run()
+    assert not at.exception
+    assert all(service.options[0] in s for s in at.dataframe[0].value["Service"])
+    # The drill-down: its events (message; traceback when there is one) and the actions.
+    chosen = at.selectbox(key="i_issue").value
+    detail = issues(open_source(db), id=chosen).iloc[0]
+    assert at.subheader[0].value.replace("\\", "") == detail["title"]
+    assert {b.label for b in at.button} == {
+        "Resolve",
+        "Resolve in next release",
+        "Ignore",
+        "Reopen",
+    }
+    assert any(c.value for c in at.text)  # sample messages
+    # Resolve it: the store says resolved, the stream of unresolved issues drops it, the tiles move.
+    at.button(key="i_resolve").click().run()
+    assert not at.exception
+    assert issues(open_source(db), id=chosen)["status"].tolist() == ["resolved"]
+    assert chosen not in at.dataframe[0].value["Id"].tolist()
+    assert int(_metrics(at)["Resolved"]) == int(tiles["Resolved"]) + 1
+    assert any(chosen in s.value for s in at.success)
+    at.button(key="i_reopen").click().run()
+    assert issues(open_source(db), id=chosen)["status"].tolist() == ["open"]
 
 
 def test_errors_filters_change_the_counts(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,30 +136,30 @@ def test_errors_filters_change_the_counts(seeded_db: Path, monkeypatch: pytest.M
     assert int(after.replace(",", "")) < int(before.replace(",", ""))
     at.selectbox(key="e_by").set_value("level").run()
     assert not at.exception
-    assert "level" in at.dataframe[0].value.columns
+    assert "Level" in at.dataframe[0].value.columns
 
 
 def test_patterns(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _run(seeded_db, "patterns", monkeypatch)
     assert [t.label for t in at.tabs] == ["Top", "New", "Surging", "Precursors"]
     top = at.dataframe[0].value
-    assert {"template_id", "template", "count"} <= set(top.columns)
+    assert {"Pattern", "Template", "Count"} <= set(top.columns)
     at.multiselect(key="p_service").set_value([at.multiselect(key="p_service").options[0]]).run()
     assert not at.exception
-    assert int(at.dataframe[0].value["count"].sum()) < int(top["count"].sum())
+    assert int(at.dataframe[0].value["Count"].sum()) < int(top["Count"].sum())
 
 
 def test_recovery(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = _run(seeded_db, "recovery", monkeypatch)
     assert _plotly_count(at) >= 2  # the heatmap, times, retries
     advice = at.dataframe[-1].value
-    assert {"category", "action", "expected_success", "automate"} <= set(advice.columns)
-    assert advice["expected_success"].between(0, 1).all()
+    assert {"Category", "Action", "Expected success", "Automate"} <= set(advice.columns)
+    assert advice["Expected success"].between(0, 1).all()
     times = at.dataframe[0].value
     service = at.multiselect(key="r_service")
     service.set_value([service.options[-1]]).run()
     assert not at.exception
-    assert int(at.dataframe[0].value["attempts"].sum()) < int(times["attempts"].sum())
+    assert int(at.dataframe[0].value["Attempts"].sum()) < int(times["Attempts"].sum())
 
 
 def test_predictions(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,7 +168,7 @@ def test_predictions(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert {"Precision", "Recall", "Median lead time", "Failures caught"} <= set(tiles)
     assert _plotly_count(at) == 4  # risk now, timeline, quality, calibration
     why = at.dataframe[0].value
-    assert {"feature", "contribution"} <= set(why.columns) and len(why) > 0
+    assert {"Feature", "Contribution"} <= set(why.columns) and len(why) > 0
     caught = tiles["Failures caught"]
     service = at.multiselect(key="f_service")
     service.set_value([service.options[0]]).run()
@@ -140,7 +196,8 @@ def test_models(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert tiles["In production"].startswith("unit_failure v")
     assert tiles["Last retrain"] in {"promoted", "kept"}
     versions = at.dataframe[0].value
-    assert {"name", "version", "status"} <= set(versions.columns) and len(versions) >= 2
+    assert {"Name", "Version", "Status"} <= set(versions.columns) and len(versions) >= 2
+    assert not versions.map(lambda v: isinstance(v, str) and v.startswith("{")).any().any()
     assert _plotly_count(at) >= 1
     # The time range filters the live quality chart's buckets.
     at.session_state["faultcast_range"] = "last hour"
