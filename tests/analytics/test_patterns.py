@@ -29,7 +29,7 @@ def _rows(df: pd.DataFrame, *columns: str) -> list[tuple[object, ...]]:
 
 
 def test_top_patterns(activity: Store) -> None:
-    df = top_patterns(activity)
+    df = top_patterns(activity, min_level=None)
     assert list(df.columns) == [
         "template_id",
         "template",
@@ -59,18 +59,37 @@ def test_top_patterns(activity: Store) -> None:
     ]
 
 
+def test_top_patterns_default_to_warnings_and_worse(activity: Store) -> None:
+    """The info ticks (T1, the most frequent) are left out unless asked for; a failure counts
+    whatever its level; an explicit level= picks levels itself."""
+    assert _rows(top_patterns(activity), "template_id", "count", "share") == [
+        ("T2", 8, 0.8),
+        ("T3", 2, 0.2),
+    ]
+    assert _rows(top_patterns(activity, min_level="critical"), "template_id", "count") == [
+        ("T3", 1)
+    ]
+    assert _rows(top_patterns(activity, level="info"), "template_id", "count") == [("T1", 12)]
+    with pytest.raises(ValueError, match="not a level"):
+        top_patterns(activity, min_level="loud")
+
+
 def test_new_and_surging(activity: Store) -> None:
     # now = 00:116 (the latest event); the window is (106, 116]
     new = new_patterns(activity, window="10m")
     assert _rows(new, "template_id", "count", "recent_count", "is_new") == [("T3", 2, 2, True)]
     surging = surging_patterns(activity, window="10m")
-    # T2: 6 in the window; 2 in the 24 windows before: baseline 1/12; 6 >= 3/12 + 3*sqrt(1/12) + 1
+    # T2: 6 in the window; 2 in the windows before, of which the history (from 00:00 to the
+    # window's start at 01:46) covers 10.6: baseline 2/10.6; 6 >= 0.19 + 5 (the floor) and
+    # 6 >= 3 * 0.19 + 3 * sqrt(0.19) + 1
     assert _rows(surging, "template_id", "recent_count", "is_surging", "is_new") == [
         ("T2", 6, True, False)
     ]
-    assert surging["baseline_per_window"].iloc[0] == pytest.approx(2 / 24)
-    assert surging["surge_ratio"].iloc[0] == pytest.approx(72.0)
-    assert surging_patterns(activity, window="10m", min_count=7).empty
+    assert surging["baseline_per_window"].iloc[0] == pytest.approx(2 / 10.6)
+    assert surging["surge_ratio"].iloc[0] == pytest.approx(6 / (2 / 10.6))
+    assert surging_patterns(activity, window="10m", min_count=6).empty  # 6 < 0.19 + 6
+    # 10.6 windows of history: too few when 11 are asked for
+    assert surging_patterns(activity, window="10m", min_history=11).empty
     # until moves "now": at 00:100 nothing is new or surging in the 10 minutes before
     assert new_patterns(activity, window="10m", until=at(100)).empty
     assert surging_patterns(activity, window="10m", until=at(100)).empty
