@@ -171,3 +171,53 @@ def test_injection_strings_are_literals(activity: Store, value: str) -> None:
     assert surging_patterns(activity, error_type=[value]).empty
     assert precursor_patterns(activity, service=value, min_support=0).empty
     assert activity.counts()["events"] == len(ACTIVITY)
+
+
+def _steady(minutes: range, template_id: str, level: str = "warning") -> list[dict[str, object]]:
+    return [
+        ev(m, "app", level, category="communication", template_id=template_id, message=template_id)
+        for m in minutes
+    ]
+
+
+def test_on_a_small_app_nothing_surges_with_the_default_window() -> None:
+    """Two hours of a small app at steady rates: every pattern has as many events in the last
+    hour as in the one before.  Its baseline is that hour (not a 24th of it, as if the store
+    had a day of history), and two hours are too little history to call anything a surge."""
+    rows = _steady(range(0, 121, 2), "A") + _steady(range(1, 120, 5), "B")
+    rows += _steady(range(3, 120, 20), "C", "error")
+    store = build(rows)
+    assert surging_patterns(store).empty
+    # Even when one hour of history were enough: a steady pattern is no surge.
+    flagged = surging_patterns(store, min_history=1, limit=None)
+    assert flagged.empty
+    everything = patterns_of(store, min_history=1)
+    # now = 02:00 (the latest event): one hour of history before the window, 31 A and 3 C in
+    # it; 30 A and 3 C in the window
+    assert everything.loc["A", "baseline_per_window"] == pytest.approx(31.0)
+    assert everything.loc["C", "baseline_per_window"] == pytest.approx(3.0)
+    assert everything.loc["A", "recent_count"] == 30
+    assert not everything["is_surging"].any()
+
+
+def test_a_real_surge_is_found_once_there_is_history() -> None:
+    """Twelve hours of steady history, then B jumps from 2 to 30 an hour: B surges, A does
+    not.  The same jump on a store with only two hours of history is no surge yet."""
+    long = _steady(range(0, 720, 10), "A") + _steady(range(5, 660, 30), "B")
+    long += _steady(range(661, 720, 2), "B")
+    found = surging_patterns(build(long))
+    assert _rows(found, "template_id", "recent_count") == [("B", 30)]
+    assert found["baseline_per_window"].iloc[0] == pytest.approx(22 / (659 / 60))  # 11 h
+    assert found["surge_ratio"].iloc[0] == pytest.approx(15.0, rel=0.01)
+    young = [r for r in long if r["ts"] >= at(600)]
+    assert surging_patterns(build(young)).empty
+    # A small jump over a small baseline is under the absolute floor: 2 -> 6 an hour.
+    small = _steady(range(0, 720, 10), "A") + _steady(range(5, 660, 30), "B")
+    small += _steady(range(665, 720, 10), "B")
+    assert surging_patterns(build(small)).empty
+
+
+def patterns_of(store: Store, **options: object) -> pd.DataFrame:
+    from faultcast.analytics import patterns
+
+    return patterns(store, limit=None, **options).set_index("template_id")  # type: ignore[arg-type]
