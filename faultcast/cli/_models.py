@@ -531,7 +531,7 @@ def models(
         emit_frame("models", df)
         return
     if df.empty:
-        out().print(f"no models in {db} yet: run `faultcast learn --db {db}`")
+        err().print(f"no models in {safe(db)} yet: run `faultcast learn --db {safe(db)}`")
         return
     table = Table(title="models", title_justify="left")
     for column in ("name", "version", "status", "created", "bytes", "signed", "metrics"):
