@@ -72,11 +72,14 @@ def test_every_help_is_written_for_people() -> None:
         assert what in ingest, what
 
 
+TIMEOUT: dict[str, Any] = {"category": "communication", "error_type": "TimeoutError"}
 ROWS = [
     ev(0, "api", "info", message="started"),
     ev(10, "api", "error", category="communication", error_type="TimeoutError", message="t1"),
+    ev(20, "api", "error", **TIMEOUT, message="t0", action="retry", outcome="failed"),
     ev(50, "db", "warning", category="data", message="slow query"),
     ev(100, "api", "error", category="communication", error_type="TimeoutError", message="t2"),
+    ev(105, "api", "error", **TIMEOUT, message="t3", action="retry", outcome="succeeded"),
     ev(110, "db", "critical", category="memory", message="out of memory", failure=True),
     ev(115, "api", "info", message="GET / 200"),
 ]
@@ -97,12 +100,13 @@ def _messages(db: str, *args: str) -> list[str]:
 
 def test_events_relative_times_and_order(db: str) -> None:
     # newest first; the last hour before the latest event (01:55) starts at 00:55
-    assert _messages(db, "--since", "1h") == ["GET / 200", "out of memory", "t2"]
-    assert _messages(db, "--since", "1h", "--oldest-first") == ["t2", "out of memory", "GET / 200"]
+    assert _messages(db, "--since", "1h") == ["GET / 200", "out of memory", "t3", "t2"]
+    oldest = _messages(db, "--since", "1h", "--oldest-first")
+    assert oldest == ["t2", "t3", "out of memory", "GET / 200"]
     assert _messages(db, "--limit", "2") == ["GET / 200", "out of memory"]  # the newest two
     assert _messages(db, "--limit", "2", "--oldest-first") == ["started", "t1"]
     # --until 30m: before 01:25; ISO times as well
-    assert _messages(db, "--until", "30m", "--since", "2h") == ["slow query", "t1", "started"]
+    assert _messages(db, "--until", "30m", "--since", "2h") == ["slow query", "t0", "t1", "started"]
     assert _messages(db, "--since", at(50).isoformat(), "--until", "10m") == ["t2", "slow query"]
     code, out, _ = _run("events", "--db", db, "--since", "1h")
     assert code == 0 and out.index("GET / 200") < out.index("t2")  # the table too
@@ -123,6 +127,14 @@ def test_nothing_found_says_what_was_looked_for(db: str) -> None:
     assert code == 0 and out == "" and err == f"no quarantined input in {db}\n"
     code, out, _ = _run("quarantine", "--db", db, "--json")
     assert json.loads(out) == {"quarantine": [], "count": 0}
+
+
+def test_recommend_takes_a_relative_since(db: str) -> None:
+    """It reached DuckDB as text ("Conversion Error: invalid timestamp field format")."""
+    code, out, err = _run("recommend", "TimeoutError", "--db", db, "--since", "1h", "--json")
+    assert code == 0, err
+    advice = json.loads(out)
+    assert advice["action"] == "retry" and advice["trials"] == 1  # the outcome at 01:45 only
 
 
 def test_a_bad_time_is_named_before_the_store_is_read(tmp_path: Path) -> None:
