@@ -116,11 +116,11 @@ def error_frequency(
     return read(source, schema, query)
 
 
-#: An event reports calls when its attributes hold a ``calls`` count: the calls its unit made
-#: since its previous report (``log.info("calls", service="checkout", calls=1200)`` once a
-#: minute).  The text test is a cheap prefilter; the JSON is parsed only where it passes.
+#: A call report: an event whose message is ``calls`` with a ``calls`` count in its attributes,
+#: the calls its unit made since its previous report (``log.info("calls", calls=1200)`` once a
+#: minute).  Its template is ``calls`` too: a cheap filter (the JSON is parsed only there).
 CALLS: Final[str] = "TRY_CAST(json_extract_string(attrs, '$.calls') AS DOUBLE)"
-_REPORTS_CALLS: Final[str] = "attrs IS NOT NULL AND contains(CAST(attrs AS VARCHAR), '\"calls\"')"
+_REPORTS_CALLS: Final[str] = "template = 'calls' AND message = 'calls'"
 #: The units calls can be reported for (a category or an error type makes no calls).
 _CALL_UNITS: Final[tuple[str, ...]] = ("service", "host", "component")
 
@@ -145,8 +145,9 @@ def error_rate(
 
     **The denominator.**  Applications log few of their successes, so errors over logged
     events overstates the error rate (87% for an app that logs every error and one success
-    in ten).  Where a unit reports its calls (events with a numeric ``calls`` attribute, the
-    calls made since its previous report), ``error_rate`` is errors / calls and
+    in ten).  Where a unit reports its calls (events with the message ``calls`` and a numeric
+    ``calls`` attribute: the calls made since its previous report), ``error_rate`` is
+    errors / calls and
     ``error_rate_basis`` is ``"calls"``; elsewhere it is errors / events and the basis is
     ``"logged events"``: a share of what was logged, not of what was called.  Calls are
     counted per service, host or component (with ``by`` made of those, or None) over the

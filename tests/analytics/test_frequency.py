@@ -169,7 +169,8 @@ def test_error_rate_over_reported_calls() -> None:
     rows = [
         *errors,
         *reports,
-        ev(5, "api", "info", attrs={"calls": "many"}),  # not a count: no calls
+        ev(5, "api", "info", attrs={"calls": "many"}, message="calls"),  # not a count
+        ev(6, "api", "info", attrs={"calls": 1000}, message="GET / 200"),  # not a report
         *[ev(m, "db", "error", category="data", error_type="ValueError") for m in (4, 6, 8, 9)],
         ev(7, "db", "info"),
     ]
@@ -177,12 +178,12 @@ def test_error_rate_over_reported_calls() -> None:
     df = error_rate(store)
     assert _records(df, "service", "events", "errors", "calls", "error_rate_basis") == [
         ("db", 5, 4, 0, "logged events"),
-        ("api", 7, 4, 500, "calls"),
+        ("api", 8, 4, 500, "calls"),
     ]
     assert df["error_rate"].tolist() == pytest.approx([4 / 5, 4 / 500])
     # a level filter narrows the errors, not the calls
     errors_only = error_rate(store, level="error", service="api")
-    assert _records(errors_only, "events", "errors", "calls") == [(4, 4, 500)]
+    assert _records(errors_only, "events", "errors", "calls") == [(4, 4, 500)]  # level=error
     assert errors_only["error_rate"].tolist() == pytest.approx([4 / 500])
     # per bucket: each bucket's own reports; the window's calls only
     bucketed = error_rate(store, bucket="10m", service="api")
@@ -191,3 +192,26 @@ def test_error_rate_over_reported_calls() -> None:
     # by a column that makes no calls (a category), the basis is the logged events
     by_category = error_rate(store, by="category", service="api")
     assert set(by_category["error_rate_basis"]) == {"logged events"}
+
+
+def test_call_reports_logged_by_an_app_are_found_after_ingest(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The lines an app writes (structlog JSON: ``log.info("calls", calls=200)``) go through
+    ingest (template, attrs) and count as calls."""
+    import json
+
+    import faultcast
+
+    lines = [
+        {"event": "calls", "calls": 200, "service": "api", "timestamp": "2026-01-01T00:00:00Z"},
+        {"event": "timeout calling db", "level": "error", "service": "api",
+         "timestamp": "2026-01-01T00:05:00Z"},
+        {"event": "calls", "calls": 300, "service": "api", "timestamp": "2026-01-01T00:10:00Z"},
+    ]  # fmt: skip
+    path = tmp_path / "app.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with faultcast.connect(":memory:") as fc:
+        fc.ingest(path)
+        rate = fc.metrics.error_rate()
+    assert _records(rate, "service", "errors", "calls", "error_rate_basis") == [
+        ("api", 1, 500, "calls")
+    ]
