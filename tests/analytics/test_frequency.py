@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -194,7 +195,7 @@ def test_error_rate_over_reported_calls() -> None:
     assert set(by_category["error_rate_basis"]) == {"logged events"}
 
 
-def test_call_reports_logged_by_an_app_are_found_after_ingest(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_call_reports_logged_by_an_app_are_found_after_ingest(tmp_path: Path) -> None:
     """The lines an app writes (structlog JSON: ``log.info("calls", calls=200)``) go through
     ingest (template, attrs) and count as calls."""
     import json
