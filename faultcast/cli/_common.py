@@ -537,14 +537,9 @@ def cell(value: Any, time_format: str | None = None, max_chars: int | None = Non
 
 
 def check_time(value: str | None, option: str) -> None:
-    """``value`` is ISO 8601 time or a duration (``--since 1h``)."""
-    if value is None:
-        return
-    from datetime import UTC, datetime
-
-    from faultcast.ingest.durations import resolve_time
-
-    resolve_time(value, datetime.now(UTC), option)
+    """``value`` is ISO 8601 time or a duration (``--since 1h``): :func:`parse_time_option`
+    for a value that did not come through :func:`time_option`."""
+    parse_time_option(value, option)
 
 
 def check_duration(value: str | None, option: str) -> float | None:
