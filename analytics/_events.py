@@ -107,8 +107,10 @@ def quarantine(
     source: str | Sequence[str] | None = None,
     since: TimeLike = None,
     limit: int | None = None,
+    newest_first: bool = False,
 ) -> pd.DataFrame:
-    """Quarantined input (what could not be stored, with its reason), by source and line.
+    """Quarantined input (what could not be stored, with its reason), by source and line
+    (``newest_first=True``: the latest quarantined first, each source's last line first).
 
     ``source`` keeps one input (a file path, ``<stdin>``, ``kafka:topic:partition``) or a list
     of them; ``since`` keeps what was quarantined from then on (a time, or a duration before now).
@@ -137,9 +139,14 @@ def quarantine(
         if since is not None:
             start = resolve_time(since, datetime.now(UTC), "since")
             clauses.append(f"ingested_at >= {q.param(start, 'TIMESTAMPTZ')}")
+        order = (
+            "ingested_at DESC, source, source_offset DESC"
+            if newest_first
+            else "source, source_offset"
+        )
         sql = (
             f"SELECT source, source_offset, raw, reason, ingested_at FROM store.quarantine "
-            f"WHERE {' AND '.join(clauses)} ORDER BY source, source_offset {q.limit(limit)}"
+            f"WHERE {' AND '.join(clauses)} ORDER BY {order} {q.limit(limit)}"
         )
         return q.run(con, sql)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Final
 
 import duckdb
 import pandas as pd
@@ -10,6 +11,7 @@ from faultcast.analytics._sql import (
     COUNT,
     FLOAT,
     IS_ERROR,
+    TEXT,
     By,
     Scope,
     Source,
@@ -114,6 +116,15 @@ def error_frequency(
     return read(source, schema, query)
 
 
+#: A call report: an event whose message is ``calls`` with a ``calls`` count in its attributes,
+#: the calls its unit made since its previous report (``log.info("calls", calls=1200)`` once a
+#: minute).  Its template is ``calls`` too: a cheap filter (the JSON is parsed only there).
+CALLS: Final[str] = "TRY_CAST(json_extract_string(attrs, '$.calls') AS DOUBLE)"
+_REPORTS_CALLS: Final[str] = "template = 'calls' AND message = 'calls'"
+#: The units calls can be reported for (a category or an error type makes no calls).
+_CALL_UNITS: Final[tuple[str, ...]] = ("service", "host", "component")
+
+
 def error_rate(
     source: Source,
     *,
@@ -129,7 +140,19 @@ def error_rate(
     error_type: Values = None,
     template_id: Values = None,
 ) -> pd.DataFrame:
-    """Errors per unit (``by``, the service by default): their share of its events and per minute.
+    """Errors per unit (``by``, the service by default): their rate per call where the unit
+    reports its calls, else their share of its logged events; and errors per minute.
+
+    **The denominator.**  Applications log few of their successes, so errors over logged
+    events overstates the error rate (87% for an app that logs every error and one success
+    in ten).  Where a unit reports its calls (events with the message ``calls`` and a numeric
+    ``calls`` attribute: the calls made since its previous report), ``error_rate`` is
+    errors / calls and
+    ``error_rate_basis`` is ``"calls"``; elsewhere it is errors / events and the basis is
+    ``"logged events"``: a share of what was logged, not of what was called.  Calls are
+    counted per service, host or component (with ``by`` made of those, or None) over the
+    window and unit filters only: ``level``, ``category``, ``error_type`` and ``template_id``
+    narrow the errors, not the calls.
 
     Parameters are those of :func:`error_frequency`.  ``errors_per_minute`` divides by the
     bucket's width with ``bucket``, else by the window: ``since`` (or the store's first event)
@@ -140,16 +163,18 @@ def error_rate(
     DataFrame
         ``bucket`` (only with ``bucket``), the ``by`` columns (str), ``events`` (int64: all
         events, any level), ``errors`` (int64), ``failures`` (int64), ``error_rate``
-        (float64: errors / events), ``errors_per_minute`` (float64); ordered by bucket, then
-        the highest error rate first.
+        (float64: errors / calls, or errors / events: see ``error_rate_basis``),
+        ``errors_per_minute`` (float64), ``calls`` (int64: calls reported, 0 when none),
+        ``error_rate_basis`` (str: ``"calls"`` or ``"logged events"``); ordered by bucket,
+        then the highest error rate first.
 
     Examples
     --------
     >>> from faultcast.analytics import example_store, error_rate
-    >>> print(error_rate(example_store()).to_string(index=False))
-     service  events  errors  failures  error_rate  errors_per_minute
-    payments       9       8         1    0.888889           0.190476
-    checkout      10       7         2    0.700000           0.166667
+    >>> print(error_rate(example_store()).drop(columns="calls").to_string(index=False))
+     service  events  errors  failures  error_rate  errors_per_minute error_rate_basis
+    payments       9       8         1    0.888889           0.190476    logged events
+    checkout      10       7         2    0.700000           0.166667    logged events
     """
     columns = grouping(by)
     width = bucket_seconds(bucket)
@@ -161,7 +186,10 @@ def error_rate(
         ("failures", COUNT),
         ("error_rate", FLOAT),
         ("errors_per_minute", FLOAT),
+        ("calls", COUNT),
+        ("error_rate_basis", TEXT),
     ]
+    counts_calls = all(c in _CALL_UNITS for c in columns)
 
     def query(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         q = Sql()
@@ -170,16 +198,41 @@ def error_rate(
         b = q.bucket(width)
         lead = f"{b} AS bucket, " if b else ""
         minutes = per_minute(q, con, window, width)
+        keys = (["bucket"] if b else []) + columns
+        if counts_calls:
+            unit_where = scope.where(q, window, only=_CALL_UNITS)
+            calls_cte = f""", k AS (
+                SELECT {lead}{columns_sql(columns)} sum(calls) AS calls
+                FROM (SELECT *, {CALLS} AS calls FROM store.events
+                      WHERE {unit_where} AND {_REPORTS_CALLS})
+                WHERE calls >= 0 AND isfinite(calls)
+                {group_by(columns, b is not None)}
+            )"""
+            match = " AND ".join(f"e.{c} IS NOT DISTINCT FROM k.{c}" for c in keys) or "TRUE"
+            join = f"LEFT JOIN k ON {match}"
+            calls = "coalesce(k.calls, 0)"
+        else:
+            calls_cte, join, calls = "", "", "0"
         sql = f"""
-            SELECT {lead}{columns_sql(columns)}
-                count(*) AS events,
-                count(*) FILTER (WHERE {IS_ERROR}) AS errors,
-                count(*) FILTER (WHERE failure) AS failures,
-                count(*) FILTER (WHERE {IS_ERROR}) / count(*) AS error_rate,
-                count(*) FILTER (WHERE {IS_ERROR}) / {minutes} AS errors_per_minute
-            FROM store.events
-            WHERE {where}
-            {group_by(columns, b is not None)}
+            WITH e AS (
+                SELECT {lead}{columns_sql(columns)}
+                    count(*) AS events,
+                    count(*) FILTER (WHERE {IS_ERROR}) AS errors,
+                    count(*) FILTER (WHERE failure) AS failures
+                FROM store.events
+                WHERE {where}
+                {group_by(columns, b is not None)}
+            ){calls_cte}
+            SELECT * FROM (
+                SELECT {columns_sql(keys, "e")}e.events, e.errors, e.failures,
+                    CASE WHEN {calls} > 0 THEN e.errors / {calls}
+                         ELSE e.errors / e.events END AS error_rate,
+                    e.errors / {minutes} AS errors_per_minute,
+                    CAST(round({calls}) AS BIGINT) AS calls,
+                    CASE WHEN {calls} > 0 THEN 'calls' ELSE 'logged events' END
+                        AS error_rate_basis
+                FROM e {join}
+            )
             {order_by(columns, b is not None, "error_rate DESC")}
         """
         return q.run(con, sql)

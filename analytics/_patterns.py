@@ -23,6 +23,7 @@ from faultcast.analytics._sql import (
     parse_duration,
     read,
 )
+from faultcast.ingest.schema import LEVELS
 
 _TOP_SCHEMA: Final[list[tuple[str, str]]] = [
     ("template_id", TEXT),
@@ -63,8 +64,31 @@ _PATTERNS_SCHEMA: Final[list[tuple[str, str]]] = [
 #: The defaults of the new/surging rule, shared by every caller (CLI, facade, dashboard).
 SURGE_WINDOW: Final[str] = "1h"
 SURGE_BASELINE_WINDOWS: Final[int] = 24
+#: The absolute floor: a surge is at least this many occurrences above the baseline.
 SURGE_MIN_COUNT: Final[int] = 5
 SURGE_FACTOR: Final[float] = 3.0
+#: ... plus this many standard deviations of a Poisson count with the baseline's mean.
+SURGE_SIGMAS: Final[float] = 3.0
+#: Enough history: the store must reach this many windows back before the recent window
+#: (6 h with the 1 h window) before anything can surge; the baseline is then a mean over at
+#: least 6 windows, not a count of one.
+SURGE_MIN_HISTORY: Final[int] = 6
+#: Top patterns show warnings and worse (and failures) unless asked for every level.
+TOP_MIN_LEVEL: Final[str] = "warning"
+
+
+def _level_floor(q: Sql, min_level: str | None, level: Values, alias: str = "") -> str:
+    """The condition "at ``min_level`` or worse, or a failure" (TRUE when ``min_level`` is
+    None, or when ``level`` picks the levels itself)."""
+    if min_level is None or level is not None:
+        return "TRUE"
+    floor = str(min_level).lower()
+    if floor not in LEVELS:
+        raise ValueError(f"min_level {min_level!r} is not a level: use one of {list(LEVELS)}")
+    prefix = f"{alias}." if alias else ""
+    listed = ", ".join(q.param(v, "VARCHAR") for v in LEVELS[LEVELS.index(floor) :])
+    return f"({prefix}level IN ({listed}) OR coalesce({prefix}failure, FALSE))"
+
 
 _PRECURSOR_SCHEMA: Final[list[tuple[str, str]]] = [
     ("template_id", TEXT),
@@ -93,6 +117,7 @@ def top_patterns(
     since: TimeLike = None,
     until: TimeLike = None,
     limit: int | None = 20,
+    min_level: str | None = TOP_MIN_LEVEL,
     service: Values = None,
     host: Values = None,
     component: Values = None,
@@ -100,8 +125,9 @@ def top_patterns(
     category: Values = None,
     error_type: Values = None,
 ) -> pd.DataFrame:
-    """The most frequent message patterns in the window (all events; filter ``level`` or
-    ``category`` for errors only).
+    """The most frequent message patterns in the window, of warnings and worse and failures
+    by default: ``min_level=None`` counts every level (info noise such as ``GET <*> in <*>
+    ms`` included), ``min_level="error"`` errors and worse; ``level`` picks levels itself.
 
     Returns
     -------
@@ -118,15 +144,20 @@ def top_patterns(
     >>> print(top_patterns(example_store(), limit=3)[["template_id", "template", "count"]]
     ...       .to_string(index=False))
     template_id                                  template  count
-             T1                     GET <*> 200 in <*> ms      4
              T2 call to payments timed out after <*> ms      3
              T6 authentication failed for user <*> from <*>      3
+             T4 consumer stalled on partition <*>      2
+    >>> print(top_patterns(example_store(), limit=1, min_level=None)[["template", "count"]]
+    ...       .to_string(index=False))
+                 template  count
+    GET <*> 200 in <*> ms      4
     """
     scope = Scope(since, until, service, host, component, level, category, error_type)
 
     def query(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         q = Sql()
         where = scope.where(q, scope.window(con))
+        where += f" AND {_level_floor(q, min_level, level)}"
         sql = f"""
             WITH c AS (
                 SELECT template_id, any_value(template) AS template, count(*) AS count,
@@ -160,6 +191,9 @@ def _activity(
     order: str,
     limit: int | None,
     schema: list[tuple[str, str]] = _ACTIVITY_SCHEMA,
+    min_history: int = SURGE_MIN_HISTORY,
+    min_level: str | None = None,
+    sigmas: float = SURGE_SIGMAS,
 ) -> pd.DataFrame:
     """The one new/surging rule, over the patterns of the events in ``scope``.
 
@@ -167,10 +201,20 @@ def _activity(
     now``.  ``count``, ``error_count``, ``failure_count`` and ``services`` count from ``since``
     (the whole history when None) up to now, and only patterns with an event there are kept;
     ``first_seen``/``last_seen``, the baseline and ``is_new`` look at the whole history up to
-    now (a pattern is new only if it never occurred before the window)."""
+    now (a pattern is new only if it never occurred before the window).
+
+    The baseline is the pattern's mean count per window over the ``baseline_windows``
+    windows before the recent one, or over as many as the history in scope covers (a store
+    with three hours of history has a baseline of two 1-hour windows, not of 24).  Nothing
+    surges before the history covers ``min_history`` windows."""
     seconds = parse_duration(window, "window")
     if baseline_windows < 1:
         raise ValueError(f"baseline_windows must be at least 1, not {baseline_windows!r}")
+    if min_history < 1 or min_history > baseline_windows:
+        raise ValueError(
+            f"min_history must be between 1 and baseline_windows ({baseline_windows}), "
+            f"not {min_history!r}"
+        )
 
     def query(con: duckdb.DuckDBPyConnection) -> pd.DataFrame | None:
         q = Sql()
@@ -182,23 +226,30 @@ def _activity(
                 return None
         # Counts up to now (the latest event, or until): the whole history before it.
         where = scope.where(q, resolved, time=False)
+        floor = _level_floor(q, min_level, scope.level)
         now_p = q.param(now, "TIMESTAMPTZ")
         start_p = q.param(resolved.start, "TIMESTAMPTZ") if resolved.start is not None else None
         in_scope = f"ts >= {start_p}" if start_p else "TRUE"
-        w = f"to_microseconds({q.param(round(seconds * 1e6), 'BIGINT')})"
+        w_us = q.param(round(seconds * 1e6), "BIGINT")
+        w = f"to_microseconds({w_us})"
         n = q.param(int(baseline_windows), "BIGINT")
+        # Windows of history before the recent one (at most n): the store's events in scope
+        # (any level) from the first up to the window's start.
+        covered = f"""least({n}::DOUBLE, greatest(0, epoch_us({now_p} - {w}) - epoch_us((
+                SELECT min(ts) FROM store.events WHERE ts <= {now_p} AND {where}))) / {w_us})"""
         sql = f"""
-            WITH c AS (
+            WITH h AS (SELECT {covered} AS windows), c AS (
                 SELECT template_id, any_value(template) AS template,
                     count(*) FILTER (WHERE {in_scope}) AS count,
                     count(*) FILTER (WHERE ts > {now_p} - {w}) AS recent_count,
                     count(*) FILTER (WHERE ts > {now_p} - {w} * ({n} + 1)
-                                     AND ts <= {now_p} - {w}) / {n}::DOUBLE AS baseline_per_window,
+                                     AND ts <= {now_p} - {w})
+                        / nullif((SELECT windows FROM h), 0) AS baseline_per_window,
                     count(DISTINCT service) FILTER (WHERE {in_scope}) AS services,
                     count(*) FILTER (WHERE {in_scope} AND {IS_ERROR}) AS error_count,
                     count(*) FILTER (WHERE {in_scope} AND failure) AS failure_count,
                     min(ts) AS first_seen, max(ts) AS last_seen
-                FROM store.events WHERE ts <= {now_p} AND {where}
+                FROM store.events WHERE ts <= {now_p} AND {where} AND {floor}
                 GROUP BY template_id
                 HAVING count(*) FILTER (WHERE {in_scope}) > 0
             ), flagged AS (
@@ -209,9 +260,14 @@ def _activity(
                     p.example,
                     c.first_seen > {now_p} - {w} AS is_new,
                     c.first_seen <= {now_p} - {w}
-                        AND c.recent_count >= {q.param(min_count, "BIGINT")}
-                        AND c.recent_count >= {q.param(factor, "DOUBLE")} * c.baseline_per_window
-                            + 3 * sqrt(c.baseline_per_window) + 1 AS is_surging
+                        AND coalesce((SELECT windows FROM h), 0)
+                            >= {q.param(int(min_history), "BIGINT")}
+                        AND c.recent_count >= coalesce(c.baseline_per_window, 0)
+                            + {q.param(min_count, "BIGINT")}
+                        AND c.recent_count
+                            >= {q.param(factor, "DOUBLE")} * coalesce(c.baseline_per_window, 0)
+                            + {q.param(sigmas, "DOUBLE")} * sqrt(coalesce(c.baseline_per_window, 0))
+                            + 1 AS is_surging
                 FROM c LEFT JOIN store.patterns p ON p.template_id = c.template_id
             )
             SELECT * FROM flagged WHERE {keep} ORDER BY {order} {q.limit(limit)}
@@ -232,7 +288,10 @@ def patterns(
     baseline_windows: int = SURGE_BASELINE_WINDOWS,
     min_count: int = SURGE_MIN_COUNT,
     factor: float = SURGE_FACTOR,
+    sigmas: float = SURGE_SIGMAS,
+    min_history: int = SURGE_MIN_HISTORY,
     limit: int | None = 20,
+    min_level: str | None = None,
     service: Values = None,
     host: Values = None,
     component: Values = None,
@@ -246,6 +305,8 @@ def patterns(
 
     ``new=True`` / ``surging=True`` keep only those (surging ones by surge ratio); otherwise
     the most frequent first.  ``window`` ends at ``until`` (default: the latest event).
+    ``min_level="warning"`` keeps the patterns of warnings and worse and of failures (what
+    ``faultcast patterns`` shows unless given ``--all-levels``); None, the default, every level.
 
     Returns
     -------
@@ -286,6 +347,9 @@ def patterns(
         order,
         limit,
         schema=_PATTERNS_SCHEMA,
+        min_history=min_history,
+        min_level=min_level,
+        sigmas=sigmas,
     )
 
 
@@ -346,6 +410,8 @@ def surging_patterns(
     baseline_windows: int = SURGE_BASELINE_WINDOWS,
     min_count: int = SURGE_MIN_COUNT,
     factor: float = SURGE_FACTOR,
+    sigmas: float = SURGE_SIGMAS,
+    min_history: int = SURGE_MIN_HISTORY,
     limit: int | None = 20,
     service: Values = None,
     host: Values = None,
@@ -358,10 +424,18 @@ def surging_patterns(
     (default: the latest event; the window is ``until - window < ts <= until``), the highest
     surge first.
 
-    A pattern surges when it was seen before the window, occurs at least ``min_count`` times
-    in it, and at least ``factor`` x its baseline + 3 sigma (Poisson) + 1, the baseline being
-    its mean count per window over the ``baseline_windows`` windows before (the rule of
-    ``faultcast patterns --surging``).
+    A pattern surges when (the rule of ``faultcast patterns --surging``):
+
+    - the history in scope reaches at least ``min_history`` windows back before the window
+      (enough history: on a store of two hours nothing surges in a 1-hour window);
+    - the pattern was seen before the window;
+    - it occurs at least ``min_count`` times more than its baseline in the window (an
+      absolute floor: three occurrences instead of none is no surge), and
+    - at least ``factor`` x its baseline + ``sigmas`` standard deviations (of a Poisson
+      count with the baseline as its mean) + 1,
+
+    the baseline being its mean count per window over the ``baseline_windows`` windows
+    before, or over as many windows as the history covers when it is shorter.
 
     Returns
     -------
@@ -371,13 +445,18 @@ def surging_patterns(
 
     Examples
     --------
-    >>> from faultcast.analytics import example_store, surging_patterns
-    >>> surging = surging_patterns(example_store(), window="2m", until="2026-01-01T00:04",
-    ...                            min_count=2, factor=1.0)
-    >>> print(surging[["template_id", "recent_count", "baseline_per_window", "surge_ratio"]]
-    ...       .round(3).to_string(index=False))
-    template_id  recent_count  baseline_per_window  surge_ratio
-             T2             2                0.042         48.0
+    The example store's 42 minutes are too short a history for a 1-hour window; over 2-minute
+    windows the timeouts doubled (two after one), which is no surge either:
+
+    >>> from faultcast.analytics import example_store, patterns, surging_patterns
+    >>> surging_patterns(example_store()).empty
+    True
+    >>> found = patterns(example_store(), window="2m", until="2026-01-01T00:04", min_history=1)
+    >>> print(found[["template_id", "recent_count", "baseline_per_window", "surge_ratio",
+    ...              "is_surging"]].round(3).to_string(index=False))
+    template_id  recent_count  baseline_per_window  surge_ratio  is_surging
+             T1             0                  3.0          0.0       False
+             T2             2                  1.0          2.0       False
     """
     scope = Scope(None, until, service, host, component, level, category, error_type)
     return _activity(
@@ -390,6 +469,8 @@ def surging_patterns(
         "is_surging",
         "surge_ratio DESC NULLS LAST, recent_count DESC, template_id",
         limit,
+        min_history=min_history,
+        sigmas=sigmas,
     )
 
 

@@ -257,6 +257,8 @@ def pd_degradation(ev: pd.DataFrame) -> pd.DataFrame:
 
 
 def pd_top_patterns(ev: pd.DataFrame) -> pd.DataFrame:
+    # top_patterns counts warnings and worse, and failures, by default
+    ev = ev[ev["level"].isin(["warning", "error", "critical"]) | ev["failure"].fillna(False)]
     g = ev.assign(is_error=ev["category"].notna()).groupby("template_id")
     out = g.agg(
         count=("ts", "size"),

@@ -507,9 +507,11 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
 
         The context's ``recent_error_rate`` is the unit's errors per minute over the 5
         minutes up to each event.  ``unit`` is ``service``, ``host`` or ``component``.
+        ``since``/``until`` are times, ISO 8601 text or durations before the latest event.
         """
         if unit not in UNIT_COLUMNS:
             raise ValueError(f"unit must be one of {sorted(UNIT_COLUMNS)}, not {unit!r}")
+        since, until = _resolve_bounds(store, since, until)
         pattern = template_sql(r"regexp_replace(trim(message), '\s+', ' ', 'g')")
         sql = f"""
             WITH errors AS (
@@ -777,3 +779,16 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
 
     def __repr__(self) -> str:
         return f"RecoveryRecommender(outcomes={self._outcomes}, contexts={len(self._stats)})"
+
+
+def _resolve_bounds(
+    store: StoreReader, since: datetime | str | None, until: datetime | str | None
+) -> tuple[datetime | None, datetime | None]:
+    """``since``/``until`` as UTC times; durations (``"1h"``) count back from the latest event."""
+    from faultcast.ingest.durations import is_duration, resolve_time, utc
+
+    latest = None
+    if is_duration(since) or is_duration(until):
+        found = store.query_df("SELECT max(ts) AS latest FROM store.events", [])["latest"]
+        latest = None if found.empty or pd.isna(found.iloc[0]) else utc(found.iloc[0])
+    return resolve_time(since, latest, "since"), resolve_time(until, latest, "until")

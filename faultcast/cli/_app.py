@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 
 from faultcast.cli import _alerts, _browse, _dashboard, _ingest, _issues, _keys, _models, _serve
+from faultcast.cli._common import HelpGroup
 
 app = typer.Typer(
     name="faultcast",
+    cls=HelpGroup,
     help="Predictive error analytics: ingest error events into DuckDB, mine their patterns, "
     "learn which precede failures and which recoveries work.",
     no_args_is_help=True,

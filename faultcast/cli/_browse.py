@@ -12,28 +12,28 @@ from faultcast.cli._common import (
     DbOption,
     JsonOption,
     LevelOption,
+    Metavar,
+    OldestFirstOption,
     ServiceOption,
     SinceOption,
     UntilOption,
     cell,
-    check_duration,
     check_levels,
     check_limit,
-    check_time,
     command,
+    duration_option,
     emit_frame,
     fail,
+    nothing_found,
     out,
+    time_option,
 )
 
 
-def _check_filters(
-    level: list[str] | None, since: str | None, until: str | None, limit: int | None
-) -> None:
-    """The filters every listing takes, checked before the store is read."""
+def _check_filters(level: list[str] | None, limit: int | None) -> None:
+    """The filters every listing takes, checked before the store is read (--since and
+    --until are checked as they are parsed)."""
     check_levels(level)
-    check_time(since, "--since")
-    check_time(until, "--until")
     check_limit(limit)
 
 
@@ -44,16 +44,27 @@ def events(
     category: CategoryOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
-    limit: Annotated[int, typer.Option(help="At most this many (the oldest first).")] = 20,
+    limit: Annotated[
+        int,
+        typer.Option(
+            help="At most this many: the newest (the oldest with --oldest-first).",
+            metavar=Metavar.N,
+        ),
+    ] = 20,
+    oldest_first: OldestFirstOption = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Show stored events."""
+    """Show stored events, the newest first.
+
+    --since and --until take a duration before the latest stored event (--since 1h: its last
+    hour) or an ISO 8601 time.
+    """
     from rich.table import Table
 
     from faultcast._facade import connect
     from faultcast.ingest.errors import FaultcastError
 
-    _check_filters(level, since, until, limit)
+    _check_filters(level, limit)
 
     try:
         with connect(db) as fc:
@@ -65,11 +76,24 @@ def events(
                 since=since,
                 until=until,
                 limit=limit,
+                newest_first=not oldest_first,
             )
     except FaultcastError as e:
         fail(e)
     if json_out:
         emit_frame("events", df)
+        return
+    if df.empty:
+        nothing_found(
+            "events",
+            db,
+            service=service,
+            level=level,
+            category=category,
+            since=since,
+            until=until,
+            limit=limit if limit == 0 else None,
+        )
         return
     table = Table(show_lines=False)
     for column in ("ts", "service", "level", "category", "error_type"):
@@ -94,6 +118,14 @@ def patterns(
     category: CategoryOption = None,
     since: SinceOption = None,
     until: UntilOption = None,
+    all_levels: Annotated[
+        bool,
+        typer.Option(
+            "--all-levels",
+            help="Patterns of every level (default: warning and above, and failures).",
+            metavar="",
+        ),
+    ] = False,
     new: Annotated[
         bool,
         typer.Option("--new", help="Only patterns first seen in the last --window.", metavar=""),
@@ -108,26 +140,28 @@ def patterns(
     ] = False,
     window: Annotated[
         str,
-        typer.Option(
+        duration_option(
+            "--window",
             help="The recent window: 30m, 1h, 1d ... (ends at the latest event or --until).",
-            metavar="DURATION",
         ),
     ] = "1h",
-    limit: Annotated[int, typer.Option(help="At most this many, the most frequent first.")] = 20,
+    limit: Annotated[
+        int, typer.Option(help="At most this many, the most frequent first.", metavar=Metavar.N)
+    ] = 20,
     json_out: JsonOption = False,
 ) -> None:
-    """Show the message patterns (templates), the most frequent first.
+    """Show the message patterns (templates) of warnings and worse, the most frequent first.
 
-    --new shows what first appeared in the last --window; --surging what jumped well above its
-    own baseline there.
+    --all-levels shows the patterns of every level; --level picks levels.  --new shows what
+    first appeared in the last --window; --surging what jumped well above its own baseline
+    there (a pattern needs some hours of history before it can surge).
     """
     from rich.table import Table
 
     from faultcast._facade import connect
     from faultcast.ingest.errors import FaultcastError
 
-    _check_filters(level, since, until, limit)
-    check_duration(window, "--window")
+    _check_filters(level, limit)
 
     try:
         with connect(db) as fc:
@@ -142,11 +176,29 @@ def patterns(
                 surging=surging,
                 window=window,
                 limit=limit,
+                min_level=None if all_levels or level else "warning",
             )
     except (FaultcastError, ValueError) as e:
         fail(e)
     if json_out:
         emit_frame("patterns", df)
+        return
+    if df.empty:
+        what = " ".join(["new" if new else "", "surging" if surging else "", "patterns"]).strip()
+        if not (all_levels or level):
+            what += " of warnings or worse"
+        if new or surging:
+            what += f" in the last {window}"
+        nothing_found(
+            what,
+            db,
+            service=service,
+            level=level,
+            category=category,
+            since=since,
+            until=until,
+            limit=limit if limit == 0 else None,
+        )
         return
     table = Table()
     for column in ("count", "errors", "services", f"last {cell(window)}", "last seen", "flag"):
@@ -176,24 +228,43 @@ def patterns(
 
 def quarantine(
     db: DbOption = Path("faultcast.duckdb"),
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 20,
+    since: Annotated[
+        str | None,
+        time_option(
+            "--since",
+            help="Quarantined from this long ago (1h, 2d) or from this time (ISO 8601).",
+        ),
+    ] = None,
+    limit: Annotated[
+        int,
+        typer.Option(
+            help="At most this many: the newest (the oldest with --oldest-first).",
+            metavar=Metavar.N,
+        ),
+    ] = 20,
+    oldest_first: OldestFirstOption = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Show quarantined input: where it came from, the (redacted) raw line and why."""
+    """Show quarantined input, the newest first: where it came from, the (redacted) raw line
+    and why."""
     from rich.table import Table
 
     from faultcast._facade import connect
+    from faultcast.analytics import quarantine as read_quarantine
     from faultcast.ingest.errors import FaultcastError
 
     check_limit(limit)
 
     try:
         with connect(db) as fc:
-            df = fc.quarantine(limit=limit)
+            df = read_quarantine(fc.store, since=since, limit=limit, newest_first=not oldest_first)
     except FaultcastError as e:
         fail(e)
     if json_out:
         emit_frame("quarantine", df)
+        return
+    if df.empty:
+        nothing_found("quarantined input", db, since=since, limit=limit if limit == 0 else None)
         return
     table = Table()
     for column in ("source", "line", "reason", "raw"):

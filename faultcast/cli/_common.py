@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,9 +27,13 @@ if TYPE_CHECKING:
 __all__ = [
     "CategoryOption",
     "DbOption",
+    "HelpGroup",
     "HorizonOption",
     "JsonOption",
     "LevelOption",
+    "LimitOption",
+    "Metavar",
+    "OldestFirstOption",
     "ServiceOption",
     "SinceOption",
     "UntilOption",
@@ -47,20 +52,165 @@ __all__ = [
     "command",
     "error_text",
     "configure_logging",
+    "duration_option",
     "help_text",
     "emit",
     "emit_frame",
     "err",
     "fail",
     "fmt_pct",
+    "nothing_found",
     "out",
     "printable",
+    "parse_duration_option",
+    "parse_time_option",
     "progress_bar",
     "report_table",
     "safe",
+    "time_option",
 ]
 
 DEFAULT_DB = Path("faultcast.duckdb")
+
+
+class Metavar:
+    """The placeholders ``--help`` shows for option values: what a person types, in words
+    (never Typer's ``<str>``, ``<int>`` or ``<list[str]>``).  Give every option that takes a
+    value one of these (or a word of its own in capitals) as ``metavar=``; a flag takes ``""``."""
+
+    FILE = "FILE"
+    PATH = "PATH"
+    DURATION = "DURATION"
+    #: A time bound: a duration before the latest event or an ISO 8601 time.
+    WHEN = "DURATION|TIME"
+    TIME = "TIME"
+    LEVEL = "LEVEL"
+    SERVICE = "SERVICE"
+    CATEGORY = "CATEGORY"
+    UNIT = "UNIT"
+    COLUMN = "COLUMN"
+    N = "N"
+    NUMBER = "NUMBER"
+    SECONDS = "SECONDS"
+    BYTES = "BYTES"
+    NAME = "NAME"
+    ID = "ID"
+    REGEX = "REGEX"
+    URL = "URL"
+    HOST = "HOST"
+    PORT = "PORT"
+    FLAG = ""
+
+
+# ---------------------------------------------------------------------------- durations
+# The one parser of time and duration options: every command's --since/--until/--window/...
+# goes through ingest/durations.py here, as the command line is parsed, so a mistake is
+# reported in one line naming the option ("error: --since ...", exit 1) before any store is
+# opened, whichever command it is.
+
+
+def parse_time_option(value: Any, option: str = "--since") -> Any:
+    """Check a time bound as given on the command line: a duration before the latest event
+    (``1h``, ``30m``, ``2d``) or an ISO 8601 time; the text is returned as given (stripped)
+    for the facade to resolve against the store.
+
+    >>> parse_time_option(" 1h "), parse_time_option("2026-01-01T12:00Z")
+    ('1h', '2026-01-01T12:00Z')
+    >>> parse_time_option("yesterday")
+    Traceback (most recent call last):
+    ...
+    ValueError: --since 'yesterday' is neither a duration before the latest event (30s, 15m, 1h, 2d) nor an ISO 8601 time (2026-01-01T12:00:00Z)
+    """
+    if value is None or not isinstance(value, str):
+        return value
+    from datetime import UTC, datetime
+
+    from faultcast.ingest.durations import is_duration, resolve_time
+
+    text = value.strip()
+    try:
+        resolve_time(text, datetime.now(UTC), option)
+    except ValueError:
+        if is_duration(text):  # 0s, 0.0h: a duration that is not positive
+            raise ValueError(
+                f"{option} {printable(repr(value))} is not a positive duration (30s, 15m, 1h, 2d)"
+            ) from None
+        raise ValueError(
+            f"{option} {printable(repr(value))} is neither a duration before the latest event "
+            "(30s, 15m, 1h, 2d) nor an ISO 8601 time (2026-01-01T12:00:00Z)"
+        ) from None
+    return text
+
+
+def parse_duration_option(value: Any, option: str = "--window") -> Any:
+    """Check a duration as given on the command line (``30s``, ``15m``, ``1h``, ``2d``,
+    ``1w``; positive); the text is returned as given (stripped).
+
+    >>> parse_duration_option("15m")
+    '15m'
+    >>> parse_duration_option("soon")
+    Traceback (most recent call last):
+    ...
+    ValueError: --window 'soon' is not a duration: use e.g. 30s, 15m, 1h, 2d
+    """
+    if value is None or not isinstance(value, str):
+        return value
+    from faultcast.ingest.durations import DURATION_RE, parse_duration
+
+    text = value.strip()
+    if not DURATION_RE.match(text):
+        raise ValueError(
+            f"{option} {printable(repr(value))} is not a duration: use e.g. 30s, 15m, 1h, 2d"
+        )
+    try:
+        parse_duration(text, option)
+    except ValueError:
+        raise ValueError(
+            f"{option} {printable(repr(value))} is not a positive duration: use e.g. 30s, 15m, 1h"
+        ) from None
+    return text
+
+
+def time_option(*names: str, help: str | None = None, **kwargs: Any) -> Any:
+    """A ``typer.Option`` for a time bound (``--since 1h``, ``--until 2026-01-01T12:00Z``),
+    parsed by :func:`parse_time_option`: use it as ``Annotated[str | None,
+    time_option("--since", help=...)] = None``."""
+    option = names[0] if names else "--since"
+    return typer.Option(
+        *names,
+        parser=_named(parse_time_option, option),
+        metavar=Metavar.WHEN,
+        help=help,
+        **kwargs,
+    )
+
+
+def duration_option(*names: str, help: str | None = None, **kwargs: Any) -> Any:
+    """A ``typer.Option`` for a duration (``--window 1h``), parsed by
+    :func:`parse_duration_option`: ``Annotated[str, duration_option("--window", help=...)]
+    = "1h"``."""
+    option = names[0] if names else "--window"
+    return typer.Option(
+        *names,
+        parser=_named(parse_duration_option, option),
+        metavar=Metavar.DURATION,
+        help=help,
+        **kwargs,
+    )
+
+
+def _named(check: Callable[[Any, str], Any], option: str) -> Callable[[Any], Any]:
+    """``check`` for one named option, reporting its error as :func:`fail` does."""
+
+    def parse(value: Any) -> Any:
+        try:
+            return check(value, option)
+        except ValueError as e:
+            fail(e)
+
+    parse.__name__ = f"{check.__name__}({option})"
+    return parse
+
 
 DbOption = Annotated[
     Path,
@@ -80,22 +230,76 @@ ServiceOption = Annotated[
 ]
 LevelOption = Annotated[
     list[str] | None,
-    typer.Option(help="Only these levels (repeatable): debug ... critical.", metavar="LEVEL"),
+    typer.Option(
+        help="Only these levels (repeatable): debug, info, warning, error, critical.",
+        metavar="LEVEL",
+    ),
 ]
 CategoryOption = Annotated[
     list[str] | None,
     typer.Option(help="Only these categories (repeatable).", metavar="CATEGORY"),
 ]
-SinceOption = Annotated[str | None, typer.Option(help="From this time (ISO 8601).", metavar="TIME")]
+SinceOption = Annotated[
+    str | None,
+    time_option(
+        "--since",
+        help="From this long before the latest event (1h, 30m, 2d) or from this time "
+        "(ISO 8601, e.g. 2026-01-01T12:00Z).",
+    ),
+]
 UntilOption = Annotated[
-    str | None, typer.Option(help="Before this time (ISO 8601).", metavar="TIME")
+    str | None,
+    time_option(
+        "--until",
+        help="Before this long before the latest event (30m) or before this time (ISO 8601).",
+    ),
 ]
 HorizonOption = Annotated[
     str,
+    duration_option("--horizon", help="How far ahead a failure counts (e.g. 15m, 1h)."),
+]
+LimitOption = Annotated[int, typer.Option("--limit", help="At most this many.", metavar="N")]
+OldestFirstOption = Annotated[
+    bool,
     typer.Option(
-        "--horizon", help="How far ahead a failure counts (e.g. 15m, 1h).", metavar="DURATION"
+        "--oldest-first", help="List the oldest first (default: newest first).", metavar=""
     ),
 ]
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
+def _quiet_help(command: Any, ctx: Any) -> None:
+    """Help for ``command`` and everything under it in words: ``--help`` shown as a flag (not
+    ``--help <bool>``), and an argument with a metavar (``FILE``) without Typer's type beside
+    it (``<list[str]>``)."""
+    option = command.get_help_option(ctx)
+    if option is not None:
+        option.metavar = ""
+    for param in getattr(command, "params", ()):
+        if param.param_type_name == "argument" and param.metavar:
+            param.display_type_rich = _no_type
+    for sub in getattr(command, "commands", {}).values():
+        _quiet_help(sub, ctx)
+
+
+class HelpGroup(TyperGroup):
+    """The root command group (``typer.Typer(cls=HelpGroup)``): ``--help`` of every command
+    and group under it, whoever registered it, is shown as a flag, not as ``--help <bool>``."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.metavar = ""
+        return option
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _quiet_help(command, ctx)
+        return command
 
 
 # Text rich would read as a markup tag ("connect([shards])"): what rich.markup.escape escapes.
@@ -225,6 +429,35 @@ def _expected(error: BaseException) -> bool:
     )
 
 
+def nothing_found(what: str, where: Any, **looked_for: Any) -> str:
+    """Say on stderr that nothing was found, and what was looked for: ``no events with
+    --service api, --level error, --since 1h in faultcast.duckdb``.  ``looked_for`` maps
+    option names (``since``, ``oldest_first``: underscores become dashes) to the values given;
+    None, False and empty lists were not given and are left out.  Returns the message.
+
+    >>> import io, contextlib
+    >>> with contextlib.redirect_stderr(io.StringIO()) as shown:
+    ...     _ = nothing_found("events", "s.duckdb", service=["api"], level=None, since="1h")
+    >>> shown.getvalue()
+    'no events with --service api, --since 1h in s.duckdb\\n'
+    """
+    given: list[str] = []
+    for name, value in looked_for.items():
+        if value is None or value is False or value == [] or value == ():
+            continue
+        option = "--" + name.replace("_", "-")
+        if value is True:
+            given.append(option)
+        elif isinstance(value, list | tuple):
+            given.append(f"{option} {' or '.join(printable(str(v)) for v in value)}")
+        else:
+            given.append(f"{option} {printable(str(value))}")
+    message = f"no {what}" + (f" with {', '.join(given)}" if given else "")
+    message += f" in {printable(str(where))}"
+    sys.stderr.write(message + "\n")
+    return message
+
+
 def progress_bar(enabled: bool) -> Progress:
     """A transient progress bar on stderr (a no-op when not ``enabled``)."""
     from rich.progress import (
@@ -304,14 +537,9 @@ def cell(value: Any, time_format: str | None = None, max_chars: int | None = Non
 
 
 def check_time(value: str | None, option: str) -> None:
-    """``value`` is ISO 8601 time or a duration (``--since 1h``)."""
-    if value is None:
-        return
-    from datetime import UTC, datetime
-
-    from faultcast.ingest.durations import resolve_time
-
-    resolve_time(value, datetime.now(UTC), option)
+    """``value`` is ISO 8601 time or a duration (``--since 1h``): :func:`parse_time_option`
+    for a value that did not come through :func:`time_option`."""
+    parse_time_option(value, option)
 
 
 def check_duration(value: str | None, option: str) -> float | None:

@@ -30,7 +30,8 @@ def ingest(
     files: Annotated[
         list[str],
         typer.Argument(
-            help="Files of JSON lines (structlog or any JSON objects) or text logs, plain or .gz; - for stdin.",
+            help="Log files: JSON lines (structlog or any JSON objects) or text logs, plain "
+            "or gzip; - reads stdin.",
             metavar="FILE",
         ),
     ],
@@ -120,11 +121,17 @@ def ingest(
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
-    """Ingest error events (structlog JSON lines, any JSON objects, or text logs) into the store.
+    """Ingest log files into the store: JSON lines, text logs, plain or gzip.
 
-    Each line is stored once, however often you run this: a checkpoint per file resumes where the
-    last run stopped, and event ids skip what is stored already.  Lines that cannot be stored go
-    to the quarantine with their reason; secrets are redacted before anything is stored.
+    JSON lines: structlog output or any JSON objects, one per line.  Text logs: the layout and
+    the time format are detected (pin them with --log-format and --time-format).  Gzip files
+    (.gz) are read as they are; - reads stdin.  For a Kafka topic, OpenTelemetry (OTLP) logs,
+    Sentry SDKs and the faultcast SDK's HTTP sink, run `faultcast serve` (--kafka, --http).
+
+    Each line is stored once, however often you run this: a checkpoint per file resumes where
+    the last run stopped, and event ids skip what is stored already.  Lines that cannot be
+    stored go to the quarantine with their reason; secrets are redacted before anything is
+    stored.
     """
     from faultcast._facade import connect
     from faultcast.ingest.errors import FaultcastError
@@ -189,9 +196,11 @@ def simulate(
             metavar="FILE",
         ),
     ],
-    services: Annotated[int, typer.Option(help="Number of services.")] = 8,
-    hours: Annotated[float, typer.Option(help="Hours of event time.")] = 24.0,
-    seed: Annotated[int, typer.Option(help="Random seed (same seed, same output).")] = 0,
+    services: Annotated[int, typer.Option(help="Number of services.", metavar="N")] = 8,
+    hours: Annotated[float, typer.Option(help="Hours of event time.", metavar="HOURS")] = 24.0,
+    seed: Annotated[
+        int, typer.Option(help="Random seed (same seed, same output).", metavar="SEED")
+    ] = 0,
     start: Annotated[
         str | None,
         typer.Option(help="Start time, ISO 8601 (default 2026-01-01T00:00:00Z).", metavar="TIME"),
@@ -201,6 +210,7 @@ def simulate(
         typer.Option(
             help="Mean events per service per minute (world default); for --world graph a "
             "scale on every service's own rate (default 1).",
+            metavar="RATE",
         ),
     ] = None,
     world: Annotated[
@@ -262,9 +272,9 @@ def simulate(
 
 def demo(
     db: DbOption = Path("faultcast-demo/faultcast.duckdb"),
-    services: Annotated[int, typer.Option(help="Number of services.")] = 8,
-    hours: Annotated[float, typer.Option(help="Hours of event time.")] = 24.0,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    services: Annotated[int, typer.Option(help="Number of services.", metavar="N")] = 8,
+    hours: Annotated[float, typer.Option(help="Hours of event time.", metavar="HOURS")] = 24.0,
+    seed: Annotated[int, typer.Option(help="Random seed.", metavar="SEED")] = 0,
     json_out: JsonOption = False,
 ) -> None:
     """Simulate a day of events for 8 services, ingest them, learn online and print a summary."""

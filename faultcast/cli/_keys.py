@@ -11,7 +11,9 @@ from faultcast.cli._common import DbOption, JsonOption, cell, command, emit, emi
 
 
 def keys_create(
-    name: Annotated[str, typer.Argument(help="What the key is for, e.g. checkout-prod.")],
+    name: Annotated[
+        str, typer.Argument(help="What the key is for, e.g. checkout-prod.", metavar="NAME")
+    ],
     scope: Annotated[
         str,
         typer.Option(
@@ -66,7 +68,7 @@ def keys_list(db: DbOption = Path("faultcast.duckdb"), json_out: JsonOption = Fa
 
 
 def keys_revoke(
-    name: Annotated[str, typer.Argument(help="The key's name.")],
+    name: Annotated[str, typer.Argument(help="The key's name.", metavar="NAME")],
     db: DbOption = Path("faultcast.duckdb"),
     json_out: JsonOption = False,
 ) -> None:

@@ -23,6 +23,7 @@ from faultcast.cli._common import (
     check_time,
     command,
     configure_logging,
+    duration_option,
     emit,
     emit_frame,
     err,
@@ -54,9 +55,7 @@ def learn(
         ),
     ] = "service",
     horizon: HorizonOption = "15m",
-    tick: Annotated[
-        str, typer.Option("--tick", help="Prediction tick (event time).", metavar="DURATION")
-    ] = "1m",
+    tick: Annotated[str, duration_option("--tick", help="Prediction tick (event time).")] = "1m",
     sessions: Annotated[
         bool,
         typer.Option(
@@ -71,11 +70,7 @@ def learn(
     ] = "session_key",
     session_idle: Annotated[
         str,
-        typer.Option(
-            "--session-idle",
-            help="A session ended after this long without events.",
-            metavar="DURATION",
-        ),
+        duration_option("--session-idle", help="A session ended after this long without events."),
     ] = "5m",
     json_out: JsonOption = False,
     verbose: VerboseOption = False,
@@ -207,9 +202,7 @@ def backtest(
         ),
     ] = "service",
     horizon: HorizonOption = "15m",
-    tick: Annotated[
-        str, typer.Option("--tick", help="Unit mode: prediction tick.", metavar="DURATION")
-    ] = "1m",
+    tick: Annotated[str, duration_option("--tick", help="Unit mode: prediction tick.")] = "1m",
     labels: Annotated[
         Path | None,
         typer.Option(
@@ -310,13 +303,10 @@ def backtest(
 def retrain(
     db: DbOption = Path("faultcast.duckdb"),
     since: Annotated[
-        str, typer.Option("--since", help="History to train on (e.g. 30d).", metavar="DURATION")
+        str, duration_option("--since", help="History to train on, before the latest event.")
     ] = "30d",
     holdout: Annotated[
-        str,
-        typer.Option(
-            "--holdout", help="The most recent span scored, never trained on.", metavar="DURATION"
-        ),
+        str, duration_option("--holdout", help="The most recent span scored, never trained on.")
     ] = "1d",
     margin: Annotated[
         float,
@@ -386,19 +376,14 @@ def schedule(
         ),
     ] = "0 3 * * *",
     drift_debounce: Annotated[
-        str,
-        typer.Option(
-            "--drift-debounce", help="Retrain on drift at most this often.", metavar="DURATION"
-        ),
+        str, duration_option("--drift-debounce", help="Retrain on drift at most this often.")
     ] = "1h",
-    poll: Annotated[
-        str, typer.Option("--poll", help="How often to check.", metavar="DURATION")
-    ] = "1m",
+    poll: Annotated[str, duration_option("--poll", help="How often to check.")] = "1m",
     since: Annotated[
-        str, typer.Option("--since", help="History to train on.", metavar="DURATION")
+        str, duration_option("--since", help="History to train on, before the latest event.")
     ] = "30d",
     holdout: Annotated[
-        str, typer.Option("--holdout", help="Holdout span.", metavar="DURATION")
+        str, duration_option("--holdout", help="The most recent span scored, never trained on.")
     ] = "1d",
 ) -> None:
     """Run retraining on a cron schedule, and on drift events (debounced), in the foreground."""
@@ -456,7 +441,8 @@ def recommend(
         typer.Option(help="Its category (default: from the type or message).", metavar="CATEGORY"),
     ] = None,
     message: Annotated[
-        str | None, typer.Option(help="Its message (its pattern is context).", metavar="TEXT")
+        str | None,
+        typer.Option(help="Its message (its pattern is context).", metavar="MESSAGE"),
     ] = None,
     service: Annotated[
         str | None, typer.Option(help="The service (unit) it happened in.", metavar="SERVICE")
@@ -549,7 +535,7 @@ def models(
         emit_frame("models", df)
         return
     if df.empty:
-        out().print(f"no models in {db} yet: run `faultcast learn --db {db}`")
+        err().print(f"no models in {safe(db)} yet: run `faultcast learn --db {safe(db)}`")
         return
     table = Table(title="models", title_justify="left")
     for column in ("name", "version", "status", "created", "bytes", "signed", "metrics"):
@@ -619,7 +605,9 @@ def models_resign(
     ] = None,
     yes: Annotated[
         bool,
-        typer.Option("--yes", "-y", help="Do not ask: I trust everyone who can write the store."),
+        typer.Option(
+            "--yes", "-y", help="Do not ask: I trust everyone who can write the store.", metavar=""
+        ),
     ] = False,
     db: DbOption = Path("faultcast.duckdb"),
 ) -> None:

@@ -61,7 +61,10 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         batch_messages: Annotated[
-            int, typer.Option("--batch-messages", help="At most this many messages per batch.")
+            int,
+            typer.Option(
+                "--batch-messages", help="At most this many messages per batch.", metavar="N"
+            ),
         ] = 20_000,
         http: Annotated[
             str | None,
@@ -74,13 +77,18 @@ def register(app: typer.Typer) -> None:
         ] = None,
         max_body: Annotated[
             int,
-            typer.Option("--max-body", help="Largest HTTP request body in bytes (413 past it)."),
+            typer.Option(
+                "--max-body",
+                help="Largest HTTP request body in bytes (413 past it).",
+                metavar="BYTES",
+            ),
         ] = 8 * 1024 * 1024,
         max_queue_events: Annotated[
             int,
             typer.Option(
                 "--max-queue-events",
                 help="Events waiting to be committed before HTTP ingest answers 429.",
+                metavar="N",
             ),
         ] = 200_000,
         metrics_port: Annotated[
@@ -98,7 +106,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = "127.0.0.1",
         learn_every: Annotated[
-            float, typer.Option("--learn-every", help="Seconds between learning runs.")
+            float,
+            typer.Option("--learn-every", help="Seconds between learning runs.", metavar="SECONDS"),
         ] = 30.0,
         service: Annotated[
             str | None,

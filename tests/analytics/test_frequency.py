@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -131,7 +132,10 @@ def test_error_rate_per_service(store: Store) -> None:
         "failures",
         "error_rate",
         "errors_per_minute",
+        "calls",
+        "error_rate_basis",
     ]
+    assert set(df["error_rate_basis"]) == {"logged events"} and set(df["calls"]) == {0}
     assert _records(df, "service", "events", "errors", "failures") == [
         ("api", 4, 3, 1),
         ("db", 3, 2, 0),
@@ -152,3 +156,63 @@ def test_error_rate_in_a_window_and_in_buckets(store: Store) -> None:
         (pd.Timestamp(at(30)), 1, 0),
     ]
     assert bucketed["errors_per_minute"].tolist() == pytest.approx([5 / 30, 0.0])
+
+
+def test_error_rate_over_reported_calls() -> None:
+    """An app that logs every error but few successes: over logged events its error rate looks
+    like 80%; where it reports its calls (api: 200 and 300 calls, at 00:00 and 00:10) the rate
+    is errors / calls, for the unit and window that reported them, whatever else is filtered."""
+    errors = [
+        ev(m, "api", "error", category="communication", error_type="TimeoutError")
+        for m in (1, 2, 3, 11)
+    ]
+    reports = [ev(m, "api", attrs={"calls": n}, message="calls") for m, n in ((0, 200), (10, 300))]
+    rows = [
+        *errors,
+        *reports,
+        ev(5, "api", "info", attrs={"calls": "many"}, message="calls"),  # not a count
+        ev(6, "api", "info", attrs={"calls": 1000}, message="GET / 200"),  # not a report
+        *[ev(m, "db", "error", category="data", error_type="ValueError") for m in (4, 6, 8, 9)],
+        ev(7, "db", "info"),
+    ]
+    store = build(rows)
+    df = error_rate(store)
+    assert _records(df, "service", "events", "errors", "calls", "error_rate_basis") == [
+        ("db", 5, 4, 0, "logged events"),
+        ("api", 8, 4, 500, "calls"),
+    ]
+    assert df["error_rate"].tolist() == pytest.approx([4 / 5, 4 / 500])
+    # a level filter narrows the errors, not the calls
+    errors_only = error_rate(store, level="error", service="api")
+    assert _records(errors_only, "events", "errors", "calls") == [(4, 4, 500)]  # level=error
+    assert errors_only["error_rate"].tolist() == pytest.approx([4 / 500])
+    # per bucket: each bucket's own reports; the window's calls only
+    bucketed = error_rate(store, bucket="10m", service="api")
+    assert _records(bucketed, "errors", "calls") == [(3, 200), (1, 300)]
+    assert error_rate(store, since=at(10), service="api")["calls"].tolist() == [300]
+    # by a column that makes no calls (a category), the basis is the logged events
+    by_category = error_rate(store, by="category", service="api")
+    assert set(by_category["error_rate_basis"]) == {"logged events"}
+
+
+def test_call_reports_logged_by_an_app_are_found_after_ingest(tmp_path: Path) -> None:
+    """The lines an app writes (structlog JSON: ``log.info("calls", calls=200)``) go through
+    ingest (template, attrs) and count as calls."""
+    import json
+
+    import faultcast
+
+    lines = [
+        {"event": "calls", "calls": 200, "service": "api", "timestamp": "2026-01-01T00:00:00Z"},
+        {"event": "timeout calling db", "level": "error", "service": "api",
+         "timestamp": "2026-01-01T00:05:00Z"},
+        {"event": "calls", "calls": 300, "service": "api", "timestamp": "2026-01-01T00:10:00Z"},
+    ]  # fmt: skip
+    path = tmp_path / "app.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with faultcast.connect(":memory:") as fc:
+        fc.ingest(path)
+        rate = fc.metrics.error_rate()
+    assert _records(rate, "service", "errors", "calls", "error_rate_basis") == [
+        ("api", 1, 500, "calls")
+    ]

@@ -44,7 +44,14 @@ def test_every_metric_is_public_and_a_method() -> None:
 #: Options under which the example store has something to show (the defaults suit real data).
 SHOWS_SOMETHING: dict[str, dict[str, Any]] = {
     "precursor_patterns": {"window": "5m", "min_support": 1},
-    "surging_patterns": {"window": "2m", "until": "2026-01-01T00:04", "min_count": 2},
+    "surging_patterns": {
+        "window": "2m",
+        "until": "2026-01-01T00:04",
+        "min_history": 1,
+        "min_count": 1,
+        "factor": 1.0,
+        "sigmas": 0.0,
+    },
 }
 
 

@@ -29,7 +29,7 @@ def _rows(df: pd.DataFrame, *columns: str) -> list[tuple[object, ...]]:
 
 
 def test_top_patterns(activity: Store) -> None:
-    df = top_patterns(activity)
+    df = top_patterns(activity, min_level=None)
     assert list(df.columns) == [
         "template_id",
         "template",
@@ -59,18 +59,37 @@ def test_top_patterns(activity: Store) -> None:
     ]
 
 
+def test_top_patterns_default_to_warnings_and_worse(activity: Store) -> None:
+    """The info ticks (T1, the most frequent) are left out unless asked for; a failure counts
+    whatever its level; an explicit level= picks levels itself."""
+    assert _rows(top_patterns(activity), "template_id", "count", "share") == [
+        ("T2", 8, 0.8),
+        ("T3", 2, 0.2),
+    ]
+    assert _rows(top_patterns(activity, min_level="critical"), "template_id", "count") == [
+        ("T3", 1)
+    ]
+    assert _rows(top_patterns(activity, level="info"), "template_id", "count") == [("T1", 12)]
+    with pytest.raises(ValueError, match="not a level"):
+        top_patterns(activity, min_level="loud")
+
+
 def test_new_and_surging(activity: Store) -> None:
     # now = 00:116 (the latest event); the window is (106, 116]
     new = new_patterns(activity, window="10m")
     assert _rows(new, "template_id", "count", "recent_count", "is_new") == [("T3", 2, 2, True)]
     surging = surging_patterns(activity, window="10m")
-    # T2: 6 in the window; 2 in the 24 windows before: baseline 1/12; 6 >= 3/12 + 3*sqrt(1/12) + 1
+    # T2: 6 in the window; 2 in the windows before, of which the history (from 00:00 to the
+    # window's start at 01:46) covers 10.6: baseline 2/10.6; 6 >= 0.19 + 5 (the floor) and
+    # 6 >= 3 * 0.19 + 3 * sqrt(0.19) + 1
     assert _rows(surging, "template_id", "recent_count", "is_surging", "is_new") == [
         ("T2", 6, True, False)
     ]
-    assert surging["baseline_per_window"].iloc[0] == pytest.approx(2 / 24)
-    assert surging["surge_ratio"].iloc[0] == pytest.approx(72.0)
-    assert surging_patterns(activity, window="10m", min_count=7).empty
+    assert surging["baseline_per_window"].iloc[0] == pytest.approx(2 / 10.6)
+    assert surging["surge_ratio"].iloc[0] == pytest.approx(6 / (2 / 10.6))
+    assert surging_patterns(activity, window="10m", min_count=6).empty  # 6 < 0.19 + 6
+    # 10.6 windows of history: too few when 11 are asked for
+    assert surging_patterns(activity, window="10m", min_history=11).empty
     # until moves "now": at 00:100 nothing is new or surging in the 10 minutes before
     assert new_patterns(activity, window="10m", until=at(100)).empty
     assert surging_patterns(activity, window="10m", until=at(100)).empty
@@ -152,3 +171,53 @@ def test_injection_strings_are_literals(activity: Store, value: str) -> None:
     assert surging_patterns(activity, error_type=[value]).empty
     assert precursor_patterns(activity, service=value, min_support=0).empty
     assert activity.counts()["events"] == len(ACTIVITY)
+
+
+def _steady(minutes: range, template_id: str, level: str = "warning") -> list[dict[str, object]]:
+    return [
+        ev(m, "app", level, category="communication", template_id=template_id, message=template_id)
+        for m in minutes
+    ]
+
+
+def test_on_a_small_app_nothing_surges_with_the_default_window() -> None:
+    """Two hours of a small app at steady rates: every pattern has as many events in the last
+    hour as in the one before.  Its baseline is that hour (not a 24th of it, as if the store
+    had a day of history), and two hours are too little history to call anything a surge."""
+    rows = _steady(range(0, 121, 2), "A") + _steady(range(1, 120, 5), "B")
+    rows += _steady(range(3, 120, 20), "C", "error")
+    store = build(rows)
+    assert surging_patterns(store).empty
+    # Even when one hour of history were enough: a steady pattern is no surge.
+    flagged = surging_patterns(store, min_history=1, limit=None)
+    assert flagged.empty
+    everything = patterns_of(store, min_history=1)
+    # now = 02:00 (the latest event): one hour of history before the window, 31 A and 3 C in
+    # it; 30 A and 3 C in the window
+    assert everything.loc["A", "baseline_per_window"] == pytest.approx(31.0)
+    assert everything.loc["C", "baseline_per_window"] == pytest.approx(3.0)
+    assert everything.loc["A", "recent_count"] == 30
+    assert not everything["is_surging"].any()
+
+
+def test_a_real_surge_is_found_once_there_is_history() -> None:
+    """Twelve hours of steady history, then B jumps from 2 to 30 an hour: B surges, A does
+    not.  The same jump on a store with only two hours of history is no surge yet."""
+    long = _steady(range(0, 720, 10), "A") + _steady(range(5, 660, 30), "B")
+    long += _steady(range(661, 720, 2), "B")
+    found = surging_patterns(build(long))
+    assert _rows(found, "template_id", "recent_count") == [("B", 30)]
+    assert found["baseline_per_window"].iloc[0] == pytest.approx(22 / (659 / 60))  # 11 h
+    assert found["surge_ratio"].iloc[0] == pytest.approx(15.0, rel=0.01)
+    young = [r for r in long if r["ts"] >= at(600)]
+    assert surging_patterns(build(young)).empty
+    # A small jump over a small baseline is under the absolute floor: 2 -> 6 an hour.
+    small = _steady(range(0, 720, 10), "A") + _steady(range(5, 660, 30), "B")
+    small += _steady(range(665, 720, 10), "B")
+    assert surging_patterns(build(small)).empty
+
+
+def patterns_of(store: Store, **options: object) -> pd.DataFrame:
+    from faultcast.analytics import patterns
+
+    return patterns(store, limit=None, **options).set_index("template_id")  # type: ignore[arg-type]

@@ -96,8 +96,10 @@ def test_events_table_shows_events_without_a_category(
     shown = cli("events", "--db", db, "--since", "1h")
     assert shown.returncode == 0, shown.stderr
     assert "user logged in" in shown.stdout.decode()
-    listed = cli("patterns", "--db", db)
+    listed = cli("patterns", "--db", db, "--all-levels")
     assert listed.returncode == 0 and "user logged in" in listed.stdout.decode()
+    default = cli("patterns", "--db", db).stdout.decode()  # warnings and worse
+    assert "user logged in" not in default and "timed out" in default
 
 
 def test_events_on_a_missing_store_says_how_to_start(cli: Cli, tmp_path: Path) -> None:
@@ -145,7 +147,9 @@ def test_ingest_a_text_log_from_the_command_line(cli: Cli, tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert (report["read"], report["stored"]) == (3, 2)
-    shown = json.loads(cli("events", "--db", str(tmp_path / "s.duckdb"), "--json").stdout)
+    shown = json.loads(
+        cli("events", "--db", str(tmp_path / "s.duckdb"), "--oldest-first", "--json").stdout
+    )
     assert shown["events"][0]["message"] == "timeout on blk_7\n  retrying"
     assert shown["events"][0]["session_key"] == "blk_7"
 
