@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from faultcast.analytics import alerts
+from faultcast.analytics import alert_history, alerts
 from faultcast.ingest import Store
 from faultcast.models.learn import current_risk
 from typer.testing import CliRunner
@@ -30,7 +30,7 @@ from faultcast.alerts import (
 from faultcast.alerts._rules import unit_at_risk
 from faultcast.cli import app
 
-from .conftest import Receiver
+from .conftest import Receiver, free_port
 
 ALERT_ID = re.compile(r"Alert ([0-9a-f]{12})")
 
@@ -172,6 +172,8 @@ def test_serve_evaluates_each_tick_and_shows_risk_and_alerts(store_copy: Path) -
         http=HttpOptions(port=0, refresh_seconds=0.2, keys_refresh_seconds=0.2),
         learn_every=0.2,
         alert_every=0.2,
+        # A target that refuses every notification: logged, retried, never stops serve.
+        notify=[f"json://127.0.0.1:{free_port()}/hook"],
         poll_interval=0.05,
     )
     server = Server(options)
@@ -201,3 +203,7 @@ def test_serve_evaluates_each_tick_and_shows_risk_and_alerts(store_copy: Path) -
         server.stop()
         thread.join(30)
     assert server.summary.alert_evaluations >= 1
+    with Store(store_copy) as store:
+        attempts = alert_history(store)
+    failed = attempts[attempts["event"] == "notify:firing"]
+    assert len(failed) >= 1 and not failed["ok"].any()
