@@ -623,8 +623,8 @@ def check_regex(value: str | None, option: str, *, duckdb: bool = False) -> None
                 ) from None
 
 
-def check_time_format(value: str | None, option: str = "--time-format") -> None:
-    """``value`` is a strptime format DuckDB understands."""
+def check_time_format(value: str | list[str] | None, option: str = "--time-format") -> None:
+    """``value`` is a strptime format DuckDB understands (or a list of them)."""
     if value is None:
         return
     import duckdb as db
@@ -642,7 +642,7 @@ def check_time_format(value: str | None, option: str = "--time-format") -> None:
 def check_ingest_options(
     format: str,
     log_format: str | None,
-    time_format: str | None,
+    time_format: str | list[str] | None,
     year: int | None,
     session_key: str | None,
     redact: list[str] | None,

@@ -239,7 +239,7 @@ def simulate(
 
         run_simulation = functools.partial(simulate_graph, rate=rate or 1.0)  # type: ignore[assignment]
     elif world == "default":
-        run_simulation = functools.partial(run_simulation, rate=rate or 20.0)  # type: ignore[assignment]
+        run_simulation = functools.partial(run_simulation, rate=rate or 20.0)
     else:
         fail(ValueError(f"--world must be default or graph, not {world!r}"))
 
