@@ -3,7 +3,9 @@ their sample events and their status changes; and the one write the dashboard ma
 issue's status.
 
 Several shards read as one: an issue stored in more than one shard reads as one row (counts
-summed, first seen the earliest, last seen the latest, the status most recently changed).
+summed, first seen the earliest, last seen the latest, the status most recently changed).  An
+issue ignored until a time that has passed reads as ``open`` (the next commit records the
+change).
 """
 
 from __future__ import annotations
@@ -93,7 +95,10 @@ _EVENT_SAMPLE_COLUMNS: Final[tuple[str, ...]] = (
 #: One row per issue (shards may each hold a part of one).
 _MERGED = """
 SELECT issue_id, arg_max(title, last_seen) AS title,
-    arg_max(status, status_changed_at) AS status, sum(count)::BIGINT AS count,
+    CASE WHEN arg_max(status, status_changed_at) = 'ignored'
+        AND arg_max(ignore_until, status_changed_at) <= now() THEN 'open'
+        ELSE arg_max(status, status_changed_at) END AS status,
+    sum(count)::BIGINT AS count,
     min(first_seen) AS first_seen, max(last_seen) AS last_seen,
     list_sort(list_distinct(flatten(list(services)))) AS services,
     arg_max(error_type, last_seen) AS error_type,

@@ -19,8 +19,14 @@ Prints one JSON object:
   time.  Its ``secret_lines`` part does the same over lines that all carry a secret (the
   redactor's worst case; no target).
 
+- ``issues``: what keeping issues at ingest costs (``faultcast.ingest.issues.update_issues`` in
+  each commit): the same ingest of the first ``--issues-events`` events into a new store without
+  it and with it, taking turns, best of ``--issues-rounds``; ``ratio`` = with / without events
+  per CPU-second (``ratio_wall`` by wall time), and the same for ``small_commits`` (the events
+  sent as 50 small commits of ``--issues-commit-events``, as ``serve --http`` commits them).
+
 Usage: ``python benchmarks/ingest.py [--events 1000000] [--big 3000000] [--workdir DIR] [--redaction-only]
-[--redaction-events 200000] [--redaction-baseline 25a8010]``.
+[--redaction-events 200000] [--redaction-baseline 25a8010] [--issues-only] [--issues-events 200000]``.
 """
 
 from __future__ import annotations
@@ -174,6 +180,73 @@ def _redaction_cost(
     return result
 
 
+def _issues_cost(
+    source: Path, work: Path, events: int, rounds: int, commit_events: int
+) -> dict[str, Any]:
+    """Ingest throughput with the issue upkeep against without it, in the same run."""
+    import logging
+
+    import structlog
+    from faultcast.ingest import _commit
+    from faultcast.ingest.redact import Redactor
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    sample = work / f"issues_{events}.jsonl"
+    with source.open("rb") as src, sample.open("wb") as out:
+        out.writelines(itertools.islice(src, events))
+    n = sum(1 for _ in sample.open("rb"))
+    # Small commits: the same events in files of ``commit_events`` lines, one commit each.
+    parts = work / "issues_parts"
+    parts.mkdir(exist_ok=True)
+    for old in parts.glob("*.jsonl"):
+        old.unlink()
+    small_n = min(n, commit_events * 50)
+    with sample.open("rb") as src:
+        for i in range(0, small_n, commit_events):
+            (parts / f"{i:09d}.jsonl").write_bytes(b"".join(itertools.islice(src, commit_events)))
+    real = _commit.update_issues
+    result: dict[str, Any] = {"events": n}
+    try:
+        for label, paths, k, count in (
+            ("one_file", [sample], rounds, n),
+            ("small_commits", sorted(parts.glob("*.jsonl")), 1, small_n),
+        ):
+            best = {"without": float("inf"), "with": float("inf")}
+            best_cpu = dict(best)
+            for _ in range(k):
+                for name in ("without", "with"):
+                    _commit.update_issues = real if name == "with" else (lambda w: 0)  # type: ignore[assignment]
+                    db = work / f"issues_{name}.duckdb"
+                    seconds = cpu = 0.0
+                    for old in db.parent.glob(db.name + "*"):
+                        old.unlink()
+                    from faultcast.ingest import Ingestor, Store
+
+                    store = Store(db)
+                    try:
+                        started, cpu0 = time.perf_counter(), time.process_time()
+                        for path in paths:  # one run per file: one commit per small file
+                            Ingestor(store, redactor=Redactor()).run([path], format="json")
+                        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu0
+                    finally:
+                        store.close()
+                    best[name] = min(best[name], seconds)
+                    best_cpu[name] = min(best_cpu[name], cpu)
+            result[label] = {
+                "events": count,
+                "commits": len(paths),
+                "without_events_per_cpu_s": round(count / best_cpu["without"]),
+                "with_events_per_cpu_s": round(count / best_cpu["with"]),
+                "ratio": round(best_cpu["without"] / best_cpu["with"], 3),
+                "ratio_wall": round(best["without"] / best["with"], 3),
+            }
+    finally:
+        _commit.update_issues = real
+    result["ratio"] = result["one_file"]["ratio"]
+    result["target"] = "ratio >= 0.90"
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -184,6 +257,12 @@ def main() -> None:
     parser.add_argument("--redaction-rounds", type=int, default=4)
     parser.add_argument(
         "--redaction-only", action="store_true", help="only the redaction cost (no bare DuckDB)"
+    )
+    parser.add_argument("--issues-events", type=int, default=200_000)
+    parser.add_argument("--issues-rounds", type=int, default=3)
+    parser.add_argument("--issues-commit-events", type=int, default=100)
+    parser.add_argument(
+        "--issues-only", action="store_true", help="only the cost of keeping issues at ingest"
     )
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="faultcast-bench-"))
@@ -202,6 +281,12 @@ def main() -> None:
         "events": n_small,
         "file_mb": round(small.stat().st_size / 2**20, 1),
     }
+    if args.issues_only:
+        result["issues"] = _issues_cost(
+            small, work, args.issues_events, args.issues_rounds, args.issues_commit_events
+        )
+        print(json.dumps(result))
+        return
     if args.redaction_only:
         result["redaction"] = _redaction_cost(
             small, work, args.redaction_events, args.redaction_baseline, args.redaction_rounds
@@ -246,10 +331,15 @@ def main() -> None:
         result["redaction"] = _redaction_cost(
             small, work, args.redaction_events, args.redaction_baseline, args.redaction_rounds
         )
+    if args.issues_events:
+        result["issues"] = _issues_cost(
+            small, work, args.issues_events, args.issues_rounds, args.issues_commit_events
+        )
     result["targets"] = {
         "ratio": ">= 0.5",
         "peak_rss_mb": "< 1024 and flat",
         "redaction.ratio": ">= 0.90",
+        "issues.ratio": ">= 0.90",
     }
     result["workdir"] = str(work)
     print(json.dumps(result))

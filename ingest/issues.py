@@ -8,14 +8,18 @@ Fingerprint (first that applies)
     2. error type + template id + the *in-app* stack frames of a traceback, when there is one:
        structlog's ``exception`` (text or ``dict_tracebacks``), ``exc_info``, an OTLP
        ``exception.stacktrace`` (stored as ``exception``), or a Python traceback a text log
-       appended to the message.  A frame is its file (last two path parts) and function, never
-       its line, and frames of site-packages, dist-packages and the standard library are left
-       out: the same error raised from two call sites is two issues, while editing a line
-       above it keeps one.  Templates already mask numbers, so the same message with other
-       numbers is one issue.
+       appended to the message (then the message's first line, masked like a template, stands
+       for the template, which the traceback would make differ with every call stack, and the
+       exception class on the traceback's last line is the error type when there is none).  A
+       frame is its file (last two path parts) and function, never its line, and frames of
+       site-packages, dist-packages and the standard library are left out: the same error
+       raised from two call sites is two issues, while editing a line above it keeps one.
+       Templates already mask numbers, so the same message with other numbers is one issue.
 
 The issue id is ``FC-`` and the first 10 hex digits of the fingerprint's MD5 (``FC-1A2B3C4D5E``):
-short, and the same in every store for the same fingerprint.
+short, and stable: an issue keeps its id for as long as its fingerprint holds (template ids are
+a store's own, so shards of one deployment may give one error two ids, or, rarely, two errors
+one: see docs/triage.md).
 
 Upkeep (:func:`update_issues`) is set-based SQL over the events one commit stored, run in the
 commit's transaction, so issues and events never disagree.  Lifecycle: ``open`` → ``resolved``
@@ -33,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from faultcast.ingest.durations import is_duration, parse_duration, utc
 from faultcast.ingest.errors import FaultcastError
+from faultcast.ingest.fingerprint import template_sql
 
 if TYPE_CHECKING:
     import duckdb
@@ -158,7 +163,7 @@ _PER_ISSUE: Final[str] = f"""(
     SELECT issue_id, arg_max(fingerprint, ts) AS fingerprint,
         list_extract({_LEVEL_ORDER}, max(list_position({_LEVEL_ORDER}, level))) AS level,
         arg_max(error_type, ts) AS error_type, arg_max(template_id, ts) AS template_id,
-        arg_max(template, ts) AS template,
+        arg_max(template, ts) AS template, arg_max(head, ts) AS head,
         list_sort(list(DISTINCT service) FILTER (WHERE service IS NOT NULL)) AS services,
         count(*) AS count, min(ts) AS first_seen, max(ts) AS last_seen,
         arg_min(release, ts) FILTER (WHERE release IS NOT NULL) AS first_release,
@@ -168,38 +173,76 @@ _PER_ISSUE: Final[str] = f"""(
 
 
 def _titled_sql(rows: str) -> str:
-    """``rows`` (a query with ``template`` and ``error_type``) with a ``title``: the template's
-    first line, or for a traceback its last line; the error type first when the line does
-    not start with it (each step computed once)."""
+    """``rows`` (a query with ``head`` and ``error_type``) with a ``title``: the head's (the
+    template's) first line, or for a traceback its last line; the error type first when the
+    line does not start with it (each step computed once)."""
     return f"""(
 SELECT * EXCLUDE (line), left(CASE WHEN coalesce(error_type, '') = '' OR starts_with(line, error_type)
     THEN line ELSE error_type || ': ' || line END, {_TITLE_CHARS}) AS title
 FROM (
     SELECT * EXCLUDE (lines), trim(CASE WHEN contains(lines[1], 'Traceback (most recent call last)')
         THEN lines[-1] ELSE lines[1] END) AS line
-    FROM (SELECT *, string_split(rtrim(template, chr(10) || ' '), chr(10)) AS lines FROM {rows})
+    FROM (SELECT *, string_split(rtrim(head, chr(10) || ' '), chr(10)) AS lines FROM {rows})
 ))"""
 
 
 # ---------------------------------------------------------------------------- upkeep
-def _batch_sql(prefix: str, where: str) -> str:
-    """Temp table ``issue_batch``: the events matching ``where`` that belong to an issue, with
-    their fingerprint and issue id (the fingerprint computed once per event)."""
+def _raw_sql(prefix: str, where: str) -> str:
+    """Temp table ``issue_raw``: the events matching ``where`` that belong to an issue, with
+    their attributes read once and whether they carry a traceback."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE issue_raw AS
+SELECT * EXCLUDE (in_message), in_message OR jt[2] IN ('VARCHAR', 'ARRAY') OR jt[3] = 'VARCHAR'
+    AS has_traceback,
+    in_message AND jt[2] IS DISTINCT FROM 'VARCHAR' AND jt[2] IS DISTINCT FROM 'ARRAY'
+    AND jt[3] IS DISTINCT FROM 'VARCHAR' AS message_traceback
+FROM (
+    SELECT *, contains(message, 'Traceback (most recent call last)') AS in_message
+    FROM (
+        SELECT rowid AS rid, ts, service, level, error_type, template_id, template, message,
+               session_key, "user", attrs, {_attrs_sql()}
+        FROM {prefix}events WHERE {where} AND {qualifies_sql()}
+    )
+)
+"""
+
+
+def _batch_sql(frames: bool = True) -> str:
+    """Temp table ``issue_batch``: the events of ``issue_raw`` with their fingerprint and issue
+    id; ``frames=False`` when none carries a traceback (a cheaper statement to plan).
+
+    A traceback a text log appended to the message (``message_traceback``) makes the message's
+    template differ with every call stack; such an event is keyed by its first line instead
+    (masked like a template: ``head``), and its error type, when it has none, is the exception
+    class on the traceback's last line."""
+    if frames:
+        frames_sql = _frames_sql("attrs", "message")
+        last_type = r"'\n\s*([A-Za-z_][A-Za-z0-9_.]*)(:[^\n]*)?\s*$'"
+        head_line = (
+            "CASE WHEN contains(split_part(message, chr(10), 1), "
+            "'Traceback (most recent call last)') "
+            r"THEN regexp_extract(message, '([^\n]*?)\s*$', 1) "
+            "ELSE split_part(message, chr(10), 1) END"
+        )
+        keyed = f"""SELECT * REPLACE (
+        coalesce(error_type, CASE WHEN message_traceback
+            THEN nullif(regexp_extract(message, {last_type}, 1), '') END) AS error_type),
+    CASE WHEN message_traceback THEN trim({template_sql("head_line")}) ELSE template END AS head,
+    CASE WHEN message_traceback THEN 'head:' || head ELSE template_id END AS key
+FROM (SELECT *, {head_line} AS head_line, {frames_sql} AS frames FROM issue_raw)"""
+    else:
+        keyed = (
+            "SELECT *, template AS head, template_id AS key, []::VARCHAR[] AS frames FROM issue_raw"
+        )
     return f"""
 CREATE OR REPLACE TEMP TABLE issue_batch AS
 SELECT rid, {issue_id_sql("fingerprint")} AS issue_id, fingerprint, ts, service, level,
-       error_type, template_id, template, session_key, "user", release
+       error_type, template_id, template, head, session_key, "user", release
 FROM (
-    SELECT rid, {fingerprint_sql()} AS fingerprint, ts, service, level, error_type,
-           template_id, template, session_key, "user", {release_sql()} AS release
-    FROM (
-        SELECT *, {_frames_sql("attrs", "message")} AS frames
-        FROM (
-            SELECT rowid AS rid, ts, service, level, error_type, template_id, template, message,
-                   session_key, "user", attrs, {_attrs_sql()}
-            FROM {prefix}events WHERE {where} AND {qualifies_sql()}
-        )
-    )
+    SELECT rid, {fingerprint_sql(template_id="key")} AS fingerprint, ts, service, level,
+           error_type, template_id, template, head, session_key, "user",
+           {release_sql()} AS release
+    FROM ({keyed})
 )
 """
 
@@ -313,18 +356,25 @@ SELECT issue_id, now(), from_status, to_status, '{SYSTEM_ACTOR}', reason FROM is
 def update_issues(con: duckdb.DuckDBPyConnection) -> int:
     """Fold the events this transaction stored (``ingested_at = now()``) into the issues, and
     move issues along their lifecycle (regressions, expired ignores); returns the events
-    folded.  ``con`` has the store attached as ``store``, inside the commit's transaction."""
-    con.execute(_batch_sql("store.", "ingested_at = now()"))
-    n, sessions, users, lifecycle, expiring = con.execute(
-        """SELECT count(*), count(session_key), count("user"),
-            (SELECT count(*) FROM store.issues WHERE status IN ('resolved', 'ignored')
-                AND issue_id IN (SELECT issue_id FROM issue_batch)),
+    folded.  ``con`` has the store attached as ``store``, inside the commit's transaction.
+
+    Statements that would change nothing are not run (planning them is most of the cost of a
+    small commit)."""
+    con.execute(_raw_sql("store.", "ingested_at = now()"))
+    n, tracebacks, sessions, users, expiring = con.execute(
+        """SELECT count(*), count(*) FILTER (WHERE has_traceback), count(session_key),
+            count("user"),
             (SELECT count(*) FROM store.issues WHERE status = 'ignored' AND ignore_until <= now())
-        FROM issue_batch"""
+        FROM issue_raw"""
     ).fetchall()[0]
-    needed = {"all": n, "sessions": sessions, "users": users, "lifecycle": lifecycle}
     if n:
+        con.execute(_batch_sql(frames=bool(tracebacks)))
         con.execute(_label_sql("store."))
+        lifecycle = con.execute(
+            "SELECT count(*) FROM store.issues WHERE status IN ('resolved', 'ignored') "
+            "AND issue_id IN (SELECT issue_id FROM issue_batch)"
+        ).fetchall()[0][0]
+        needed = {"all": n, "sessions": sessions, "users": users, "lifecycle": lifecycle}
         for kind, statement in _upkeep_sql("store.", bool(sessions), bool(users)):
             if needed[kind]:
                 con.execute(statement)
@@ -338,9 +388,11 @@ def index_sql(prefix: str = "store.") -> tuple[str, ...]:
     events into the issues (migration 9 over the events stored before it, with ``prefix``
     empty; stores written without the ingest path, such as the analytics example)."""
     return (
-        _batch_sql(prefix, "issue_id IS NULL"),
+        _raw_sql(prefix, "issue_id IS NULL"),
+        _batch_sql(),
         _label_sql(prefix),
         *(statement for _, statement in _upkeep_sql(prefix)),
+        "DROP TABLE IF EXISTS issue_raw",
         "DROP TABLE IF EXISTS issue_batch",
         "DROP TABLE IF EXISTS issue_new_sessions",
         "DROP TABLE IF EXISTS issue_new_users",

@@ -119,6 +119,7 @@ def issues_list(
     try:
         with connect(db) as fc:
             fc.store.counts()  # a clear error when there is no store at --db
+            _migrated(fc.store)
             df = fc.issues(
                 status=status, service=service, since=since, until=until, sort=sort, limit=limit
             )
@@ -157,6 +158,17 @@ def issues_list(
     out().print(table)
 
 
+def _migrated(store: Any) -> None:
+    """A store written by an older faultcast gets its issues now (migration 9 builds them from
+    its events), not at its next ingest."""
+    from faultcast.ingest.migrations import LATEST_VERSION
+    from faultcast.ingest.store import Store
+
+    if isinstance(store, Store) and 0 < store.schema_version() < LATEST_VERSION:
+        with store.writing():
+            pass
+
+
 def _emit_issues(df: Any) -> None:
     import json
 
@@ -177,6 +189,7 @@ def issues_show(
     try:
         with connect(db) as fc:
             fc.store.counts()
+            _migrated(fc.store)
             found = fc.issue(issue_id)
     except (FaultcastError, ValueError) as e:
         fail(e)

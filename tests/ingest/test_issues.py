@@ -104,6 +104,24 @@ def grouped(tmp_path_factory: pytest.TempPathFactory) -> Store:
     # two commits: the second folds into issues the first created
     _ingest(store, folder / "a.jsonl", lines[:3])
     _ingest(store, folder / "b.jsonl", lines[3:])
+    # a text log whose tracebacks are continuation lines of the message
+    text = folder / "app.log"
+    stamp = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S")
+    stack = [
+        _tb(("/srv/app/shop/cart.py", 10, "add"), ("/usr/lib/python3.11/json/decoder.py", 5, "x"),
+            last="KeyError: 'sku'"),
+        _tb(("/srv/app/shop/cart.py", 11, "add"), last="KeyError: 'sku'"),
+        _tb(("/srv/app/shop/cart.py", 12, "remove"), last="KeyError: 'sku'"),
+    ]  # fmt: skip
+    text.write_text(
+        "".join(
+            f"{stamp} ERROR shop: checkout failed for order {i}\n{tb}\n"
+            for i, tb in enumerate(stack)
+        )
+    )
+    Ingestor(store).run(
+        [text], format="text", log_format="<Date> <Time> <Level> <Component>: <Content>"
+    )
     return store
 
 
@@ -119,7 +137,13 @@ def test_grouping_by_call_site_template_and_explicit_fingerprint(grouped: Store)
         .all()
     )
     assert _id_of(grouped, "x1") in issues  # a failure below warning is an issue too
-    assert len(issues) == 4
+    by_text = grouped.query_df(
+        "SELECT source_offset, issue_id FROM store.events WHERE source LIKE '%app.log' "
+        "ORDER BY source_offset"
+    )["issue_id"].tolist()
+    assert len(by_text) == 3 and by_text[0] == by_text[1] != by_text[2]  # add twice, remove
+    assert issues[by_text[0]]["title"] == "KeyError: checkout failed for order <*>"
+    assert len(issues) == 6
     c = issues[charge]
     assert (c["count"], c["sessions"], c["users"]) == (2, 2, 1)
     assert (c["first_release"], c["last_release"], c["status"]) == ("1.0", "1.1", "open")
