@@ -127,7 +127,8 @@ def issue_stream(paths: Paths, since: str | None, sort: str) -> data.IssueStream
 @st.cache_data(ttl=DATA_TTL_S, show_spinner=False)
 def issue_detail(paths: Paths, issue_id: str) -> dict[str, Any]:
     """:func:`faultcast.dashboard.data.issue_detail`, cached."""
-    return data.issue_detail(source(paths), issue_id)
+    found: dict[str, Any] = data.issue_detail(source(paths), issue_id)
+    return found
 
 
 def forget_issues() -> None:

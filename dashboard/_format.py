@@ -334,7 +334,9 @@ def json_text(value: Any) -> str:
     return " · ".join(one(str(k), v) for k, v in found.items() if v is not None)
 
 
-def readable(df: pd.DataFrame, *, json_columns: Iterable[str] = ()) -> tuple[pd.DataFrame, dict]:
+def readable(
+    df: pd.DataFrame, *, json_columns: Iterable[str] = ()
+) -> tuple[pd.DataFrame, dict[str, Any]]:
     """``df`` with readable column names, JSON columns as text, and the Streamlit column
     configuration that shows shares as percentages and long text wide."""
     import streamlit as st

@@ -228,7 +228,10 @@ def _briefs(source: StoreSource, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def _with_top_issue(
-    rows: pd.DataFrame, ids: list[list[str]], counts: list[list[int]], briefs: dict
+    rows: pd.DataFrame,
+    ids: list[list[str]],
+    counts: list[list[int]],
+    briefs: dict[str, dict[str, Any]],
 ) -> pd.DataFrame:
     top_id, title, status, events, action, success, others = [], [], [], [], [], [], []
     for listed, numbers in zip(ids, counts, strict=True):
@@ -389,7 +392,8 @@ def filter_stream(
 
 def issue_detail(source: StoreSource, issue_id: str) -> dict[str, Any]:
     """One issue with its sample events (message, traceback) and status changes."""
-    return issue(source, issue_id)
+    found: dict[str, Any] = issue(source, issue_id)
+    return found
 
 
 def change_issue_status(

@@ -302,6 +302,8 @@ _STATUS_BADGE: Final[dict[str, str]] = {
     "resolved": ":green-badge[resolved]",
     "ignored": ":gray-badge[ignored]",
 }
+#: Rows of the issue stream in view (it scrolls for more).
+STREAM_ROWS: Final[int] = 10
 #: Characters of a list of services on one line of the stream's Service column.
 SERVICE_LINE_CHARS: Final[int] = 28
 #: The dashboard's name in an issue's history of changes.
@@ -342,9 +344,10 @@ def _issue_stream_table(stream: pd.DataFrame) -> None:
     config["Count"] = st.column_config.NumberColumn("Events", format="localized")
     config["Link"] = st.column_config.LinkColumn("Open", display_text="details")
     config["Service"] = st.column_config.TextColumn("Service", width="medium")
+    height = row_height(shown, narrow={"Service": SERVICE_LINE_CHARS})
     st.dataframe(
         shown, hide_index=True, key="i_stream", column_config=config, placeholder=DASH,
-        row_height=row_height(shown, narrow={"Service": SERVICE_LINE_CHARS}),
+        row_height=height, height=min(STREAM_ROWS, len(shown)) * (height or 35) + 40,
     )  # fmt: skip
 
 

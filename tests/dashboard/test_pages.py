@@ -6,8 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import faultcast.dashboard.app as app_module
+import pandas as pd
 import pytest
-from faultcast.analytics import issues, open_source
+from faultcast.analytics import issues, open_source, unit_issues
+from faultcast.dashboard import data
+from faultcast.ingest import Store
+from faultcast.models import latest_predictions
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import copy_store
@@ -76,6 +80,44 @@ def test_overview(seeded_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at.sidebar.selectbox(key="faultcast_range").set_value("last hour").run()
     assert not at.exception
     assert at.metric[0].proto.help != all_time
+
+
+def test_overview_names_a_unit_at_risk_with_its_issue_and_recovery(
+    seeded_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = copy_store(seeded_db, tmp_path / "risk.duckdb")
+    source = open_source(db)
+    failing = set(data.now(source).failing.query("failing_now")["unit"])
+    recent = unit_issues(source, since="15m")
+    unit = next(u for u in recent["unit"] if u not in failing)
+    latest = latest_predictions(source)
+    last = latest[latest["unit"] == unit].iloc[0]
+    # The production model's next prediction for this unit alerts (as learn or serve would
+    # store it): the unit is at risk now.
+    store = Store(db)
+    try:
+        with store.writing() as con:
+            con.execute(
+                "INSERT INTO store.predictions VALUES ('unit', 'service', ?, ?, ?, 900, 0.97, ?, "
+                "true, 0, ?, ?, ?)",
+                [unit, last["tick"], last["made_at"] + pd.Timedelta(minutes=1), last["threshold"],
+                 last["model_name"], int(last["model_version"]),
+                 '[{"feature": "errors_5", "value": 9, "contribution": 0.5, '
+                 '"text": "9 errors in the last 5 min"}]'],
+            )  # fmt: skip
+    finally:
+        store.close()
+    at = _run(db, monkeypatch=monkeypatch)
+    assert [h.value for h in at.subheader][1].endswith(": 1")  # at risk: this unit
+    texts = [m.value for m in at.markdown]
+    row = next(i for i, t in enumerate(texts) if t.startswith(f"**{unit}** :orange-badge"))
+    who, what, todo = texts[row : row + 3]
+    assert "risk 97.0%" in who and "9 errors in the last 5 min" in who
+    top = recent[(recent["unit"] == unit) & (recent["rank"] == 1)]["id"].iloc[0]
+    assert f"issues?issue={top}" in what
+    recovery = issues(source, id=top)["recovery"].iloc[0]
+    assert todo.startswith("Recommended recovery")
+    assert (f"**{recovery}**" in todo) if isinstance(recovery, str) else "no recovery" in todo
 
 
 def test_issues_stream_filters_sorts_drills_down_and_resolves(
