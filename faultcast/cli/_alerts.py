@@ -153,13 +153,16 @@ def alerts_check(
 
 def alerts_silence(
     target: Annotated[
-        str, typer.Argument(help="A unit (e.g. checkout) or a rule (e.g. unit_at_risk).")
+        str,
+        typer.Argument(
+            help="A unit (e.g. checkout) or a rule (e.g. unit_at_risk).", metavar="UNIT|RULE"
+        ),
     ],
     duration: Annotated[
         str, typer.Option("--for", help="How long, e.g. 2h.", metavar="DURATION")
     ] = "2h",
     comment: Annotated[
-        str | None, typer.Option("--comment", help="Why (shown in the list).", metavar="TEXT")
+        str | None, typer.Option("--comment", help="Why (shown in the list).", metavar="WORDS")
     ] = None,
     db: DbOption = Path("faultcast.duckdb"),
     json_out: JsonOption = False,
@@ -203,7 +206,9 @@ def alerts_silences(
 
 
 def alerts_expire(
-    silence_id: Annotated[str, typer.Argument(help="The silence's id (alerts silences).")],
+    silence_id: Annotated[
+        str, typer.Argument(help="The silence's id (alerts silences).", metavar="ID")
+    ],
     db: DbOption = Path("faultcast.duckdb"),
     json_out: JsonOption = False,
 ) -> None:
@@ -224,7 +229,9 @@ def alerts_expire(
 
 
 def alerts_ack(
-    alert_id: Annotated[str, typer.Argument(help="The alert's id (faultcast alerts).")],
+    alert_id: Annotated[
+        str, typer.Argument(help="The alert's id (faultcast alerts).", metavar="ID")
+    ],
     db: DbOption = Path("faultcast.duckdb"),
     json_out: JsonOption = False,
 ) -> None:
@@ -272,7 +279,7 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--state", help="Only pending, firing or resolved.", metavar="STATE"),
         ] = None,
-        limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+        limit: Annotated[int, typer.Option(help="At most this many.", metavar="N")] = 50,
         json_out: JsonOption = False,
     ) -> None:
         """List the alerts: firing, then pending, then the resolved, the newest first."""

@@ -129,7 +129,11 @@ def register(app: typer.Typer) -> None:
         ] = False,
         alert_every: Annotated[
             float,
-            typer.Option("--alert-every", help="Seconds between evaluations of the alert rules."),
+            typer.Option(
+                "--alert-every",
+                help="Seconds between evaluations of the alert rules.",
+                metavar="SECONDS",
+            ),
         ] = 30.0,
         notify: NotifyOption = None,
         alertmanager: AlertmanagerOption = None,
