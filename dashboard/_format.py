@@ -212,6 +212,22 @@ def md(text: Any) -> str:
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in printable(text))
 
 
+def printable_lines(text: Any) -> str:
+    r"""Stored text of several lines (a traceback) with its line breaks kept and every other
+        control or bidi character escaped.
+
+        >>> printable_lines("Traceback:
+      File "a.py"[2J
+    ValueError")
+        'Traceback:
+      File "a.py"\x1b[2J
+    ValueError'
+    """
+    from faultcast.analytics import printable
+
+    return "\n".join(printable(line) for line in str(text or "").splitlines())
+
+
 def clock(ts: Any) -> str:
     """A time of day in UTC (``23:05 UTC``); a dash for none."""
     if ts is None or pd.isna(ts):

@@ -32,6 +32,7 @@ from faultcast.dashboard._format import (
     minutes,
     order,
     pct,
+    printable_lines,
     readable,
     row_height,
     scorecard_table,
@@ -403,7 +404,7 @@ def _issue_drill_down(paths: tuple[str, ...], issue_id: str) -> None:
             )
             st.text(printable(event["message"]))
             if event["traceback"]:
-                st.code(printable(event["traceback"]), language="python")
+                st.code(printable_lines(event["traceback"]), language="python")
     changes = pd.DataFrame(d["changes"], columns=["at", "from_status", "to_status", "actor"])
     st.markdown("**History**")
     _table(changes, "i_changes", "No status change yet.")
