@@ -214,14 +214,12 @@ def md(text: Any) -> str:
 
 def printable_lines(text: Any) -> str:
     r"""Stored text of several lines (a traceback) with its line breaks kept and every other
-        control or bidi character escaped.
+    control or bidi character escaped.
 
-        >>> printable_lines("Traceback:
-      File "a.py"[2J
-    ValueError")
-        'Traceback:
+    >>> print(printable_lines("Traceback:\n  File \"a.py\"\x1b[2J\r\nValueError"))
+    Traceback:
       File "a.py"\x1b[2J
-    ValueError'
+    ValueError
     """
     from faultcast.analytics import printable
 
