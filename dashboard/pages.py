@@ -252,7 +252,10 @@ def overview() -> None:
     st.subheader("In the time range")
     tiles = st.columns(5)
     tiles[0].metric(
-        "Error rate", pct(d.error_rate), help=f"{d.errors:,} errors in {d.events:,} events"
+        "Error rate",
+        pct(d.error_rate),
+        help=f"{d.errors:,} errors in {d.events:,} events; errors per "
+        + ("call the app reported" if d.error_rate_basis == "calls" else "logged event"),
     )
     tiles[1].metric("Recovery success", pct(d.recovery_success))
     tiles[2].metric("Mean recovery time", duration_ms(d.mean_recovery_ms))
