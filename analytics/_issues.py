@@ -163,7 +163,7 @@ def _has_issues(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _latest(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    row = con.execute("SELECT max(last_seen) FROM store.issues").fetchall()[0]
+    row = con.execute("SELECT max(ts) FROM store.events").fetchall()[0]
     return None if row[0] is None else _utc(row[0])
 
 
@@ -193,7 +193,7 @@ def issues(
     ``status`` keeps issues with that status (open, resolved, ignored, regressed, or a list);
     ``service`` keeps those seen in that service (or any of a list); ``since`` / ``until``
     keep those with events in ``since <= ts < until`` (durations count back from the latest
-    issue event); ``sort``: ``last_seen`` (default), ``count`` (most events first) or ``trend``
+    event, as in every metric); ``sort``: ``last_seen`` (default), ``count`` (most events first) or ``trend``
     (rising fastest: events in the last 6 h of the store minus the 6-hour average of the 18 h
     before); ``limit``: at most this many (None for all).
 
