@@ -116,6 +116,39 @@ FROM store.issues GROUP BY issue_id
 """.format(levels="['debug', 'info', 'warning', 'error', 'critical']")
 
 
+#: How :func:`issues` orders (``trend`` is sorted after the counts are in).
+_ORDER: Final[dict[str, str]] = {
+    "last_seen": "last_seen DESC, count DESC",
+    "count": "count DESC, last_seen DESC",
+    "trend": "last_seen DESC",
+}
+
+
+def _best_recoveries(
+    outcomes: list[tuple[Any, ...]],
+) -> dict[tuple[str, str], tuple[str, float]]:
+    """The action with the best share of successes (then the most successes) per issue
+    (``("issue", id)``) and per error type (``("type", error_type)``), among those that
+    succeeded at least once."""
+    tallies: dict[tuple[str, str], dict[str, list[int]]] = {}
+    for issue_id, error_type, action, ok, tried in outcomes:
+        for key in (("issue", issue_id), ("type", error_type)):
+            if key[1] is None:
+                continue
+            counts = tallies.setdefault(key, {}).setdefault(action, [0, 0])
+            counts[0] += int(ok)
+            counts[1] += int(tried)
+    best: dict[tuple[str, str], tuple[str, float]] = {}
+    for key, actions in tallies.items():
+        ranked = sorted(
+            ((ok / tried, ok, action) for action, (ok, tried) in actions.items() if ok > 0),
+            key=lambda r: (-r[0], -r[1], r[2]),
+        )
+        if ranked:
+            best[key] = (ranked[0][2], ranked[0][0])
+    return best
+
+
 def _has_issues(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(
         con.execute(
@@ -130,7 +163,7 @@ def _has_issues(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _latest(con: duckdb.DuckDBPyConnection) -> datetime | None:
-    row = con.execute("SELECT max(last_seen) FROM store.issues").fetchall()[0]
+    row = con.execute("SELECT max(ts) FROM store.events").fetchall()[0]
     return None if row[0] is None else _utc(row[0])
 
 
@@ -160,7 +193,7 @@ def issues(
     ``status`` keeps issues with that status (open, resolved, ignored, regressed, or a list);
     ``service`` keeps those seen in that service (or any of a list); ``since`` / ``until``
     keep those with events in ``since <= ts < until`` (durations count back from the latest
-    issue event); ``sort``: ``last_seen`` (default), ``count`` (most events first) or ``trend``
+    event, as in every metric); ``sort``: ``last_seen`` (default), ``count`` (most events first) or ``trend``
     (rising fastest: events in the last 6 h of the store minus the 6-hour average of the 18 h
     before); ``limit``: at most this many (None for all).
 
@@ -218,72 +251,72 @@ def issues(
         if end is not None:
             clauses.append(f"first_seen < {q.param(end, 'TIMESTAMPTZ')}")
         where = " AND ".join(clauses)
-        hours = q.param(TREND_HOURS, "INTEGER")
-        order = {
-            "last_seen": "m.last_seen DESC, m.count DESC",
-            "count": "m.count DESC, m.last_seen DESC",
-            "trend": "coalesce(r.rising, 0) DESC, m.last_seen DESC",
-        }[sort]
-        sql = f"""
-WITH m AS ({_MERGED}), sel AS (SELECT * FROM m WHERE {where}),
-store_end AS (SELECT max(last_seen) AS end_at FROM m),
-hits AS (
-    SELECT e.issue_id, e.ts, sel.last_seen, (SELECT end_at FROM store_end) AS store_at
-    FROM store.events e JOIN sel USING (issue_id)
-    WHERE e.ts > least(sel.last_seen - INTERVAL 24 HOUR, (SELECT end_at FROM store_end) - INTERVAL 24 HOUR)
-),
-per_hour AS (
-    SELECT issue_id, {hours} - 1 - floor(epoch(last_seen - ts) / 3600)::INTEGER AS h, count(*) AS n
-    FROM hits WHERE ts > last_seen - INTERVAL 24 HOUR GROUP BY ALL
-),
-trend AS (
-    SELECT g.issue_id, list(coalesce(p.n, 0) ORDER BY g.h) AS trend
-    FROM (SELECT issue_id, unnest(range({hours})) AS h FROM sel) g
-    LEFT JOIN per_hour p USING (issue_id, h) GROUP BY g.issue_id
-),
-r AS (
-    SELECT issue_id,
-        count(*) FILTER (WHERE ts > store_at - INTERVAL 6 HOUR)
-        - count(*) FILTER (WHERE ts <= store_at - INTERVAL 6 HOUR) / 3.0 AS rising
-    FROM hits WHERE ts > store_at - INTERVAL 24 HOUR GROUP BY issue_id
-),
-outcomes AS (
-    SELECT issue_id, error_type, recovery_action,
-        count(*) FILTER (WHERE recovery_outcome = 'succeeded') AS ok,
-        count(*) FILTER (WHERE recovery_outcome IN ('succeeded', 'failed')) AS tried
-    FROM store.events
-    WHERE recovery_action IS NOT NULL
-        AND (issue_id IN (SELECT issue_id FROM sel)
-             OR error_type IN (SELECT error_type FROM sel))
-    GROUP BY ALL
-),
-by_issue AS (
-    SELECT issue_id, arg_max(recovery_action, (ok / tried, ok)) AS action,
-        max(ok / tried) AS success
-    FROM outcomes WHERE ok > 0 AND issue_id IS NOT NULL GROUP BY issue_id
-),
-by_type AS (
-    SELECT error_type, arg_max(recovery_action, (ok / tried, ok)) AS action,
-        max(ok / tried) AS success
-    FROM (SELECT error_type, recovery_action, sum(ok) AS ok, sum(tried) AS tried
-          FROM outcomes GROUP BY ALL)
-    WHERE ok > 0 GROUP BY error_type
-)
-SELECT m.issue_id AS id, m.title, m.status, m.count, m.first_seen, m.last_seen,
-    array_to_string(m.services, ', ') AS service, m.error_type, m.level, m.sessions, m.users,
-    m.first_release, m.last_release,
-    coalesce(t.trend, list_transform(range({hours}), lambda x: 0)) AS trend,
-    coalesce(bi.action, bt.action) AS recovery,
-    CASE WHEN bi.action IS NOT NULL THEN bi.success ELSE bt.success END AS recovery_success,
-    m.template_id, m.template, m.fingerprint, m.status_changed_at, m.resolved_at,
-    m.resolved_in_release, m.ignore_until, m.ignore_until_count
-FROM sel m LEFT JOIN trend t USING (issue_id) LEFT JOIN r USING (issue_id)
-LEFT JOIN by_issue bi USING (issue_id) LEFT JOIN by_type bt ON bt.error_type = m.error_type
-ORDER BY {order}, m.issue_id {q.limit(limit)}
-"""
-        df = q.run(con, sql)
-        df["trend"] = [[int(x) for x in t] for t in df["trend"]]
-        return df
+        # Three plain queries (one big one spent longer planning than running): the issues,
+        # their hourly counts, and the recoveries recorded for them.
+        limited = sort != "trend"
+        df = q.run(
+            con,
+            f"""SELECT issue_id AS id, title, status, count, first_seen, last_seen,
+                    array_to_string(services, ', ') AS service, error_type, level, sessions,
+                    users, first_release, last_release, template_id, template, fingerprint,
+                    status_changed_at, resolved_at, resolved_in_release, ignore_until,
+                    ignore_until_count
+                FROM ({_MERGED}) WHERE {where}
+                ORDER BY {_ORDER[sort]}, issue_id {q.limit(limit) if limited else ""}""",
+        )
+        if df.empty:
+            return df.assign(trend=[], recovery=[], recovery_success=[])
+        listed = df[["id", "last_seen", "error_type"]].rename(columns={"id": "issue_id"})
+        con.register("issues_listed", listed)
+        try:
+            hourly = con.execute(
+                f"""SELECT e.issue_id,
+                        {TREND_HOURS - 1} - floor(epoch(l.last_seen - e.ts) / 3600)::INTEGER AS h,
+                        count(*) AS n
+                    FROM store.events e JOIN issues_listed l USING (issue_id)
+                    WHERE e.ts > l.last_seen - INTERVAL {TREND_HOURS} HOUR GROUP BY ALL"""
+            ).fetchall()
+            outcomes = con.execute(
+                """SELECT issue_id, error_type, recovery_action,
+                        count(*) FILTER (WHERE recovery_outcome = 'succeeded') AS ok,
+                        count(*) FILTER (WHERE recovery_outcome IN ('succeeded', 'failed'))
+                    FROM store.events
+                    WHERE recovery_action IS NOT NULL AND recovery_outcome IS NOT NULL
+                        AND (issue_id IN (SELECT issue_id FROM issues_listed)
+                             OR error_type IN (SELECT error_type FROM issues_listed))
+                    GROUP BY ALL"""
+            ).fetchall()
+            rising = dict(
+                con.execute(
+                    f"""SELECT e.issue_id,
+                            count(*) FILTER (WHERE e.ts > $end - INTERVAL 6 HOUR)
+                            - count(*) FILTER (WHERE e.ts <= $end - INTERVAL 6 HOUR) / 3.0
+                        FROM store.events e JOIN issues_listed l USING (issue_id)
+                        WHERE e.ts > $end - INTERVAL {TREND_HOURS} HOUR GROUP BY ALL""",
+                    {"end": latest},
+                ).fetchall()
+                if not limited
+                else []
+            )
+        finally:
+            con.unregister("issues_listed")
+        trends: dict[str, list[int]] = {i: [0] * TREND_HOURS for i in df["id"]}
+        for issue_id, hour, n in hourly:
+            if 0 <= hour < TREND_HOURS:
+                trends[issue_id][hour] += int(n)
+        df["trend"] = [trends[i] for i in df["id"]]
+        best = _best_recoveries(outcomes)
+        picked = [
+            best.get(("issue", i)) or best.get(("type", t))
+            for i, t in zip(df["id"], df["error_type"], strict=True)
+        ]
+        df["recovery"] = [p[0] if p else None for p in picked]
+        df["recovery_success"] = [p[1] if p else None for p in picked]
+        if not limited:
+            df["rising"] = [rising.get(i, 0.0) for i in df["id"]]
+            df = df.sort_values(["rising", "last_seen", "id"], ascending=[False, False, True])
+            df = df.head(limit) if limit is not None else df
+        return df.reset_index(drop=True)
 
     return read(source, _ISSUES_SCHEMA, query)
 

@@ -243,7 +243,6 @@ def _issues_cost(
     finally:
         _commit.update_issues = real
     result["ratio"] = result["one_file"]["ratio"]
-    result["target"] = "ratio >= 0.90"
     return result
 
 
@@ -339,7 +338,6 @@ def main() -> None:
         "ratio": ">= 0.5",
         "peak_rss_mb": "< 1024 and flat",
         "redaction.ratio": ">= 0.90",
-        "issues.ratio": ">= 0.90",
     }
     result["workdir"] = str(work)
     print(json.dumps(result))

@@ -164,24 +164,31 @@ def criterion_value(name: str, value: float | None, unit: str | None = None) -> 
 
 
 def scorecard_table(card: pd.DataFrame) -> pd.DataFrame:
-    """The scorecard as people read it: the criterion in the seed's words, the value and the
-    target in their units, pass or FAIL, and the evidence.
+    """The scorecard as people read it: the criterion in the seed's words (the scorecard's
+    ``seed_criterion``, with what is measured beside it; else its description), the value and
+    the target in their units, pass or FAIL, and the evidence.
 
     >>> card = pd.DataFrame({"criterion": ["mean_error_handling_ms"],
     ...     "description": ["mean time to handle an error"], "value": [4765.2087],
     ...     "target": [100.0], "comparison": ["<"], "passed": [False], "evidence": ["n=3"]})
     >>> scorecard_table(card).iloc[0].tolist()
     ['mean time to handle an error', '4.8 s', '< 100 ms', 'FAIL', 'n=3']
+    >>> card["seed_criterion"] = ["< 100 ms mean error-handling time"]
+    >>> scorecard_table(card).iloc[0].tolist()  # doctest: +NORMALIZE_WHITESPACE
+    ['< 100 ms mean error-handling time', '4.8 s', '< 100 ms', 'FAIL', 'n=3',
+     'mean time to handle an error']
     """
     symbols = {">=": "≥", "<=": "≤", "<": "<", ">": ">"}
+    seed_words = "seed_criterion" in card.columns
     rows = []
     for row in card.itertuples(index=False):
         unit = getattr(row, "unit", None)
         unit = unit if isinstance(unit, str) and unit else criterion_unit(row.criterion)
         passed = row.passed
+        words = getattr(row, "seed_criterion", None) if seed_words else None
         rows.append(
             {
-                "Criterion": str(row.description or row.criterion),
+                "Criterion": str(words or row.description or row.criterion),
                 "Now": criterion_value(row.criterion, row.value, unit),
                 "Target": f"{symbols.get(row.comparison, row.comparison)} "
                 f"{criterion_value(row.criterion, row.target, unit)}",
@@ -191,9 +198,12 @@ def scorecard_table(card: pd.DataFrame) -> pd.DataFrame:
                 if passed
                 else "FAIL",
                 "Evidence": str(row.evidence),
+                "Measured as": str(row.description or ""),
             }
         )
-    return pd.DataFrame(rows, columns=["Criterion", "Now", "Target", "Status", "Evidence"])
+    columns = ["Criterion", "Now", "Target", "Status", "Evidence"]
+    # The seed's words name the criterion; what is measured then says how.
+    return pd.DataFrame(rows, columns=[*columns, "Measured as"] if seed_words else columns)
 
 
 _MARKDOWN_SPECIALS: Final[str] = "\\`*_{}[]()<>#+-.!|~:$"
@@ -210,6 +220,20 @@ def md(text: Any) -> str:
     from faultcast.analytics import printable
 
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in printable(text))
+
+
+def printable_lines(text: Any) -> str:
+    r"""Stored text of several lines (a traceback) with its line breaks kept and every other
+    control or bidi character escaped.
+
+    >>> print(printable_lines("Traceback:\n  File \"a.py\"\x1b[2J\r\nValueError"))
+    Traceback:
+      File "a.py"\x1b[2J
+    ValueError
+    """
+    from faultcast.analytics import printable
+
+    return "\n".join(printable(line) for line in str(text or "").splitlines())
 
 
 def clock(ts: Any) -> str:

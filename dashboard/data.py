@@ -138,6 +138,8 @@ class Overview:
     risk_now: pd.DataFrame
     #: The width of the buckets of ``errors_over_time``.
     bucket: str = "5m"
+    #: What the error rate divides by: ``calls`` (reported by the app) or ``logged events``.
+    error_rate_basis: str = "logged events"
 
 
 def overview(source: StoreSource, since: str | None = "24h") -> Overview:
@@ -168,6 +170,11 @@ def overview(source: StoreSource, since: str | None = "24h") -> Overview:
             ["unit", "probability", "threshold", "alert", "made_at", "model_version", "status"]
         ].head(10),
         bucket=width,
+        error_rate_basis=(
+            str(rate["error_rate_basis"].iloc[0])
+            if len(rate) and "error_rate_basis" in rate.columns
+            else "logged events"
+        ),
     )
 
 

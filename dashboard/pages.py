@@ -32,6 +32,7 @@ from faultcast.dashboard._format import (
     minutes,
     order,
     pct,
+    printable_lines,
     readable,
     row_height,
     scorecard_table,
@@ -251,7 +252,10 @@ def overview() -> None:
     st.subheader("In the time range")
     tiles = st.columns(5)
     tiles[0].metric(
-        "Error rate", pct(d.error_rate), help=f"{d.errors:,} errors in {d.events:,} events"
+        "Error rate",
+        pct(d.error_rate),
+        help=f"{d.errors:,} errors in {d.events:,} events; errors per "
+        + ("call the app reported" if d.error_rate_basis == "calls" else "logged event"),
     )
     tiles[1].metric("Recovery success", pct(d.recovery_success))
     tiles[2].metric("Mean recovery time", duration_ms(d.mean_recovery_ms))
@@ -403,7 +407,7 @@ def _issue_drill_down(paths: tuple[str, ...], issue_id: str) -> None:
             )
             st.text(printable(event["message"]))
             if event["traceback"]:
-                st.code(printable(event["traceback"]), language="python")
+                st.code(printable_lines(event["traceback"]), language="python")
     changes = pd.DataFrame(d["changes"], columns=["at", "from_status", "to_status", "actor"])
     st.markdown("**History**")
     _table(changes, "i_changes", "No status change yet.")

@@ -6,7 +6,9 @@
   each through the same parse, redaction, templates and quarantine as a file, committed in
   groups (a 2xx means stored), behind a bounded queue (429 with Retry-After when full);
 - queries (``read`` scope): ``/v1/risk``, ``/v1/policy``, ``/v1/recommendation``,
-  ``/v1/events``, ``/v1/patterns``, ``/v1/alerts``, ``/v1/metrics/{name}``;
+  ``/v1/events``, ``/v1/patterns``, ``/v1/issues``, ``/v1/issues/{id}``, ``/v1/alerts``,
+  ``/v1/metrics/{name}``;
+- issue lifecycle (``admin`` scope): ``POST /v1/issues/{id}/resolve|ignore|reopen``;
 - operations: ``/healthz``, ``/metrics`` (Prometheus), ``/docs`` (OpenAPI).
 
 :class:`HttpService` runs it (uvicorn in a thread) beside the serve loop, which stays the
