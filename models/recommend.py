@@ -761,6 +761,16 @@ class RecoveryRecommender(bandit.base.ContextualPolicy):
             )
         return pd.DataFrame(rows, columns=columns)
 
+    def policy_records(self, service: str | None = None) -> list[dict[str, Any]]:
+        """:meth:`policy` as JSON-ready rows (null for missing), the ``policy`` list that
+        ``GET /v1/policy`` serves: feed an in-process ``faultcast.sdk.Advisor`` with it
+        (``fetch=``) in a simulation or a test."""
+        table = self.policy(service)
+        return [
+            {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+            for row in table.astype(object).where(table.notna(), None).to_dict("records")
+        ]
+
     def recommend_many(self, errors: Iterable[Mapping[str, Any]]) -> list[Recommendation]:
         """:meth:`recommend` for each error."""
         return [self.recommend(e) for e in errors]

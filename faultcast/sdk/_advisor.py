@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -323,12 +325,25 @@ class Advisor:
         self._budget_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
+        self.background = background
         self._thread: threading.Thread | None = None
         if background:
-            self._thread = threading.Thread(
-                target=self._run, name=f"faultcast-advisor-{service or 'all'}", daemon=True
-            )
-            self._thread.start()
+            self._start()
+            _BACKGROUND.add(self)
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"faultcast-advisor-{self.service or 'all'}", daemon=True
+        )
+        self._thread.start()
+
+    def _after_fork(self) -> None:
+        """In a forked child (a pre-fork web server's worker): the parent's thread is gone and
+        its locks may be held for ever; fresh ones, and a thread of the child's own."""
+        self._budget_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        if not self._stop.is_set():
+            self._start()
 
     # ------------------------------------------------------------------ fetching
     @property
@@ -425,7 +440,10 @@ class Advisor:
         name = unit if unit is not None else self.service
         if name is None:
             return None
-        return self._current().risk.get(name)
+        snapshot = self._snapshot
+        if self.clock() - snapshot.at > self.stale_after:
+            return None
+        return snapshot.risk.get(name)
 
     def at_risk(self, unit: str | None = None) -> bool:
         """Whether faultcast's production model alerts on the unit now (False when unknown)."""
@@ -475,16 +493,18 @@ class Advisor:
         learned one does not say automate (the static preferences by default).
         """
         error_type: str | None
+        context: dict[str, Any]
         if isinstance(error_or_context, BaseException):
             info = classify(error_or_context)
             category, error_type, retryable = info.category, info.error_type, info.retryable
+            context = {"category": category, "error_type": error_type}
         else:
             category = str(error_or_context.get("category") or "unknown")
             error_type = _text(error_or_context.get("error_type"))
             retryable = bool(error_or_context.get("retryable", True))
+            context = {**error_or_context, "category": category}
         if not retryable:  # an open circuit, a spent budget, bad input: calling again is wrong
             actions = [a for a in actions if a not in _RETRIES]
-        context = {"category": category, "error_type": error_type}
         fallback = default or _STATIC
         static = fallback.choose(context, actions) if actions else None
         if static is not None and static not in actions:
@@ -534,3 +554,16 @@ class Advisor:
     def __repr__(self) -> str:
         state = "fresh" if self.fresh else "defaults"
         return f"Advisor({self.url!r}, service={self.service!r}, {state})"
+
+
+#: Advisors fetching in the background, restarted in a forked child.
+_BACKGROUND: weakref.WeakSet[Advisor] = weakref.WeakSet()
+
+
+def _restart_after_fork() -> None:
+    for advisor in list(_BACKGROUND):
+        advisor._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restart_after_fork)

@@ -210,6 +210,8 @@ class Guard:
         static: dict[str, Any] = {"service": service, "host": host, "component": component}
         static.update(fields or {})
         self._static = {k: v for k, v in static.items() if v is not None}
+        unit = self._static.get("service", advisor.service if advisor is not None else None)
+        self._unit: str | None = None if unit is None else str(unit)
         self._rate = _ErrorRate()
         self._scope: contextvars.ContextVar[GuardScope | None] = contextvars.ContextVar(
             "faultcast_guard_scope", default=None
@@ -258,10 +260,7 @@ class Guard:
     @property
     def unit(self) -> str | None:
         """The unit whose risk counts: the guard's ``service``, else the Advisor's."""
-        service = self._static.get("service")
-        if service is None and self.advisor is not None:
-            service = self.advisor.service
-        return None if service is None else str(service)
+        return self._unit
 
     def _retry(self, action: str, outcome: _Outcome) -> Retry:
         if outcome.at_risk:
@@ -484,9 +483,10 @@ class Guard:
     # ------------------------------------------------------------------ pre-emption
     def _risk_now(self) -> RiskView | None:
         """The unit's risk when it is at risk and this guard has measures to take, else None."""
-        if self.preempt is None or self.advisor is None:
+        advisor = self.advisor
+        if advisor is None:
             return None
-        view = self.advisor.risk(self.unit)
+        view = advisor.risk(self._unit)
         return view if view is not None and view.alert else None
 
     def _preempt_event(

@@ -124,3 +124,21 @@ def test_the_policy_of_a_service_holds_its_error_classes_then_its_patterns() -> 
     assert (table["service"].iloc[1:] == "shop").all() and len(table) == 2
     assert table["confidence"].isna().all()  # one action: nothing to compare with
     assert bool(table["automate"].iloc[0]) and table["trials"].iloc[0] == 40
+
+
+def test_an_in_process_advisor_reads_the_policy_records() -> None:
+    model = learned(
+        {
+            ("communication", "TimeoutError", "failover"): (95, 5),
+            ("communication", "TimeoutError", "retry_with_backoff"): (30, 30),
+            ("data", "ValueError", "dead_letter"): (3, 0),
+        }
+    )
+    records = model.policy_records()
+    assert json.loads(json.dumps(records)) == records  # JSON-ready, null for missing
+    answers = {"/v1/risk": {"risk": []}, "/v1/policy": {"policy": records}}
+    advisor = sdk.Advisor("http://local", fetch=answers.__getitem__, background=False, seed=1)
+    assert advisor.refresh()
+    decision = advisor.decide(TimeoutError("t"), ["retry_with_backoff", "failover"])
+    assert (decision.action, decision.automate) == ("failover", True)
+    assert advisor.decide(ValueError("v"), ["dead_letter", "fallback"]).kind in ("ask", "explore")

@@ -4,7 +4,9 @@ preempt=...), with an injected fetch and clock (the live server: tests/http/test
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -310,3 +312,27 @@ def test_the_wiring_example_in_the_docs_is_python() -> None:
     (example,) = [b for b in blocks if "advisor = Advisor(" in b]
     code = compile(example, str(doc), "exec")
     assert {"Advisor", "Preempt", "guard"} <= set(code.co_names)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_worker_fetches_on_its_own() -> None:
+    """A pre-fork web server forks its workers after the app made its Advisor: each child
+    gets its own fetching thread (the parent's does not survive a fork)."""
+    fetched = threading.Event()
+    server = Server()
+
+    def fetch(path: str) -> Any:
+        fetched.set()
+        return server(path)
+
+    adv = Advisor("http://faultcast.invalid", service=SERVICE, ttl=0.05, fetch=fetch)
+    try:
+        assert fetched.wait(30)
+        pid = os.fork()
+        if pid == 0:  # the child: a fetch of its own, made after the fork
+            fetched.clear()
+            os._exit(0 if fetched.wait(20) and adv.fresh else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        adv.close()

@@ -26,6 +26,11 @@ def name_of():
     raise ConnectionRefusedError("profile service down")
 
 assert name_of() == "guest"
+policy = {"category": "communication", "error_type": "ConnectionRefusedError",
+          "action": "fallback", "automate": True, "expected_success": 0.9, "trials": 50}
+answers = {"/v1/risk": {"risk": []}, "/v1/policy": {"policy": [policy]}}
+advisor = faultcast.sdk.Advisor("http://faultcast", fetch=answers.__getitem__, background=False)
+assert advisor.refresh() and guard(advisor=advisor, fallback=lambda: "x")(name_of.__wrapped__)() == "x"
 assert classify(TimeoutError()).category == "communication"
 assert not hasattr(faultcast, "connect")  # a namespace package: the SDK and nothing else
 print("ok", sorted(m for m in ("structlog", "orjson", "duckdb") if m in sys.modules))
