@@ -19,8 +19,8 @@ Prints one JSON object:
   time.  Its ``secret_lines`` part does the same over lines that all carry a secret (the
   redactor's worst case; no target).
 
-- ``issues``: what keeping issues at ingest costs (``faultcast.ingest.issues.update_issues`` in
-  each commit): the same ingest of the first ``--issues-events`` events into a new store without
+- ``issues``: what keeping issues at ingest costs (``prepare_issues`` and ``update_issues`` of
+  ``faultcast.ingest.issues`` in each commit): the same ingest of the first ``--issues-events`` events into a new store without
   it and with it, taking turns, best of ``--issues-rounds``; ``ratio`` = with / without events
   per CPU-second (``ratio_wall`` by wall time), and the same for ``small_commits`` (the events
   sent as 50 small commits of ``--issues-commit-events``, as ``serve --http`` commits them).
@@ -204,7 +204,14 @@ def _issues_cost(
     with sample.open("rb") as src:
         for i in range(0, small_n, commit_events):
             (parts / f"{i:09d}.jsonl").write_bytes(b"".join(itertools.islice(src, commit_events)))
-    real = _commit.update_issues
+    real = (_commit.prepare_issues, _commit.update_issues)
+
+    def no_issues(w: Any, rows: str) -> None:  # the INSERT joins an empty batch
+        w.execute(
+            "CREATE OR REPLACE TEMP TABLE issue_batch AS "
+            "SELECT NULL::BIGINT AS rid, NULL::VARCHAR AS issue_id WHERE false"
+        )
+
     result: dict[str, Any] = {"events": n}
     try:
         for label, paths, k, count in (
@@ -215,7 +222,10 @@ def _issues_cost(
             best_cpu = dict(best)
             for _ in range(k):
                 for name in ("without", "with"):
-                    _commit.update_issues = real if name == "with" else (lambda w: 0)  # type: ignore[assignment]
+                    if name == "with":
+                        _commit.prepare_issues, _commit.update_issues = real
+                    else:
+                        _commit.prepare_issues, _commit.update_issues = no_issues, lambda w: 0
                     db = work / f"issues_{name}.duckdb"
                     seconds = cpu = 0.0
                     for old in db.parent.glob(db.name + "*"):
@@ -241,7 +251,7 @@ def _issues_cost(
                 "ratio_wall": round(best["without"] / best["with"], 3),
             }
     finally:
-        _commit.update_issues = real
+        _commit.prepare_issues, _commit.update_issues = real
     result["ratio"] = result["one_file"]["ratio"]
     return result
 

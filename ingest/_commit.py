@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 from faultcast.ingest._lines import BadLine
 from faultcast.ingest._sources import Checkpoint
-from faultcast.ingest.issues import update_issues
+from faultcast.ingest.issues import prepare_issues, update_issues
 from faultcast.ingest.patterns import PatternMiner, TemplateChange
 from faultcast.ingest.store import Store
 
@@ -30,10 +30,18 @@ SELECT p.event_id, p.ts, p.service, p.host, p.component, p.level,
        coalesce(m.mined_template, p.template),
        p.session_key, p.failure, p.recovery_action, p.recovery_outcome,
        p.retry_count, p.recovery_ms, p.attrs, $source, p.line_no, now(),
-       p.source_ip, p.user, NULL AS issue_id  -- set by update_issues, below
-FROM parsed p LEFT JOIN mined m ON p.template = m.masked
+       p.source_ip, p.user, i.issue_id
+FROM parsed p LEFT JOIN mined m ON p.template = m.masked LEFT JOIN issue_batch i ON i.rid = p.rowid
 WHERE p.reason IS NULL AND p.event_id NOT IN ({existing})
 {dedupe}
+"""
+#: The new events of ``parsed`` as :func:`~faultcast.ingest.issues.prepare_issues` takes them.
+_ISSUE_ROWS = """
+SELECT p.rowid AS rid, p.event_id, p.line_no AS source_offset, p.ts, p.service, p.level,
+       p.failure, p.error_type, coalesce(m.template_id, p.template_id) AS template_id,
+       coalesce(m.mined_template, p.template) AS template, p.message, p.session_key,
+       p.user AS "user", p.attrs
+FROM parsed p LEFT JOIN mined m ON p.template = m.masked WHERE p.reason IS NULL
 """
 
 
@@ -117,6 +125,7 @@ class Committer:
                     params = {"source": source, "lo": lo, "hi": hi}
                 inserted = 0
                 if good:
+                    prepare_issues(w, _ISSUE_ROWS)  # the issue of each new event
                     inserted = int(
                         w.execute(
                             _INSERT.format(existing=existing, dedupe=dedupe), params

@@ -21,8 +21,10 @@ short, and stable: an issue keeps its id for as long as its fingerprint holds (t
 a store's own, so shards of one deployment may give one error two ids, or, rarely, two errors
 one: see docs/triage.md).
 
-Upkeep (:func:`update_issues`) is set-based SQL over the events one commit stored, run in the
-commit's transaction, so issues and events never disagree.  Lifecycle: ``open`` → ``resolved``
+Upkeep is set-based SQL in the commit's transaction, so issues and events never disagree:
+:func:`prepare_issues` computes the issue id of each event about to be stored (the INSERT takes
+it from there), :func:`update_issues` folds the events actually stored (not duplicates) into
+``issues`` and moves statuses along.  Lifecycle: ``open`` → ``resolved``
 (now, or in the next release) / ``ignored`` (for good, for a time, or until N more events) →
 ``regressed`` when a resolved issue recurs, or back to ``open`` when an ignore expires.  Every
 change is a row of ``issue_changes`` with who made it (``faultcast`` for changes made at
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     import duckdb
 
 __all__ = [
+    "EVENT_ROW_COLUMNS",
     "ISSUE_STATUSES",
     "SET_STATUSES",
     "UnknownIssueError",
@@ -52,6 +55,7 @@ __all__ = [
     "index_events",
     "index_sql",
     "issue_id_sql",
+    "prepare_issues",
     "qualifies_sql",
     "release_sql",
     "set_issue_status",
@@ -187,9 +191,16 @@ FROM (
 
 
 # ---------------------------------------------------------------------------- upkeep
-def _raw_sql(prefix: str, where: str) -> str:
-    """Temp table ``issue_raw``: the events matching ``where`` that belong to an issue, with
-    their attributes read once and whether they carry a traceback."""
+#: The columns a query feeding :func:`_raw_of_sql` yields (``rid``: a row id to join back on).
+EVENT_ROW_COLUMNS: Final[str] = (
+    "rid, event_id, source_offset, ts, service, level, failure, error_type, template_id, "
+    'template, message, session_key, "user", attrs'
+)
+
+
+def _raw_of_sql(rows: str) -> str:
+    """Temp table ``issue_raw``: the rows of query ``rows`` (:data:`EVENT_ROW_COLUMNS`) that
+    belong to an issue, with their attributes read once and whether they carry a traceback."""
     return f"""
 CREATE OR REPLACE TEMP TABLE issue_raw AS
 SELECT * EXCLUDE (in_message), in_message OR jt[2] IN ('VARCHAR', 'ARRAY') OR jt[3] = 'VARCHAR'
@@ -199,12 +210,19 @@ SELECT * EXCLUDE (in_message), in_message OR jt[2] IN ('VARCHAR', 'ARRAY') OR jt
 FROM (
     SELECT *, contains(message, 'Traceback (most recent call last)') AS in_message
     FROM (
-        SELECT rowid AS rid, ts, service, level, error_type, template_id, template, message,
-               session_key, "user", attrs, {_attrs_sql()}
-        FROM {prefix}events WHERE {where} AND {qualifies_sql()}
+        SELECT * EXCLUDE (failure), {_attrs_sql()}
+        FROM ({rows}) WHERE {qualifies_sql()}
     )
 )
 """
+
+
+def _raw_sql(prefix: str, where: str) -> str:
+    """:func:`_raw_of_sql` over the stored events matching ``where``."""
+    return _raw_of_sql(
+        f"SELECT rowid AS rid, {EVENT_ROW_COLUMNS.removeprefix('rid, ')} "
+        f"FROM {prefix}events WHERE {where}"
+    )
 
 
 def _batch_sql(frames: bool = True) -> str:
@@ -236,11 +254,11 @@ FROM (SELECT *, {head_line} AS head_line, {frames_sql} AS frames FROM issue_raw)
         )
     return f"""
 CREATE OR REPLACE TEMP TABLE issue_batch AS
-SELECT rid, {issue_id_sql("fingerprint")} AS issue_id, fingerprint, ts, service, level,
-       error_type, template_id, template, head, session_key, "user", release
+SELECT rid, event_id, source_offset, {issue_id_sql("fingerprint")} AS issue_id, fingerprint,
+       ts, service, level, error_type, template_id, template, head, session_key, "user", release
 FROM (
-    SELECT rid, {fingerprint_sql(template_id="key")} AS fingerprint, ts, service, level,
-           error_type, template_id, template, head, session_key, "user",
+    SELECT rid, event_id, source_offset, {fingerprint_sql(template_id="key")} AS fingerprint,
+           ts, service, level, error_type, template_id, template, head, session_key, "user",
            {release_sql()} AS release
     FROM ({keyed})
 )
@@ -353,23 +371,39 @@ SELECT issue_id, now(), from_status, to_status, '{SYSTEM_ACTOR}', reason FROM is
     ]
 
 
+def prepare_issues(con: duckdb.DuckDBPyConnection, rows: str) -> None:
+    """Before a commit's INSERT: temp table ``issue_batch`` of the rows of query ``rows``
+    (:data:`EVENT_ROW_COLUMNS`, ``rid`` unique) that belong to an issue, with their fingerprint
+    and issue id, for the INSERT to take ``issue_id`` from (joined on ``rid``).  Computed from
+    the rows about to be stored, so the events never need an UPDATE, which costs more at
+    commit than everything else here."""
+    con.execute(_raw_of_sql(rows))
+    tracebacks = con.execute(
+        "SELECT count(*) FILTER (WHERE has_traceback) FROM issue_raw"
+    ).fetchall()[0][0]
+    con.execute(_batch_sql(frames=bool(tracebacks)))
+
+
 def update_issues(con: duckdb.DuckDBPyConnection) -> int:
-    """Fold the events this transaction stored (``ingested_at = now()``) into the issues, and
-    move issues along their lifecycle (regressions, expired ignores); returns the events
-    folded.  ``con`` has the store attached as ``store``, inside the commit's transaction.
+    """After the commit's INSERT (and :func:`prepare_issues` before it): fold the rows of
+    ``issue_batch`` that were stored (not duplicates) into the issues, and move issues along
+    their lifecycle (regressions, expired ignores); returns the events folded.  ``con`` has the
+    store attached as ``store``, inside the commit's transaction.
 
     Statements that would change nothing are not run (planning them is most of the cost of a
     small commit)."""
-    con.execute(_raw_sql("store.", "ingested_at = now()"))
-    n, tracebacks, sessions, users, expiring = con.execute(
-        """SELECT count(*), count(*) FILTER (WHERE has_traceback), count(session_key),
-            count("user"),
+    con.execute(
+        """DELETE FROM issue_batch WHERE NOT EXISTS (
+            SELECT 1 FROM store.events e WHERE e.ingested_at = now()
+                AND e.event_id = issue_batch.event_id
+                AND e.source_offset = issue_batch.source_offset)"""
+    )
+    n, sessions, users, expiring = con.execute(
+        """SELECT count(*), count(session_key), count("user"),
             (SELECT count(*) FROM store.issues WHERE status = 'ignored' AND ignore_until <= now())
-        FROM issue_raw"""
+        FROM issue_batch"""
     ).fetchall()[0]
     if n:
-        con.execute(_batch_sql(frames=bool(tracebacks)))
-        con.execute(_label_sql("store."))
         lifecycle = con.execute(
             "SELECT count(*) FROM store.issues WHERE status IN ('resolved', 'ignored') "
             "AND issue_id IN (SELECT issue_id FROM issue_batch)"

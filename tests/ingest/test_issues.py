@@ -103,7 +103,8 @@ def grouped(tmp_path_factory: pytest.TempPathFactory) -> Store:
     ]
     # two commits: the second folds into issues the first created
     _ingest(store, folder / "a.jsonl", lines[:3])
-    _ingest(store, folder / "b.jsonl", lines[3:])
+    _ingest(store, folder / "b.jsonl", [*lines[3:], lines[3]])  # c4 twice: stored once
+    _ingest(store, folder / "again.jsonl", lines[:3])  # all duplicates: nothing counted again
     # a text log whose tracebacks are continuation lines of the message
     text = folder / "app.log"
     stamp = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%Y-%m-%d %H:%M:%S")
@@ -152,7 +153,7 @@ def test_grouping_by_call_site_template_and_explicit_fingerprint(grouped: Store)
     assert charge.startswith("FC-") and len(charge) == 13
     slow = issues[_id_of(grouped, "f1")]
     assert (slow["count"], slow["level"], sorted(slow["services"])) == (2, "critical", ["web"])
-    assert list(issues[refund]["services"]) == ["api"]
+    assert list(issues[refund]["services"]) == ["api"] and issues[refund]["count"] == 2
 
 
 def test_the_lifecycle_resolve_regress_ignore_and_expire(tmp_path: Path) -> None:
