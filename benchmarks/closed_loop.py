@@ -273,9 +273,10 @@ def _requests(services: list[Service], warmup_min: int) -> dict[str, Any]:
 
 
 def _notifications(world: World, loop: Faultcast, warmup_min: int) -> dict[str, Any]:
-    """The production model's alerts: a notification when a unit's tick alerts and its
-    previous tick did not; each counted from when it could be seen (the end of the step that
-    learned it is not modelled: a tick's prediction is stored by the learn run after it)."""
+    """The production model's alerts ("unit at risk"): a notification when a unit's tick
+    alerts and its previous tick did not.  Lead times are counted from the tick; the loop
+    learns once a step, so an alert reached the app up to ``--step`` minutes later (the leads
+    are upper bounds)."""
     since = START + pd.Timedelta(minutes=warmup_min)
     timeline = loop.fc.metrics.risk_timeline(since=since)
     onsets = [
