@@ -230,6 +230,11 @@ def _figures(
     decisions = (
         frame["recovery_decision"].value_counts().to_dict() if "recovery_decision" in frame else {}
     )
+    by_class: dict[str, dict[str, int]] = {}
+    if "recovery_decision" in handled:
+        table = handled.groupby(["error_type", "recovery_decision"]).size()
+        for (error_type, decision), n in table.items():
+            by_class.setdefault(str(error_type), {})[str(decision)] = int(n)
     handling = handled["recovery_ms"].astype(float)
     requests = _requests(services, warmup_min)
     return {
@@ -239,6 +244,7 @@ def _figures(
         else round(float(handling.quantile(0.99)), 1),
         "errors_handled": int(len(handled)),
         "decisions": {str(k): int(v) for k, v in decisions.items()},
+        "decisions_by_error_type": by_class,
         "requests": requests,
         "notifications": _notifications(world, loop, warmup_min),
     }
