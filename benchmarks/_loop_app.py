@@ -60,7 +60,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -343,7 +343,8 @@ class RequestStats:
     """What the users of one service saw, by minute (for the ground-truth figures)."""
 
     served: dict[str, int] = field(default_factory=dict)
-    #: Per request: (minute, served), for degraded minutes and prevented failures.
+    #: Per request: (minute, served, its dependency was down), for degraded minutes and
+    #: pre-emption while down.
     log: list[tuple[int, str, bool]] = field(default_factory=list)
 
 
@@ -659,19 +660,4 @@ def _probit(u: float) -> float:
     return math.log(u / (1.0 - u)) * 0.5513
 
 
-def services_of(
-    world: World, seed: int, make: Callable[[ServiceWorld, int], Service]
-) -> list[Service]:
-    """The app: one :class:`Service` per service of the world."""
-    return [make(sw, i) for i, sw in enumerate(world.services)]
-
-
-__all__: Sequence[str] = (
-    "KINDS",
-    "START",
-    "Service",
-    "SimClock",
-    "World",
-    "iso",
-    "make_world",
-)
+__all__ = ["KINDS", "START", "Service", "SimClock", "World", "iso", "make_world"]

@@ -230,6 +230,11 @@ def _figures(
     decisions = (
         frame["recovery_decision"].value_counts().to_dict() if "recovery_decision" in frame else {}
     )
+    by_class: dict[str, dict[str, int]] = {}
+    if "recovery_decision" in handled:
+        table = handled.groupby(["error_type", "recovery_decision"]).size()
+        for (error_type, decision), n in table.items():
+            by_class.setdefault(str(error_type), {})[str(decision)] = int(n)
     handling = handled["recovery_ms"].astype(float)
     requests = _requests(services, warmup_min)
     return {
@@ -239,6 +244,7 @@ def _figures(
         else round(float(handling.quantile(0.99)), 1),
         "errors_handled": int(len(handled)),
         "decisions": {str(k): int(v) for k, v in decisions.items()},
+        "decisions_by_error_type": by_class,
         "requests": requests,
         "notifications": _notifications(world, loop, warmup_min),
     }
@@ -273,9 +279,10 @@ def _requests(services: list[Service], warmup_min: int) -> dict[str, Any]:
 
 
 def _notifications(world: World, loop: Faultcast, warmup_min: int) -> dict[str, Any]:
-    """The production model's alerts: a notification when a unit's tick alerts and its
-    previous tick did not; each counted from when it could be seen (the end of the step that
-    learned it is not modelled: a tick's prediction is stored by the learn run after it)."""
+    """The production model's alerts ("unit at risk"): a notification when a unit's tick
+    alerts and its previous tick did not.  Lead times are counted from the tick; the loop
+    learns once a step, so an alert reached the app up to ``--step`` minutes later (the leads
+    are upper bounds)."""
     since = START + pd.Timedelta(minutes=warmup_min)
     timeline = loop.fc.metrics.risk_timeline(since=since)
     onsets = [
