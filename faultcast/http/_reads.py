@@ -103,7 +103,9 @@ class Reads(_Refresher):
             self._risk, self._risk_json, self._marker = risk, answer, marker
             self._risk_body = answer.encode()
         now = time.monotonic()
-        if marker == self._policy_marker or now - self._policy_at < self.policy_refresh:
+        # No marker (an in-memory store cannot say whether it changed): rebuild on the clock.
+        unchanged = marker is not None and marker == self._policy_marker
+        if unchanged or now - self._policy_at < self.policy_refresh:
             return
         try:
             recommender: Any = self.fc.recommender(refresh=True)
