@@ -7,7 +7,6 @@ import functools
 import inspect
 import math
 import threading
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -298,7 +297,7 @@ class Guard:
         kwargs: dict[str, Any],
         chain: list[str] | None = None,
     ) -> None:
-        elapsed_ms = (time.perf_counter() - start) * 1000.0
+        elapsed_ms = (self.clock() - start) * 1000.0
         message = fields.pop("event")
         fields.update(self._static)
         if self.name:
@@ -374,7 +373,7 @@ class Guard:
             self.budget.record_request()
 
     def _start(self, exc: Exception, rerun: bool) -> tuple[float, ErrorInfo, dict[str, Any]]:
-        start = time.perf_counter()
+        start = self.clock()
         if self.budget is not None and rerun:
             self.budget.record_request()
         if self.breaker is not None and not isinstance(exc, CircuitOpenError):
@@ -510,7 +509,7 @@ class Guard:
             recovery_action=action,
             recovery_outcome="succeeded" if ok else "failed",
             retry_count=0,
-            recovery_ms=round((time.perf_counter() - start) * 1000.0, 3),
+            recovery_ms=round((self.clock() - start) * 1000.0, 3),
             automated=True,
             recovery_decision="preempt",
             at_risk=True,
@@ -544,7 +543,7 @@ class Guard:
     def _preempted(self, fn: Callable[..., T], view: RiskView, args: Any, kwargs: Any) -> T:
         p = self.preempt
         assert p is not None
-        start = time.perf_counter()
+        start = self.clock()
         done, value = self._preempt_before(view, args, kwargs, start)
         if done:
             return cast(T, value)
@@ -589,7 +588,7 @@ class Guard:
     ) -> T:
         p = self.preempt
         assert p is not None
-        start = time.perf_counter()
+        start = self.clock()
         done, value = self._preempt_before(view, args, kwargs, start)
         if done:
             if inspect.isawaitable(value):
