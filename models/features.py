@@ -76,7 +76,10 @@ SIGNALS: Final[dict[str, tuple[str, str]]] = {
 
 
 #: The feature sets a spec may choose (see :attr:`UnitFeatureSpec.feature_set`).
-FEATURE_SETS: Final[tuple[str, ...]] = ("templates", "taxonomy", "all")
+FEATURE_SETS: Final[tuple[str, ...]] = ("templates", "taxonomy", "all", "taxonomy_surge")
+#: The surge-count rule's own statistics (the strongest pattern surge, how many patterns surge),
+#: which ``taxonomy_surge`` adds to the taxonomy features.
+SURGE_FEATURES: Final[tuple[str, ...]] = ("tmpl_max_surge", "tmpl_surging")
 #: The level signals the ``templates`` set keeps (levels are no taxonomy of the simulator's).
 LEVEL_SIGNALS: Final[tuple[str, ...]] = ("warnings", "errors", "criticals")
 #: How far back a template's rarity for a unit is judged.
@@ -161,6 +164,8 @@ class UnitFeatureSpec:
             names = taxonomy
         elif self.feature_set == "templates":
             names = templates
+        elif self.feature_set == "taxonomy_surge":
+            names = taxonomy + list(SURGE_FEATURES)
         else:
             names = taxonomy + [n for n in templates if n not in taxonomy]
         return [*names, "minutes_since_failure"]
