@@ -148,8 +148,8 @@ class UnitFeatureSpec:
     @property
     def lookback_s(self) -> int:
         """Event history needed before the first tick for its trailing windows to be full
-        (a day more for the template rarity of the ``templates`` features)."""
-        extra = RARITY_DAY_S if self.feature_set != "taxonomy" else 0
+        (a day more for the template rarity of the ``templates`` and ``all`` features)."""
+        extra = RARITY_DAY_S if self.feature_set in ("templates", "all") else 0
         return max(self.windows) * self.tick_s + 3600 + extra
 
     @property
