@@ -110,6 +110,8 @@ CONFIGS: dict[str, tuple[str, str, int, str]] = {
 #: sets and the tree were not chosen by leave-one-world-out in earlier runs; they stay
 #: selectable.)
 DEFAULT_CONFIGS: list[str] = list(CONFIGS)[:5]
+#: What ``learn`` and ``backtest`` use (UnitFeatureSpec and UnitReplay defaults).
+PRODUCTION = "taxonomy+logistic/k4/ticks"
 
 
 def _pick(m: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -270,6 +272,10 @@ def _summary(
                 "held_out": r["seed"] in held_out,
                 "config": config,
                 "online": c["online_second_half"],
+                "production_default": {
+                    "config": PRODUCTION,
+                    **(r["configs"].get(PRODUCTION, {}).get("online_second_half") or {}),
+                },
                 "alert_rule": c["alert_rule"],
                 "recall_announced": c["recall_announced_second_half"],
                 "baselines": c["baselines"],
