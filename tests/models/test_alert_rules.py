@@ -75,3 +75,17 @@ def test_the_selector_learns_persistence_when_spikes_are_false_alarms() -> None:
     assert (selector.last_f or 0) > (single.last_f or 0) + 0.2
     # too few failures in the window: no rule yet (the caller keeps its tick-level threshold)
     assert AlertRuleSelector(horizon_s=HORIZON_S, min_onsets=100).choose(_index(onsets)) is None
+
+
+def test_the_replay_alerts_on_k_of_m_ticks_per_unit() -> None:
+    from faultcast.models.backtest import UnitReplay
+    from faultcast.models.features import UnitFeatureSpec
+
+    replay = UnitReplay(UnitFeatureSpec(), episode_rule=True)
+    assert replay.rule is not None and not UnitReplay(UnitFeatureSpec()).rule
+    replay.raw_threshold, replay.persistence = 0.5, (2, 3)
+    units = np.array(["a", "b"])
+    ticks = [[0.9, 0.9], [0.1, 0.9], [0.9, 0.1], [0.1, 0.1]]
+    alerts = [replay._persistent(units, np.array(t)).tolist() for t in ticks]
+    # a: above, below, above -> 2 of 3 at the third tick; b: above twice, 2 of 3 a tick longer
+    assert alerts == [[False, False], [False, True], [True, True], [False, False]]
