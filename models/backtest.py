@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from faultcast.ingest.store import StoreReader
 from faultcast.models.estimators import (
+    PERSISTENCE,
+    AlertRuleSelector,
     FailureRiskClassifier,
     OnlineCalibrator,
     RareTemplateDetector,
@@ -124,8 +126,17 @@ class UnitReplay:
 
     Failures are rare; with ``negative_sampling`` k > 1 only one negative row in k is learned,
     with weight k (the expected gradient is unchanged), when the model takes sample weights;
-    every row still feeds the threshold selector.  The default learns every row (k = 1): on
-    the graph world's development seed k = 4 lost 0.04-0.07 second-half F1.
+    every row still feeds the threshold selector.  The default k = 4: over the development
+    seeds (2, 3, 5, 6) of both simulated worlds k = 1 and k = 4 tie (mean second-half F1
+    0.666 and 0.664; leave-one-world-out picks k = 1 on the graph world, k = 4 on the default
+    world), and on the ``faultcast demo`` store (a day; few failures) k = 1 drops F1 from 0.51
+    to 0.36; k = 4 also learns a quarter of the negative rows.
+
+    The alert rule: by default a threshold chosen on tick-level F0.5 over recent labelled rows,
+    one tick alerts.  ``episode_rule=True`` chooses threshold and persistence (k of a unit's
+    last m ticks) on alert *episodes* (:class:`AlertRuleSelector`) once enough failures fell
+    due; it tied with the tick rule on the development seeds (0.663 and 0.664 with k = 4), so
+    the simpler rule stays the default (``benchmarks/predict.py`` scores both).
 
     Probabilities are the model's scores calibrated online (:class:`OnlineCalibrator`, fitted
     on the labels that fell due); the alert threshold is chosen on the raw scores (calibration
@@ -141,11 +152,22 @@ class UnitReplay:
         model: base.Classifier | None = None,
         selector: ThresholdSelector | None = None,
         refresh_every: int = 60,
-        negative_sampling: int = 1,
+        negative_sampling: int = 4,
         min_failures: int = MIN_FAILURES,
         calibrator: OnlineCalibrator | None = None,
+        rule: AlertRuleSelector | None = None,
+        episode_rule: bool = False,
     ) -> None:
         self.spec = spec
+        # The alert rule (threshold and persistence) chosen on alert episodes once enough
+        # failures fell due; until then the tick-level selector's threshold, one tick.
+        self.rule = (
+            (rule if rule is not None else AlertRuleSelector(horizon_s=spec.horizon_s))
+            if episode_rule
+            else None
+        )
+        self.persistence = (1, 1)
+        self.recent: dict[Any, collections.deque[float]] = {}
         self.min_failures = min_failures
         self.calibrator = calibrator if calibrator is not None else OnlineCalibrator()
         self.failures_seen = 0
@@ -169,6 +191,25 @@ class UnitReplay:
         seen = getattr(self, "failures_seen", self.min_failures)
         need = getattr(self, "min_failures", 0)
         return "ready" if seen >= need else f"learning: {seen} of {need} failures seen"
+
+    def _persistent(self, units: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """One tick's alerts: k of each unit's last m scores at or above the raw threshold
+        (the scores are remembered per unit; k = m = 1 alerts on the tick alone)."""
+        k, m = getattr(self, "persistence", (1, 1))
+        above = raw >= self.raw_threshold
+        recent = getattr(self, "recent", None)
+        if recent is None:
+            return above
+        out = above.copy()
+        for i, (unit, score) in enumerate(zip(units.tolist(), raw.tolist(), strict=True)):
+            scores = recent.get(unit)
+            if scores is None:
+                scores = recent[unit] = collections.deque(maxlen=max(m for _, m in PERSISTENCE))
+            scores.append(score)
+            if m > 1:
+                last = list(scores)[-m:]
+                out[i] = sum(v >= self.raw_threshold for v in last) >= k
+        return out
 
     def _failures_seen(self, at: np.datetime64, onsets: OnsetIndex) -> int:
         """Onsets of any unit at least a horizon before ``at`` (their rows are learned by then)."""
@@ -234,7 +275,9 @@ class UnitReplay:
         if not hasattr(self, "calibrator"):  # a state pickled before calibration and cold start
             self.calibrator, self.min_failures = OnlineCalibrator(), MIN_FAILURES
             self.failures_seen, self.raw_threshold = 0, self.threshold
-        calibrator = self.calibrator
+        if not hasattr(self, "rule"):  # a state pickled before alert rules
+            self.rule, self.persistence, self.recent = None, (1, 1), {}
+        calibrator, rule = self.calibrator, self.rule
         step_s = pd.Timedelta(seconds=self.spec.tick_s)
         model, selector = self.model, self.selector
         horizon = self.spec.horizon_ticks
@@ -262,7 +305,9 @@ class UnitReplay:
             self.last_tick = tick
             # Labels due now: rows made at least `horizon` ticks ago.
             while self.pending and self.pending[0][0] <= self.tick_index - horizon:
-                _, xs, _us, _ms, ps, fs, ys = self.pending.popleft()
+                _, xs, us, ms, ps, fs, ys = self.pending.popleft()
+                if rule is not None:
+                    rule.update(us, ms, ps, fs)
                 for row, y, p, f in zip(xs, ys, ps, fs, strict=True):
                     if f:
                         continue
@@ -279,7 +324,12 @@ class UnitReplay:
                         model.learn_one(x, bool(y))
                     self.learned += 1
             if self.tick_index % self.refresh_every == 0:
-                self.raw_threshold = selector.threshold()
+                chosen = rule.choose(onsets) if rule is not None else None
+                if chosen is None:
+                    self.raw_threshold, self.persistence = selector.threshold(), (1, 1)
+                else:
+                    self.raw_threshold, k_of, m_of = chosen
+                    self.persistence = (k_of, m_of)
                 self.threshold = float(calibrator.transform(np.array([self.raw_threshold]))[0])
             self.failures_seen = self._failures_seen(made[s], onsets)
             if static is not None:
@@ -293,7 +343,7 @@ class UnitReplay:
             prob[s:e] = calibrator.transform(raw[s:e])
             thr[s:e] = self.threshold
             ready[s:e] = self.failures_seen >= self.min_failures
-            alert[s:e] = raw[s:e] >= self.raw_threshold
+            alert[s:e] = self._persistent(units[s:e], raw[s:e])
             self.pending.append(
                 [
                     self.tick_index,
@@ -336,7 +386,18 @@ class UnitReplay:
         seen = self._failures_seen(made.max(), onsets) if onsets and len(made) else 0
         ready = seen >= getattr(self, "min_failures", 0)
         raw_thr = getattr(self, "raw_threshold", self.threshold)
-        out["alert"] = (raw >= raw_thr) & ready & ~out["failing"].to_numpy(dtype=bool)
+        above = raw >= raw_thr
+        k, m = getattr(self, "persistence", (1, 1))
+        recent = getattr(self, "recent", {})
+        if m > 1:  # the tick scored is the last one learned: its unit's remembered scores
+            above = np.array(
+                [
+                    sum(v >= raw_thr for v in list(recent[u])[-m:]) >= k if u in recent else a
+                    for u, a in zip(frame["unit"].tolist(), above.tolist(), strict=True)
+                ],
+                dtype=bool,
+            )
+        out["alert"] = above & ready & ~out["failing"].to_numpy(dtype=bool)
         return out
 
     def run(
@@ -489,12 +550,16 @@ def replay_units(
     hi: pd.Timestamp,
     model: base.Classifier | None = None,
     progress: Callable[[int, int], None] | None = None,
+    baselines: bool = True,
+    **replay_options: Any,
 ) -> dict[str, Any]:
     """:func:`backtest_units` on features already computed (``feats`` may hold more columns
-    than ``spec`` uses, so several specs can share one feature query)."""
+    than ``spec`` uses, so several specs can share one feature query); ``replay_options`` go
+    to :class:`UnitReplay` (``negative_sampling``, ``episode_rule``); ``baselines=False`` skips
+    the baselines (several configurations with one feature set share theirs)."""
     tick = pd.Timedelta(seconds=spec.tick_s)
     names = spec.feature_names()
-    replay = UnitReplay(spec, model=model)
+    replay = UnitReplay(spec, model=model, **replay_options)
     res = replay.run(feats, onset_index(onsets), progress)
     ok = ~res["failing"].to_numpy(dtype=bool)
     metrics = episode_metrics(res, onsets, spec.horizon_s)
@@ -514,7 +579,6 @@ def replay_units(
     online_second["ece"] = expected_calibration_error(
         second["label"].to_numpy(dtype=bool)[s_ok], second["probability"].to_numpy()[s_ok]
     )
-    baselines = _unit_baselines(feats, spec, onsets, mid, names)
     return {
         "mode": "unit",
         "unit_column": spec.unit,
@@ -525,8 +589,9 @@ def replay_units(
         "units": int(res["unit"].nunique()),
         "learned": replay.learned,
         "final_threshold": round(float(replay.threshold), 4),
+        "final_persistence": list(replay.persistence),
         "second_half": {"from": mid.isoformat(), "online": online_second},
-        "baselines": baselines,
+        "baselines": _unit_baselines(feats, spec, onsets, mid, names) if baselines else {},
         "_rows": res,
         "_onsets": onsets,
     }

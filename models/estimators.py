@@ -329,3 +329,103 @@ class OnlineCalibrator(base.Base):
             xs, ys = self._fit
             calibrated = np.interp(scores, xs, ys)
         return np.clip(calibrated + TIE_BREAK * np.clip(scores, 0.0, 1.0), 0.0, 1.0)
+
+
+#: The persistence rules an :class:`AlertRuleSelector` tries: alert when k of the last m ticks
+#: are at or above the threshold.
+PERSISTENCE: tuple[tuple[int, int], ...] = ((1, 1), (2, 2), (2, 3), (3, 5))
+
+
+class AlertRuleSelector(base.Base):
+    """The alert rule (threshold and persistence) with the best *episode* F-beta over the last
+    ``window`` ticks whose labels are due, scored as the backtest scores alerts.
+
+    An alert is a run of alerting ticks of a unit (see :mod:`faultcast.models.metrics`); a
+    tick-level F1 counts each tick of a long true alert as a hit and each tick of a false one as
+    a miss, which is not what a user sees.  :meth:`update` takes the scored rows of a tick once
+    their labels are due; :meth:`choose` tries ``candidates`` thresholds (the scores at the top
+    0.02%..10% of the window's rows) times the ``persistence`` rules (k of the last m ticks) and
+    returns the best ``(threshold, k, m)``, or None until the window holds ``min_onsets``
+    failure onsets (the caller then keeps a tick-level threshold).  Ties go to the simpler rule.
+
+    A few dozen failures decide each cut, so the F-beta curve over the thresholds is averaged
+    over ``smooth`` neighbours on each side (the middle of a plateau, not its noisy edge).  The
+    default F2 leans to recall: on the development seeds of both simulated worlds, rules chosen
+    on episode F1 over the past under-alerted afterwards (the model keeps learning and its
+    scores of later precursors rise), and F2 recovered that (``benchmarks/predict.py`` compares
+    it with the tick-level rule under leave-one-world-out).
+
+    >>> sel = AlertRuleSelector(horizon_s=120, min_onsets=1)
+    >>> t = np.arange("2026-01-01T00:00", "2026-01-01T00:20", dtype="datetime64[m]").astype("datetime64[ns]")
+    >>> s = np.where((t >= t[5]) & (t <= t[7]), 0.9, 0.1)
+    >>> sel.update(np.array(["a"] * 20), t, s, np.zeros(20, bool))
+    >>> sel.choose({"a": np.array([t[8] + np.timedelta64(30, "s")])})
+    (0.9, 1, 1)
+    """
+
+    def __init__(
+        self,
+        horizon_s: float = 900,
+        window: int = 2880,
+        min_onsets: int = 3,
+        candidates: int = 48,
+        persistence: tuple[tuple[int, int], ...] = PERSISTENCE,
+        beta: float = 2.0,
+        smooth: int = 2,
+    ) -> None:
+        self.horizon_s = horizon_s
+        self.smooth = smooth
+        self.window = window
+        self.min_onsets = min_onsets
+        self.candidates = candidates
+        self.persistence = persistence
+        self.beta = beta
+        self._ticks: collections.deque[tuple[np.ndarray, ...]] = collections.deque(maxlen=window)
+        self.last_f: float | None = None
+
+    def update(
+        self, units: np.ndarray, made_at: np.ndarray, scores: np.ndarray, failing: np.ndarray
+    ) -> None:
+        self._ticks.append(
+            (
+                np.asarray(units).astype(str),
+                np.asarray(made_at, dtype="datetime64[ns]"),
+                np.asarray(scores, dtype=float),
+                np.asarray(failing, dtype=bool),
+            )
+        )
+
+    def choose(self, onsets: dict[Any, np.ndarray]) -> tuple[float, int, int] | None:
+        from faultcast.models.metrics import EpisodeScorer
+
+        if not self._ticks:
+            return None
+        units, made, scores, failing = (np.concatenate(c) for c in zip(*self._ticks, strict=True))
+        scorer = EpisodeScorer(units, made, scores, failing, onsets, self.horizon_s)
+        if scorer.positives < self.min_onsets:
+            return None
+        ok = scores[~failing]
+        if not len(ok):
+            return None
+        tops = np.geomspace(2e-4, 0.1, self.candidates)
+        thresholds = np.unique(np.quantile(ok, 1.0 - tops, method="higher"))
+        b2 = self.beta**2
+        smooth = getattr(self, "smooth", 0)
+        best: tuple[float, float, int, int] | None = None
+        for k, m in self.persistence:
+            fs = []
+            for thr in thresholds[::-1]:
+                alerts, true, caught = scorer.counts(float(thr), k, m)
+                p = true / alerts if alerts else 0.0
+                r = caught / scorer.positives
+                fs.append((1 + b2) * p * r / (b2 * p + r) if p + r else 0.0)
+            f_arr = np.asarray(fs)
+            if smooth:  # a few episodes decide each cut: prefer the middle of a plateau
+                pad = np.pad(f_arr, smooth, mode="edge")
+                f_arr = np.convolve(pad, np.ones(2 * smooth + 1) / (2 * smooth + 1), "valid")
+            j = int(np.argmax(f_arr))
+            if best is None or f_arr[j] > best[0] + 1e-9:
+                best = (float(f_arr[j]), float(thresholds[::-1][j]), k, m)
+        assert best is not None
+        self.last_f = round(best[0], 4)
+        return best[1], best[2], best[3]

@@ -236,6 +236,7 @@ def learn(
             metrics={
                 "rows_learned": state.replay.learned,
                 "threshold": state.replay.threshold,
+                "alert_k_of_m": list(getattr(state.replay, "persistence", (1, 1))),
                 "status": state.replay.learning_status(),
             },
             params={
@@ -269,6 +270,8 @@ def learn(
         "to": hi.isoformat(),
         "model_version": version,
         "threshold": round(float(state.replay.threshold), 4),
+        # the alert rule: k of a unit's last m ticks at or above the threshold
+        "alert_k_of_m": list(getattr(state.replay, "persistence", (1, 1))),
         "status": state.replay.learning_status(),
         "drift_events": len(drifts),
         "seconds": {"features": round(t_features, 3), "total": round(time.perf_counter() - t0, 3)},
