@@ -27,17 +27,12 @@ from faultcast.ingest.durations import parse_duration
 from faultcast.ingest.jsonl import DEFAULT_LIMITS
 from faultcast.ingest.opening import open_store, writable
 from faultcast.ingest.store import Store, StoreReader
-from faultcast.models.backtest import backtest as run_backtest
-from faultcast.models.features import UnitFeatureSpec
-from faultcast.models.learn import current_risk, learn_sessions
-from faultcast.models.learn import learn as learn_units
-from faultcast.models.recommend import Recommendation, RecoveryRecommender
-from faultcast.models.registry import Registry
-from faultcast.models.retrain import DEFAULT_MARGIN, retrain_runs
-from faultcast.models.retrain import retrain as run_retrain
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from faultcast.models.recommend import Recommendation, RecoveryRecommender
+    from faultcast.models.registry import Registry
 
 __all__ = ["FaultCast", "connect", "parse_duration"]
 
@@ -288,6 +283,8 @@ class FaultCast:
     @property
     def registry(self) -> Registry:
         """The model registry (versions, promote, rollback)."""
+        from faultcast.models.registry import Registry
+
         return Registry(self._writable("keep models"))
 
     def models(self, name: str | None = None) -> pd.DataFrame:
@@ -314,6 +311,10 @@ class FaultCast:
         for ``session_idle``) since the last run, and stores a prediction per session; its
         summary is under ``"sessions"``.
         """
+        from faultcast.models.features import UnitFeatureSpec
+        from faultcast.models.learn import learn as learn_units
+        from faultcast.models.learn import learn_sessions
+
         spec = UnitFeatureSpec(
             unit=unit, horizon_s=int(parse_duration(horizon)), tick_s=int(parse_duration(tick))
         )
@@ -360,6 +361,8 @@ class FaultCast:
             state = tuple(self.store.counts().values())
         key = (str(since), unit, state)
         if refresh or key not in self._recommenders:
+            from faultcast.models.recommend import RecoveryRecommender
+
             self._recommenders.clear()
             self._recommenders[key] = RecoveryRecommender.from_store(
                 self.store,
@@ -400,6 +403,8 @@ class FaultCast:
         cached = self._predictions
         if cached is not None and key is not None and cached[0] == key:
             return cached[1]
+        from faultcast.models.learn import current_risk
+
         frame = current_risk(self.store)
         self._predictions = (key, frame)
         return frame
@@ -428,6 +433,8 @@ class FaultCast:
         """
         if isinstance(labels, os.PathLike):
             labels = str(labels)
+        from faultcast.models.backtest import backtest as run_backtest
+
         result: dict[str, Any] = run_backtest(
             self.store,
             mode,
@@ -447,18 +454,22 @@ class FaultCast:
         *,
         since: str | float = "30d",
         holdout: str | float = "1d",
-        margin: float = DEFAULT_MARGIN,
+        margin: float | None = None,
         trigger: str = "manual",
     ) -> dict[str, Any]:
         """Rebuild the failure model from history, score candidates on the most recent
         ``holdout`` (never trained on), promote the best only if it beats production by
         ``margin`` PR-AUC.  Returns the run's record: ``promoted``, ``decision``, ``reason``,
-        ``candidates``, ``production``, ``split``."""
+        ``candidates``, ``production``, ``split``.  ``margin`` defaults to
+        :data:`faultcast.models.retrain.DEFAULT_MARGIN` (0.01)."""
+        from faultcast.models.retrain import DEFAULT_MARGIN
+        from faultcast.models.retrain import retrain as run_retrain
+
         result: dict[str, Any] = run_retrain(
             self._writable("retrain"),
             since=parse_duration(since),
             holdout=parse_duration(holdout),
-            margin=margin,
+            margin=DEFAULT_MARGIN if margin is None else margin,
             trigger=trigger,
         )
         self._predictions = None
@@ -466,6 +477,8 @@ class FaultCast:
 
     def retrain_runs(self) -> pd.DataFrame:
         """Past retrains, newest first, with their decision and reason."""
+        from faultcast.models.retrain import retrain_runs
+
         return retrain_runs(self.store)
 
     def summary(self) -> dict[str, Any]:

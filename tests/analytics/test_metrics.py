@@ -4,6 +4,7 @@ the same through ``Metrics``, and documentation that runs."""
 from __future__ import annotations
 
 import doctest
+import functools
 import inspect
 import logging
 from collections.abc import Callable
@@ -14,10 +15,19 @@ import faultcast.analytics as analytics
 import pandas as pd
 import pytest
 import structlog
-from faultcast.analytics import Metrics, example_store
+from faultcast.analytics import Metrics
+from faultcast.analytics import example_store as _build_example
 from faultcast.ingest import Store
 
 from tests.analytics.conftest import INJECTIONS, build, ev
+
+
+@functools.cache
+def example_store() -> Store:
+    """The example store, built once per test process: every metric only reads it (the filter
+    test checks that its 19 events are still 19 after every injection)."""
+    return _build_example()
+
 
 ROOT = Path(__file__).resolve().parents[2]
 METRICS = sorted(
