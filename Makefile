@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/faultcast dashboard --db $(DEMO_DB) --port $(DEMO_PORT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --timeout 600 -q
+	$(BIN)/python -m pytest -n 2 --dist worksteal --timeout 600 -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check faultcast ingest models analytics dashboard tests benchmarks
