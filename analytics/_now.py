@@ -19,6 +19,7 @@ from typing import Final
 
 import duckdb
 import pandas as pd
+from faultcast.analytics._prediction import _unit_column
 from faultcast.analytics._sql import (
     COUNT,
     FLAG,
@@ -56,12 +57,6 @@ _UNIT_ISSUES: Final[list[tuple[str, str]]] = [
     ("rank", COUNT),
     ("last_seen", TIME),
 ]
-
-
-def _unit_column(name: str) -> str:
-    if name not in UNIT_COLUMNS:
-        raise ValueError(f"unit_column={name!r} is not one of {list(UNIT_COLUMNS)}")
-    return name
 
 
 def _has_issue_ids(con: duckdb.DuckDBPyConnection) -> bool:
@@ -121,7 +116,7 @@ def failure_episodes(
     >>> found["issue_events"].tolist()
     [[1], [2]]
     """
-    column = _unit_column(unit_column)
+    column = _unit_column(unit_column, UNIT_COLUMNS)
     window_s = parse_duration(since, "since")
     active_s = parse_duration(active, "active")
     gap_s = parse_duration(episode_gap, "episode_gap")
@@ -229,7 +224,7 @@ def unit_issues(
            unit  events  rank
     0  payments       2     1
     """
-    column = _unit_column(unit_column)
+    column = _unit_column(unit_column, UNIT_COLUMNS)
     scope = Scope(since, until, service, host, component)
     if int(limit) < 0:
         raise ValueError(f"limit must be 0 or more, not {limit!r}")

@@ -44,9 +44,9 @@ UNIT_COLUMNS: Final[tuple[str, ...]] = ("service", "host", "component", "session
 _UNIT_FILTERS: Final[tuple[str, ...]] = ("service", "host", "component")
 
 
-def _unit_column(name: str) -> str:
-    if name not in UNIT_COLUMNS:
-        raise ValueError(f"unit_column={name!r} is not one of {list(UNIT_COLUMNS)}")
+def _unit_column(name: str, allowed: tuple[str, ...] = UNIT_COLUMNS) -> str:
+    if name not in allowed:
+        raise ValueError(f"unit_column={name!r} is not one of {list(allowed)}")
     return name
 
 
