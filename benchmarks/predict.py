@@ -31,7 +31,7 @@ second round (the alert rule, negative sampling, the surge features); 11 and 12 
 choose.  Leave-one-world-out chooses on the other world's development seeds only.
 
 Usage: ``python benchmarks/predict.py [--seeds 2 3 5 6 11 12] [--held-out 11 12] [--worlds ...]
-[--configs ...] [--hours 48] [--no-sessions]``; worlds can be run side by side and reported
+[--configs ...] [--hours 48] [--no-sessions] [--cache DIR]``; worlds can be run side by side and reported
 as one with ``--combine a.json b.json``.
 """
 
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -118,16 +119,38 @@ def _pick(m: dict[str, Any] | None) -> dict[str, Any] | None:
     return None if m is None else {k: m.get(k) for k in KEYS if k in m}
 
 
+def _world_store(
+    world: str, seed: int, hours: float, work: Path, cache: Path | None
+) -> tuple[Path, dict[str, Any]]:
+    """The ingested store of one world and seed, and its ground truth.  With ``cache`` they are
+    kept there (keyed by world, seed and hours) and reused by later runs; a store is built
+    under a temporary name and renamed, so a run that stops half way leaves nothing behind."""
+    name = f"{world}_{seed}_{hours:g}h"
+    where = cache if cache is not None else work
+    db, truth_file = where / f"{name}.duckdb", where / f"{name}.truth.json"
+    if not (db.exists() and truth_file.exists()):
+        where.mkdir(parents=True, exist_ok=True)
+        events = work / f"{name}.jsonl"
+        sim = WORLDS[world](events, seed, hours)
+        partial = where / f"{name}.{os.getpid()}.partial.duckdb"
+        with faultcast.connect(partial) as fc:
+            fc.ingest(events)
+        Path(sim.truth_path).replace(truth_file)
+        partial.replace(db)
+        events.unlink(missing_ok=True)
+    return db, json.loads(truth_file.read_text())
+
+
 def _unit(
-    world: str, seed: int, hours: float, work: Path, configs_run: list[str]
+    world: str,
+    seed: int,
+    hours: float,
+    work: Path,
+    configs_run: list[str],
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     """Every candidate configuration on one world and seed, with baselines and ceilings."""
-    events = work / f"{world}_{seed}.jsonl"
-    sim = WORLDS[world](events, seed, hours)
-    truth = json.loads(Path(sim.truth_path).read_text())
-    db = work / f"{world}_{seed}.duckdb"
-    with faultcast.connect(db) as fc:
-        fc.ingest(events)
+    db, truth = _world_store(world, seed, hours, work, cache)
     store = Store(db)
     base = UnitFeatureSpec(feature_set="all")
     t = time.perf_counter()
@@ -405,6 +428,12 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=48)
     parser.add_argument("--no-sessions", action="store_true")
     parser.add_argument(
+        "--cache",
+        type=Path,
+        help="keep each world's ingested store here and reuse it in later runs "
+        "(the simulation and ingest are most of a run's time)",
+    )
+    parser.add_argument(
         "--combine",
         nargs="+",
         type=Path,
@@ -426,7 +455,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             runs = [
-                _unit(w, s, args.hours, work, args.configs) for w in args.worlds for s in args.seeds
+                _unit(w, s, args.hours, work, args.configs, args.cache)
+                for w in args.worlds
+                for s in args.seeds
             ]
             sessions = {"skipped": "--no-sessions"} if args.no_sessions else _sessions(work)
     lowo = _lowo(runs, held_out)
