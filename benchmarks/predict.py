@@ -8,9 +8,12 @@ Prints one JSON object:
   surge-count rule (alert when any message pattern's 5-min count is k sigma above its hourly
   rate, k chosen on the first half), batch logistic regression and batch gradient boosting
   (scikit-learn, trained on the first half); and the *ceilings* the seed's ground truth allows:
-  an oracle that alerts exactly during every precursor and every decoy (they are
+  an oracle that alerts exactly during every precursor and every decoy (as if they were
   indistinguishable while they rise) reaches precision with_precursor / (with_precursor +
-  false_alarms) and recall with_precursor / outages.
+  false_alarms) and recall with_precursor / outages; one that also tells decoys apart reaches
+  precision 1 (``f1_decoys_told_apart``, the true upper bound).  ``worlds`` gives, per world,
+  the means over seeds (development and held out apart) and on how many seeds each target
+  holds.
 - ``leave_one_world_out``: the candidate configurations (feature set x online model) are scored
   on both worlds; for each world, the configuration chosen on the *other* world (best mean
   second-half F1 there) is reported with its figures on this world, beside this world's own
@@ -229,6 +232,11 @@ def _unit(
             "outages": outages,
             "outages_with_precursor": with_pre,
             "false_alarms": false_alarms,
+            # An oracle that also tells every decoy from a precursor (it alerts only before the
+            # outages that were announced): the upper bound a model can reach on this seed.
+            # The ceiling above assumes decoys cannot be told apart while they rise; a model
+            # that learns the difference (a decoy's lower peak, its fall) can pass it.
+            "f1_decoys_told_apart": round(2 * recall / (1 + recall), 4),
         },
         "features_seconds": round(features_s, 2),
     }
@@ -310,6 +318,44 @@ def _summary(
             }
         )
     return table
+
+
+def _by_world(table: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per world, development and held-out seeds apart: the mean second-half F1 of the online
+    model (the configuration chosen on the other world) and of each baseline, the margin over
+    the best baseline *mean* (the per-seed best of four noisy baselines is biased upwards),
+    and on how many seeds each per-seed target holds."""
+    out: dict[str, Any] = {}
+    for world in sorted({r["world"] for r in table}):
+        for held, part in ((False, "development"), (True, "held_out")):
+            rows = [r for r in table if r["world"] == world and r["held_out"] == held]
+            if not rows:
+                continue
+            names = sorted({k for r in rows for k in r["baselines"]})
+            baselines = {
+                k: _mean([((r["baselines"].get(k) or {}).get("f1")) for r in rows]) for k in names
+            }
+            best = max(baselines.items(), key=lambda kv: kv[1], default=(None, 0.0))
+            online = _mean([r["online"]["f1"] for r in rows])
+            leads = [r["online"].get("median_lead_time_s") for r in rows]
+            out.setdefault(world, {})[part] = {
+                "seeds": [r["seed"] for r in rows],
+                "online_f1": online,
+                "online_precision": _mean([r["online"]["precision"] for r in rows]),
+                "online_recall": _mean([r["online"]["recall"] for r in rows]),
+                "baselines_f1": baselines,
+                "best_baseline": {"name": best[0], "f1": best[1]},
+                "margin_over_best_baseline": round(online - best[1], 4),
+                "ceiling_f1": _mean([r["ceiling"]["f1"] for r in rows]),
+                "seeds_meeting": {
+                    "f1_0.75": sum((r["online"]["f1"] or 0) >= 0.75 for r in rows),
+                    "margin_0.05": sum(r["margin_over_best_baseline"] >= 0.05 for r in rows),
+                    "lead_5min": sum((v or 0) >= 300 for v in leads),
+                    "ece_0.05": sum((r["online"].get("ece") or 1) <= 0.05 for r in rows),
+                    "of": len(rows),
+                },
+            }
+    return out
 
 
 def _pca_spe(
@@ -461,6 +507,7 @@ def main() -> None:
             ]
             sessions = {"skipped": "--no-sessions"} if args.no_sessions else _sessions(work)
     lowo = _lowo(runs, held_out)
+    table = _summary(runs, lowo, held_out)
     print(
         json.dumps(
             {
@@ -468,7 +515,8 @@ def main() -> None:
                     "development": [s for s in args.seeds if s not in held_out],
                     "held_out": held_out,
                 },
-                "unit": _summary(runs, lowo, held_out),
+                "unit": table,
+                "worlds": _by_world(table),
                 "leave_one_world_out": lowo,
                 "targets": {
                     "online_f1_second_half": 0.75,
