@@ -25,7 +25,14 @@ Prints one JSON object:
   per CPU-second (``ratio_wall`` by wall time), and the same for ``small_commits`` (the events
   sent as 50 small commits of ``--issues-commit-events``, as ``serve --http`` commits them).
 
-Usage: ``python benchmarks/ingest.py [--events 1000000] [--big 3000000] [--workdir DIR] [--redaction-only]
+- ``new_store`` (``--new-store-only``): what a new store costs: ``--new-store-count`` new stores
+  created (``Store(path).writing()``, the migrations) and as many first ingests of a 10-line file
+  into a new store, with migration 9's backfill of issues run as before (whether or not the store
+  has events) and as now (skipped without events), taking turns, best of ``--new-store-rounds``;
+  ``ratio`` = before / now seconds per store (CPU; ``ratio_wall`` by wall time), the same for
+  ``first_ingest``.
+
+Usage: ``python benchmarks/ingest.py [--new-store-only] [--events 1000000] [--big 3000000] [--workdir DIR] [--redaction-only]
 [--redaction-events 200000] [--redaction-baseline 25a8010] [--issues-only] [--issues-events 200000]``.
 """
 
@@ -256,6 +263,62 @@ def _issues_cost(
     return result
 
 
+def _new_store_cost(work: Path, count: int, rounds: int) -> dict[str, Any]:
+    """New stores and first small ingests with the backfill of migration 9 run always (as
+    before) and only over events (as now), in the same run."""
+    import logging
+
+    import structlog
+    from faultcast.ingest import Ingestor, Store
+    from faultcast.ingest import store as store_module
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    lines = work / "ten.jsonl"
+    lines.write_text(
+        "".join(
+            json.dumps({"timestamp": 1_767_225_600 + i, "level": "error", "service": "svc",
+                        "event": f"request {i} timed out after {i * 7} ms"}) + "\n"
+            for i in range(10)
+        )
+    )  # fmt: skip
+    current = store_module._has_events
+    best: dict[str, dict[str, float]] = {}
+    try:
+        for _ in range(rounds):
+            for name in ("before", "now"):
+                store_module._has_events = (lambda con: True) if name == "before" else current
+                for what in ("create", "first_ingest"):
+                    folder = work / f"new_{name}_{what}"
+                    folder.mkdir(exist_ok=True)
+                    for old in folder.glob("*"):
+                        old.unlink()
+                    started, cpu0 = time.perf_counter(), time.process_time()
+                    for i in range(count):
+                        with Store(folder / f"{i}.duckdb") as store:
+                            if what == "create":
+                                with store.writing():
+                                    pass
+                            else:
+                                Ingestor(store).run([lines], format="json")
+                    wall, cpu = time.perf_counter() - started, time.process_time() - cpu0
+                    key = f"{what}/{name}"
+                    got = best.setdefault(key, {"wall": float("inf"), "cpu": float("inf")})
+                    got["wall"], got["cpu"] = min(got["wall"], wall), min(got["cpu"], cpu)
+    finally:
+        store_module._has_events = current
+    result: dict[str, Any] = {"stores": count, "rounds": rounds}
+    for what in ("create", "first_ingest"):
+        before, now = best[f"{what}/before"], best[f"{what}/now"]
+        result[what] = {
+            "before_ms": round(1000 * before["cpu"] / count, 1),
+            "now_ms": round(1000 * now["cpu"] / count, 1),
+            "ratio": round(before["cpu"] / now["cpu"], 3),
+            "ratio_wall": round(before["wall"] / now["wall"], 3),
+        }
+    result["ratio"] = result["create"]["ratio"]
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -273,11 +336,20 @@ def main() -> None:
     parser.add_argument(
         "--issues-only", action="store_true", help="only the cost of keeping issues at ingest"
     )
+    parser.add_argument(
+        "--new-store-only", action="store_true", help="only what creating a new store costs"
+    )
+    parser.add_argument("--new-store-count", type=int, default=20)
+    parser.add_argument("--new-store-rounds", type=int, default=3)
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="faultcast-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     for old in work.glob("*.duckdb*"):
         old.unlink()  # every run starts from empty stores
+    if args.new_store_only:
+        new_store = _new_store_cost(work, args.new_store_count, args.new_store_rounds)
+        print(json.dumps({"benchmark": "ingest", "new_store": new_store}))
+        return
     faultcast_cmd = [sys.executable, "-m", "faultcast", "ingest"]
 
     small = work / "events_1m.jsonl"

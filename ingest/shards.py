@@ -25,8 +25,8 @@ Examples
 --------
 >>> import tempfile, os
 >>> from faultcast.ingest import Store
->>> folder = tempfile.mkdtemp()
->>> paths = [os.path.join(folder, f"shard-{i}.duckdb") for i in range(2)]
+>>> folder = tempfile.TemporaryDirectory()
+>>> paths = [os.path.join(folder.name, f"shard-{i}.duckdb") for i in range(2)]
 >>> for i, path in enumerate(paths):
 ...     with Store(path).writing() as con:
 ...         _ = con.execute("INSERT INTO store.events (event_id, ts, service) "
@@ -36,6 +36,7 @@ Examples
 {'events': 2, 'quarantined': 0}
 >>> shards.query_df("SELECT service FROM store.events ORDER BY service")["service"].tolist()
 ['svc-0', 'svc-1']
+>>> shards.close(); folder.cleanup()
 """
 
 from __future__ import annotations

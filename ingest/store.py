@@ -71,6 +71,11 @@ def file_state(path: str) -> object:
     return (st.st_mtime_ns, st.st_size, wal)
 
 
+def _has_events(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the store being migrated (the current database) has an event yet."""
+    return bool(con.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchall()[0][0])
+
+
 class Store:
     """A faultcast store: one DuckDB file (or ``":memory:"``).
 
@@ -206,6 +211,9 @@ class Store:
                 try:
                     for statement in migration.statements:
                         con.execute(statement)
+                    if migration.backfill and _has_events(con):
+                        for statement in migration.backfill:
+                            con.execute(statement)
                     con.execute(
                         "INSERT INTO schema_version VALUES (?, ?, now())",
                         [migration.version, migration.name],

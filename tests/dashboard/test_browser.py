@@ -110,7 +110,12 @@ def _settle(page: object) -> None:
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
         timeout=30000,
     )
-    page.wait_for_timeout(800)  # charts finish drawing
+    # The charts are drawn (Plotly adds its SVG when it has laid one out): waited for, not slept.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+        ".every(chart => chart.querySelector('.main-svg'))",
+        timeout=30000,
+    )
 
 
 def _metric(page: object, label: str) -> int:

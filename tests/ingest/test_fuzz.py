@@ -78,8 +78,11 @@ lines_strategy = st.lists(
         st.binary(max_size=60),
         st.text(max_size=60).map(str.encode),
     ).map(lambda b: b.replace(b"\n", b" ")),
+    # Up to 600 lines were asked for, but a list that long overruns Hypothesis's budget of
+    # choices per example and is thrown away once drawn: only lists of 200-240 lines ever reached
+    # the test, after 30-odd draws (20 s).  Asking for what can be drawn tests the same.
     min_size=200,
-    max_size=600,
+    max_size=250,
 )
 
 

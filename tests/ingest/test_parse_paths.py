@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -54,9 +55,16 @@ events = st.fixed_dictionaries(
 )
 
 
+@functools.cache
+def _connection() -> duckdb.DuckDBPyConnection:
+    """One in-memory database for every parse here (each replaces ``batch`` and ``parsed``):
+    starting one per parse cost more than the parse of a small batch."""
+    return duckdb.connect()
+
+
 def _run(sql: str | None, lines: list[str]) -> list[tuple[Any, ...]]:
     """Parse with ``sql``; None: the fast path as the ingest builds it, for the aliases present."""
-    con = duckdb.connect()
+    con = _connection()
     con.register("batch", pa.table({"line_no": list(range(1, len(lines) + 1)), "line": lines}))
     if sql is None:
         present = {key for (key,) in con.execute(PRESENT_KEYS_SQL).fetchall()}
