@@ -104,7 +104,13 @@ CONFIGS: dict[str, tuple[str, str, int, str]] = {
     "all+logistic/k1": ("all", "logistic", 1, "episodes"),
     "templates+logistic/k1": ("templates", "logistic", 1, "episodes"),
     "templates+hoeffding_adaptive_tree": ("templates", "hoeffding_adaptive_tree", 1, "episodes"),
+    # h16-learner: the episode rule with surge gates (the model vetoes the surge rule's decoys)
+    "taxonomy+logistic/k4/gated": ("taxonomy", "logistic", 4, "gated"),
+    "taxonomy_surge+logistic/k4/gated": ("taxonomy_surge", "logistic", 4, "gated"),
+    "all+logistic/k4/gated": ("all", "logistic", 4, "gated"),
 }
+#: The surge gates a ``gated`` alert rule tries (standard deviations above the hourly rate).
+SURGE_GATES: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0)
 #: The configurations a run scores unless ``--configs`` says otherwise: the previous default
 #: (taxonomy features, every row learned, tick-level threshold), negative sampling k = 4, the
 #: surge-rule statistics as features, and the alert rule chosen on episodes.  (The template-only
@@ -185,7 +191,8 @@ def _unit(
             MODELS[model](),
             baselines=False,
             negative_sampling=k,
-            episode_rule=rule == "episodes",
+            episode_rule=rule in ("episodes", "gated"),
+            surge_gates=SURGE_GATES if rule == "gated" else (),
         )
         rows = r.pop("_rows")
         r.pop("_onsets")

@@ -115,6 +115,19 @@ def onset_index(onsets: pd.DataFrame) -> OnsetIndex:
     return index
 
 
+def gate_statistic(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """Each row's strongest surge in standard deviations above its hourly rate, the statistic
+    a surge gate of the alert rule compares: the strongest message pattern's surge when the
+    model's features hold it (``tmpl_max_surge``, stored as a signed log), else the strongest
+    level or category signal's (``max_surge``); +inf (no gate) when the frame has neither."""
+    if "tmpl_max_surge" in names:
+        logged = frame["tmpl_max_surge"].to_numpy(dtype=float)
+        return np.sign(logged) * np.expm1(np.abs(logged))
+    if "max_surge" in frame.columns:
+        return frame["max_surge"].to_numpy(dtype=float)
+    return np.full(len(frame), np.inf)
+
+
 class UnitReplay:
     """The online state of unit-mode learning: model, threshold and the rows awaiting labels.
 
@@ -157,12 +170,18 @@ class UnitReplay:
         calibrator: OnlineCalibrator | None = None,
         rule: AlertRuleSelector | None = None,
         episode_rule: bool = False,
+        surge_gates: tuple[float, ...] = (),
     ) -> None:
         self.spec = spec
+        self.gate = -np.inf  # the chosen surge gate (-inf: none)
         # The alert rule (threshold and persistence) chosen on alert episodes once enough
         # failures fell due; until then the tick-level selector's threshold, one tick.
         self.rule = (
-            (rule if rule is not None else AlertRuleSelector(horizon_s=spec.horizon_s))
+            (
+                rule
+                if rule is not None
+                else AlertRuleSelector(horizon_s=spec.horizon_s, gates=tuple(surge_gates))
+            )
             if episode_rule
             else None
         )
@@ -257,6 +276,7 @@ class UnitReplay:
             out["alert"] = pd.Series(dtype=bool)
             return out
         X = frame[names].to_numpy(dtype=float)
+        gate = gate_statistic(frame, names)
         ticks = _naive_ns(frame["tick"])
         units = frame["unit"].to_numpy()
         made = _naive_ns(frame["made_at"])
@@ -277,6 +297,8 @@ class UnitReplay:
             self.failures_seen, self.raw_threshold = 0, self.threshold
         if not hasattr(self, "rule"):  # a state pickled before alert rules
             self.rule, self.persistence, self.recent = None, (1, 1), {}
+        if not hasattr(self, "gate"):  # a state pickled before surge gates
+            self.gate = -np.inf
         calibrator, rule = self.calibrator, self.rule
         step_s = pd.Timedelta(seconds=self.spec.tick_s)
         model, selector = self.model, self.selector
@@ -305,9 +327,10 @@ class UnitReplay:
             self.last_tick = tick
             # Labels due now: rows made at least `horizon` ticks ago.
             while self.pending and self.pending[0][0] <= self.tick_index - horizon:
-                _, xs, us, ms, ps, fs, ys = self.pending.popleft()
+                entry = self.pending.popleft()
+                _, xs, us, ms, ps, fs, ys = entry[:7]
                 if rule is not None:
-                    rule.update(us, ms, ps, fs)
+                    rule.update(us, ms, ps, fs, entry[7] if len(entry) > 7 else None)
                 for row, y, p, f in zip(xs, ys, ps, fs, strict=True):
                     if f:
                         continue
@@ -324,11 +347,12 @@ class UnitReplay:
                         model.learn_one(x, bool(y))
                     self.learned += 1
             if self.tick_index % self.refresh_every == 0:
-                chosen = rule.choose(onsets) if rule is not None else None
+                chosen = rule.choose_gated(onsets) if rule is not None else None
                 if chosen is None:
                     self.raw_threshold, self.persistence = selector.threshold(), (1, 1)
+                    self.gate = -np.inf
                 else:
-                    self.raw_threshold, k_of, m_of = chosen
+                    self.raw_threshold, k_of, m_of, self.gate = chosen
                     self.persistence = (k_of, m_of)
                 self.threshold = float(calibrator.transform(np.array([self.raw_threshold]))[0])
             self.failures_seen = self._failures_seen(made[s], onsets)
@@ -343,7 +367,7 @@ class UnitReplay:
             prob[s:e] = calibrator.transform(raw[s:e])
             thr[s:e] = self.threshold
             ready[s:e] = self.failures_seen >= self.min_failures
-            alert[s:e] = self._persistent(units[s:e], raw[s:e])
+            alert[s:e] = self._persistent(units[s:e], raw[s:e]) & (gate[s:e] >= self.gate)
             self.pending.append(
                 [
                     self.tick_index,
@@ -353,6 +377,7 @@ class UnitReplay:
                     raw[s:e].copy(),
                     failing[s:e],
                     labels[s:e],
+                    gate[s:e],
                 ]
             )
         out["probability"] = prob
@@ -397,6 +422,7 @@ class UnitReplay:
                 ],
                 dtype=bool,
             )
+        above &= gate_statistic(frame, names) >= getattr(self, "gate", -np.inf)
         out["alert"] = above & ready & ~out["failing"].to_numpy(dtype=bool)
         return out
 
