@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from faultcast.ingest import Store
+from faultcast.models.backtest import SURGE_GATES as BACKTEST_SURGE_GATES
 from faultcast.models.backtest import (
     _session_dicts,
     _unit_baselines,
@@ -92,7 +93,8 @@ MODELS = {
 }
 #: The candidate configurations: name -> (feature set, online model, negative sampling k,
 #: alert rule: ``episodes`` (threshold and persistence chosen on alert episodes) or ``ticks``
-#: (a threshold chosen on tick-level F0.5, one tick alerts)).
+#: (a threshold chosen on tick-level F0.5, one tick alerts) or ``gated`` (episodes, with the
+#: surge gates of :data:`SURGE_GATES` among the rules tried)).
 CONFIGS: dict[str, tuple[str, str, int, str]] = {
     "taxonomy+logistic/k1/ticks": ("taxonomy", "logistic", 1, "ticks"),
     "taxonomy+logistic/k4/ticks": ("taxonomy", "logistic", 4, "ticks"),
@@ -109,16 +111,16 @@ CONFIGS: dict[str, tuple[str, str, int, str]] = {
     "taxonomy_surge+logistic/k4/gated": ("taxonomy_surge", "logistic", 4, "gated"),
     "all+logistic/k4/gated": ("all", "logistic", 4, "gated"),
 }
-#: The surge gates a ``gated`` alert rule tries (standard deviations above the hourly rate).
-SURGE_GATES: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0)
+#: The surge gates a ``gated`` alert rule tries (the production default's).
+SURGE_GATES: tuple[float, ...] = BACKTEST_SURGE_GATES
 #: The configurations a run scores unless ``--configs`` says otherwise: the previous default
 #: (taxonomy features, every row learned, tick-level threshold), negative sampling k = 4, the
 #: surge-rule statistics as features, and the alert rule chosen on episodes.  (The template-only
 #: sets and the tree were not chosen by leave-one-world-out in earlier runs; they stay
 #: selectable.)
-DEFAULT_CONFIGS: list[str] = list(CONFIGS)[:5]
+DEFAULT_CONFIGS: list[str] = [*list(CONFIGS)[:5], "taxonomy+logistic/k4/gated"]
 #: What ``learn`` and ``backtest`` use (UnitFeatureSpec and UnitReplay defaults).
-PRODUCTION = "taxonomy+logistic/k4/ticks"
+PRODUCTION = "taxonomy+logistic/k4/gated"
 
 
 def _pick(m: dict[str, Any] | None) -> dict[str, Any] | None:

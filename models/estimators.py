@@ -355,6 +355,10 @@ class AlertRuleSelector(base.Base):
     scores of later precursors rise), and F2 recovered that (``benchmarks/predict.py`` compares
     it with the tick-level rule under leave-one-world-out).
 
+    ``gates`` adds rules that alert only on ticks whose surge statistic (given to
+    :meth:`update`) is at or above a gate, one tick each; :meth:`choose_gated` returns the gate
+    with the rule (see :class:`~faultcast.models.backtest.UnitReplay`).
+
     >>> sel = AlertRuleSelector(horizon_s=120, min_onsets=1)
     >>> t = np.arange("2026-01-01T00:00", "2026-01-01T00:20", dtype="datetime64[m]").astype("datetime64[ns]")
     >>> s = np.where((t >= t[5]) & (t <= t[7]), 0.9, 0.1)

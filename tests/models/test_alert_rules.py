@@ -82,7 +82,8 @@ def test_the_replay_alerts_on_k_of_m_ticks_per_unit() -> None:
     from faultcast.models.features import UnitFeatureSpec
 
     replay = UnitReplay(UnitFeatureSpec(), episode_rule=True)
-    assert replay.rule is not None and not UnitReplay(UnitFeatureSpec()).rule
+    assert replay.rule is not None and not UnitReplay(UnitFeatureSpec(), episode_rule=False).rule
+    assert UnitReplay(UnitFeatureSpec()).rule.gates  # the default rule has surge gates
     replay.raw_threshold, replay.persistence = 0.5, (2, 3)
     units = np.array(["a", "b"])
     ticks = [[0.9, 0.9], [0.1, 0.9], [0.9, 0.1], [0.1, 0.1]]
@@ -113,6 +114,7 @@ def test_a_surge_gate_vetoes_the_scores_that_come_with_no_surge() -> None:
 
     from faultcast.models.backtest import gate_statistic
 
+    # the strongest message pattern's surge (stored as a signed log) when the features hold it
     frame = pd.DataFrame({"max_surge": [0.5, 4.0], "tmpl_max_surge": [np.log1p(6.0), 0.0]})
-    assert gate_statistic(frame, ["max_surge"]).tolist() == [0.5, 4.0]
-    assert gate_statistic(frame, ["tmpl_max_surge"]).round(6).tolist() == [6.0, 0.0]
+    assert gate_statistic(frame, ["max_surge"]).round(6).tolist() == [6.0, 0.0]
+    assert gate_statistic(frame[["max_surge"]], ["max_surge"]).tolist() == [0.5, 4.0]
