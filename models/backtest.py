@@ -173,7 +173,7 @@ class UnitReplay:
     the gates 0.702 on the default world and 0.689 on the graph world, against 0.682 and
     0.644 for the tick rule and 0.670 and 0.672 for episodes without gates; the
     gated rule was best on each world when chosen on the other.  Its mean margin over the best
-    of the four baselines is small: +0.002 (default world) and +0.035 (graph world).
+    of the four baselines is small: +0.001 (default world) and +0.023 (graph world).
 
     Probabilities are the model's scores calibrated online (:class:`OnlineCalibrator`, fitted
     on the labels that fell due); the alert threshold is chosen on the raw scores (calibration
