@@ -355,6 +355,10 @@ class AlertRuleSelector(base.Base):
     scores of later precursors rise), and F2 recovered that (``benchmarks/predict.py`` compares
     it with the tick-level rule under leave-one-world-out).
 
+    ``gates`` adds rules that alert only on ticks whose surge statistic (given to
+    :meth:`update`) is at or above a gate, one tick each; :meth:`choose_gated` returns the gate
+    with the rule (see :class:`~faultcast.models.backtest.UnitReplay`).
+
     >>> sel = AlertRuleSelector(horizon_s=120, min_onsets=1)
     >>> t = np.arange("2026-01-01T00:00", "2026-01-01T00:20", dtype="datetime64[m]").astype("datetime64[ns]")
     >>> s = np.where((t >= t[5]) & (t <= t[7]), 0.9, 0.1)
@@ -372,7 +376,9 @@ class AlertRuleSelector(base.Base):
         persistence: tuple[tuple[int, int], ...] = PERSISTENCE,
         beta: float = 2.0,
         smooth: int = 2,
+        gates: tuple[float, ...] = (),
     ) -> None:
+        self.gates = tuple(gates)
         self.horizon_s = horizon_s
         self.smooth = smooth
         self.window = window
@@ -384,23 +390,45 @@ class AlertRuleSelector(base.Base):
         self.last_f: float | None = None
 
     def update(
-        self, units: np.ndarray, made_at: np.ndarray, scores: np.ndarray, failing: np.ndarray
+        self,
+        units: np.ndarray,
+        made_at: np.ndarray,
+        scores: np.ndarray,
+        failing: np.ndarray,
+        surge: np.ndarray | None = None,
     ) -> None:
-        self._ticks.append(
-            (
-                np.asarray(units).astype(str),
-                np.asarray(made_at, dtype="datetime64[ns]"),
-                np.asarray(scores, dtype=float),
-                np.asarray(failing, dtype=bool),
-            )
+        """One tick's scored rows, once their labels are due; ``surge`` is each row's gate
+        statistic (the strongest surge, in standard deviations), needed when ``gates`` is set."""
+        row = (
+            np.asarray(units).astype(str),
+            np.asarray(made_at, dtype="datetime64[ns]"),
+            np.asarray(scores, dtype=float),
+            np.asarray(failing, dtype=bool),
         )
+        if getattr(self, "gates", ()):
+            gate = np.full(len(row[2]), np.inf) if surge is None else surge
+            row = (*row, np.asarray(gate, dtype=float))
+        self._ticks.append(row)
 
     def choose(self, onsets: dict[Any, np.ndarray]) -> tuple[float, int, int] | None:
+        """The best ``(threshold, k, m)``, or None (see the class docstring); with ``gates``
+        :meth:`choose_gated` also says which surge gate goes with it."""
+        chosen = self.choose_gated(onsets)
+        return None if chosen is None else chosen[:3]
+
+    def choose_gated(self, onsets: dict[Any, np.ndarray]) -> tuple[float, int, int, float] | None:
+        """The best ``(threshold, k, m, gate)``: alert when k of a unit's last m ticks scored at
+        or above the threshold, on ticks whose surge statistic is at or above ``gate``
+        (``-inf``: no gate).  A gate is tried with one tick (k = m = 1) per value of ``gates``:
+        the model vetoes the surges it has learned to be decoys, and the gate vetoes the
+        model's alerts on units where nothing surges."""
         from faultcast.models.metrics import EpisodeScorer
 
         if not self._ticks:
             return None
-        units, made, scores, failing = (np.concatenate(c) for c in zip(*self._ticks, strict=True))
+        gates = getattr(self, "gates", ())
+        cols = [np.concatenate(c) for c in zip(*self._ticks, strict=True)]
+        units, made, scores, failing = cols[:4]
         scorer = EpisodeScorer(units, made, scores, failing, onsets, self.horizon_s)
         if scorer.positives < self.min_onsets:
             return None
@@ -411,8 +439,21 @@ class AlertRuleSelector(base.Base):
         thresholds = np.unique(np.quantile(ok, 1.0 - tops, method="higher"))
         b2 = self.beta**2
         smooth = getattr(self, "smooth", 0)
-        best: tuple[float, float, int, int] | None = None
-        for k, m in self.persistence:
+        rules: list[tuple[int, int, float]] = [(k, m, -np.inf) for k, m in self.persistence]
+        rules += [(1, 1, float(g)) for g in gates]
+        ordered = scorer.scores.copy()
+        gate_sorted = None
+        if gates:  # the scorer holds rows in its own order: the gate statistic likewise
+            keys, codes = np.unique(units, return_inverse=True)
+            t = made.astype(np.int64) // 1_000_000_000
+            gate_sorted = cols[4][np.lexsort((t, codes))]
+        best: tuple[float, float, int, int, float] | None = None
+        for k, m, gate in rules:
+            scorer.scores = (
+                ordered
+                if gate_sorted is None or gate == -np.inf
+                else np.where(gate_sorted >= gate, ordered, -np.inf)
+            )
             fs = []
             for thr in thresholds[::-1]:
                 alerts, true, caught = scorer.counts(float(thr), k, m)
@@ -425,7 +466,8 @@ class AlertRuleSelector(base.Base):
                 f_arr = np.convolve(pad, np.ones(2 * smooth + 1) / (2 * smooth + 1), "valid")
             j = int(np.argmax(f_arr))
             if best is None or f_arr[j] > best[0] + 1e-9:
-                best = (float(f_arr[j]), float(thresholds[::-1][j]), k, m)
+                best = (float(f_arr[j]), float(thresholds[::-1][j]), k, m, gate)
+        scorer.scores = ordered
         assert best is not None
         self.last_f = round(best[0], 4)
-        return best[1], best[2], best[3]
+        return best[1], best[2], best[3], best[4]

@@ -29,7 +29,7 @@ from faultcast.ingest import Store
 from faultcast.ingest._log import get_logger
 from faultcast.ingest.errors import StorageError
 from faultcast.ingest.store import StoreReader
-from faultcast.models.backtest import UnitReplay, onset_index
+from faultcast.models.backtest import UnitReplay, onset_index, query_spec
 from faultcast.models.estimators import RareTemplateDetector, SessionClassifier, ThresholdSelector
 from faultcast.models.features import (
     SIGNALS,
@@ -166,6 +166,11 @@ def _explain(state: LearnState, row: pd.Series, top: int = 3) -> list[dict[str, 
     return out
 
 
+def _gate(replay: UnitReplay) -> float | None:
+    gate = float(getattr(replay, "gate", -np.inf))
+    return None if not np.isfinite(gate) else gate
+
+
 def learn(
     store: Store,
     spec: UnitFeatureSpec | None = None,
@@ -208,7 +213,7 @@ def learn(
         lo = state.next_tick if state.next_tick is not None else rng[0].floor(tick)
         if lo >= hi:
             return empty
-        feats = unit_features(con, spec, lo, hi)
+        feats = unit_features(con, query_spec(spec, state.replay), lo, hi)
         onsets = onset_index(failure_onsets(con, spec))
     t_features = time.perf_counter() - t0
     learned_before = state.replay.learned
@@ -272,6 +277,8 @@ def learn(
         "threshold": round(float(state.replay.threshold), 4),
         # the alert rule: k of a unit's last m ticks at or above the threshold
         "alert_k_of_m": list(getattr(state.replay, "persistence", (1, 1))),
+        # alert only on ticks whose strongest surge is at least this (None: no gate)
+        "alert_surge_gate": _gate(state.replay),
         "status": state.replay.learning_status(),
         "drift_events": len(drifts),
         "seconds": {"features": round(t_features, 3), "total": round(time.perf_counter() - t0, 3)},

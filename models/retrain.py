@@ -42,7 +42,7 @@ from faultcast.ingest import Store
 from faultcast.ingest._log import get_logger
 from faultcast.ingest.errors import FaultcastError
 from faultcast.ingest.store import StoreReader
-from faultcast.models.backtest import UnitReplay, onset_index
+from faultcast.models.backtest import UnitReplay, onset_index, query_spec
 from faultcast.models.estimators import FailureRiskClassifier
 from faultcast.models.features import (
     UnitFeatureSpec,
@@ -239,7 +239,7 @@ def retrain(
                     "decision": "skipped",
                     "reason": f"too little history: need more than {holdout / 3600:g} h of holdout plus two horizons",
                 }
-            feats = unit_features(con, spec, start, end)
+            feats = unit_features(con, query_spec(spec, UnitReplay(spec)), start, end)
             onsets = failure_onsets(con, spec)
             stored = (
                 con.execute(

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import pandas as pd
 from faultcast.ingest.store import StoreReader
-from faultcast.models.backtest import onset_index
+from faultcast.models.backtest import onset_index, query_spec
 from faultcast.models.features import failure_onsets, unit_features
 from faultcast.models.registry import REGISTRY_SCHEMA, ModelNotFoundError, Registry
 
@@ -84,7 +84,7 @@ def production_predictions(
     tick = pd.Timedelta(seconds=spec.tick_s)
     hi = pd.Timestamp(state.next_tick)
     with store.reading() as con:
-        feats = unit_features(con, spec, hi - tick, hi)
+        feats = unit_features(con, query_spec(spec, replay), hi - tick, hi)
         onsets = onset_index(failure_onsets(con, spec))
     if feats.empty:
         return _empty()

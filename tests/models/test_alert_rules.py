@@ -82,10 +82,39 @@ def test_the_replay_alerts_on_k_of_m_ticks_per_unit() -> None:
     from faultcast.models.features import UnitFeatureSpec
 
     replay = UnitReplay(UnitFeatureSpec(), episode_rule=True)
-    assert replay.rule is not None and not UnitReplay(UnitFeatureSpec()).rule
+    assert replay.rule is not None and not UnitReplay(UnitFeatureSpec(), episode_rule=False).rule
+    assert UnitReplay(UnitFeatureSpec()).rule.gates  # the default rule has surge gates
     replay.raw_threshold, replay.persistence = 0.5, (2, 3)
     units = np.array(["a", "b"])
     ticks = [[0.9, 0.9], [0.1, 0.9], [0.9, 0.1], [0.1, 0.1]]
     alerts = [replay._persistent(units, np.array(t)).tolist() for t in ticks]
     # a: above, below, above -> 2 of 3 at the third tick; b: above twice, 2 of 3 a tick longer
     assert alerts == [[False, False], [False, True], [True, True], [False, False]]
+
+
+def test_a_surge_gate_vetoes_the_scores_that_come_with_no_surge() -> None:
+    """Decoys score high but nothing surges; precursors surge: the gated rule is chosen, its
+    gate lets the precursors through, and the replay applies it per row."""
+    rows, onsets = _world(3)
+    rng = np.random.default_rng(3)
+    score = rows["score"].to_numpy()
+    # a surge statistic: high during the ramps before failures, low at the one-tick spikes
+    surge = np.where((score >= 0.6) & (score < 0.95), rng.uniform(3.5, 8.0, len(score)), 0.5)
+    made = rows["made_at"].dt.tz_localize(None).to_numpy("datetime64[ns]")
+    single = ((1, 1),)
+    gated = AlertRuleSelector(horizon_s=HORIZON_S, persistence=single, gates=(1.0, 3.0))
+    gated.update(rows["unit"].to_numpy(), made, score, rows["failing"], surge)
+    threshold, k, m, gate = gated.choose_gated(_index(onsets)) or (0.0, 0, 0, 0.0)
+    assert gate in (1.0, 3.0) and (k, m) == (1, 1)
+    plain = AlertRuleSelector(horizon_s=HORIZON_S, persistence=single)
+    plain.update(rows["unit"].to_numpy(), made, score, rows["failing"])
+    assert plain.choose_gated(_index(onsets)) is not None
+    assert (gated.last_f or 0) > (plain.last_f or 0) + 0.2
+    assert gated.choose(_index(onsets)) == (threshold, k, m)  # the ungated interface stays
+
+    from faultcast.models.backtest import gate_statistic
+
+    # the strongest message pattern's surge (stored as a signed log) when the features hold it
+    frame = pd.DataFrame({"max_surge": [0.5, 4.0], "tmpl_max_surge": [np.log1p(6.0), 0.0]})
+    assert gate_statistic(frame, ["max_surge"]).round(6).tolist() == [6.0, 0.0]
+    assert gate_statistic(frame[["max_surge"]], ["max_surge"]).tolist() == [0.5, 4.0]
