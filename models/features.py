@@ -589,19 +589,21 @@ WHERE r.tick >= $lo AND r.tick < $hi
 
 def _category_ramp(df: pd.DataFrame, spec: UnitFeatureSpec) -> None:
     """``cat_ramp_slope`` and ``cat_ramp_falloff`` in place: the ramp shape of each row's
-    strongest category of errors (the one with the largest surge), from its last three short
-    windows and its peak over the last :data:`PEAK_TICKS` ticks (vectorised over rows)."""
+    strongest category of errors (the one whose peak short-window count over the last
+    :data:`PEAK_TICKS` ticks stood furthest above its hourly rate, so a category that is
+    falling off its peak is still followed), from its last three short windows and that peak
+    (vectorised over rows)."""
     cats = _categories(spec)
-    short = spec.windows[1]
-    surge = df[[f"{c}_surge" for c in cats]].to_numpy(dtype=float)
-    pick = np.argmax(surge, axis=1)
+    short, long = spec.windows[1], spec.windows[-1]
+
+    def matrix(suffix: str) -> np.ndarray:
+        return np.nan_to_num(df[[f"{c}_{suffix}" for c in cats]].to_numpy(dtype=float))
+
+    expected = np.clip(matrix(str(long)) - matrix(str(short)), 0, None) * short / (long - short)
+    peak_surge = (matrix("pk") - expected) / np.sqrt(expected + 1.0)
+    pick = np.argmax(peak_surge, axis=1)
     rows = np.arange(len(df))
-
-    def column(suffix: str) -> np.ndarray:
-        m = df[[f"{c}_{suffix}" for c in cats]].to_numpy(dtype=float)
-        return np.nan_to_num(m[rows, pick])
-
-    c0, c2, pk = column(str(short)), column("p2"), column("pk")
+    c0, c2, pk = (matrix(x)[rows, pick] for x in (str(short), "p2", "pk"))
     df["cat_ramp_slope"] = (c0 - c2) / np.sqrt(c0 + c2 + 1.0)
     df["cat_ramp_falloff"] = (np.maximum(pk, c0) - c0) / np.sqrt(pk + 1.0)
 
