@@ -107,7 +107,6 @@ CONFIGS: dict[str, tuple[str, str, int, str]] = {
     # h16-features: the ramp feature sets (see UnitFeatureSpec.feature_set)
     "taxonomy_ramp+logistic/k4/ticks": ("taxonomy_ramp", "logistic", 4, "ticks"),
     "ramp+logistic/k4/ticks": ("ramp", "logistic", 4, "ticks"),
-    "taxonomy_ramp+hoeffding_adaptive_tree": ("taxonomy_ramp", "hoeffding_adaptive_tree", 1, "ticks"),
 }
 #: The configurations a run scores unless ``--configs`` says otherwise: the previous default
 #: (taxonomy features, every row learned, tick-level threshold), negative sampling k = 4, the
