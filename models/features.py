@@ -17,6 +17,19 @@ Unit mode
     under 1% of its previous hour, its event rate, and the failures and strongest surge of the
     units its events name as called (``peer``, ``upstream``, ``dependency`` or ``callee``).
 
+    The ramp sets (``"taxonomy_ramp"``, ``"ramp"``) add, with no taxonomy assumed beyond the
+    categories the taxonomy set already counts: the *ramp shape* of the unit's strongest
+    pattern and of its strongest category of errors (the change over its last three 5-tick
+    windows, its acceleration, whether it rose without a pause, how far it fell below its peak
+    of the last 30 ticks: a decoy falls off its peak, a precursor does not), the *persistence*
+    of its surges (the share of its last 15 ticks with a pattern 3 sigma above its hour) and
+    how long the current surge has lasted, its strongest surge against its own surges of the
+    last day, the share of the other units surging at the same tick (a global event rather
+    than a local one), the *surge risk* of its patterns (of the ticks a pattern surged
+    before, the share followed by a failure of the unit within the horizon, each counted once
+    its horizon passed), its own events naming a unit it calls (failed calls) and, while a
+    unit it calls is failing, the share of that callee's past failures followed by its own.
+
 Session mode
     One row per session key: the count of each template in the session and the session's
     level counts; its first and last event time order the sessions.
@@ -76,7 +89,16 @@ SIGNALS: Final[dict[str, tuple[str, str]]] = {
 
 
 #: The feature sets a spec may choose (see :attr:`UnitFeatureSpec.feature_set`).
-FEATURE_SETS: Final[tuple[str, ...]] = ("templates", "taxonomy", "all", "taxonomy_surge")
+FEATURE_SETS: Final[tuple[str, ...]] = (
+    "templates",
+    "taxonomy",
+    "all",
+    "taxonomy_surge",
+    "taxonomy_ramp",
+    "ramp",
+)
+#: The feature sets that compute the ramp, persistence, history and pool features.
+RAMP_SETS: Final[tuple[str, ...]] = ("taxonomy_ramp", "ramp")
 #: The surge-count rule's own statistics (the strongest pattern surge, how many patterns surge),
 #: which ``taxonomy_surge`` adds to the taxonomy features.
 SURGE_FEATURES: Final[tuple[str, ...]] = ("tmpl_max_surge", "tmpl_surging")
@@ -91,7 +113,56 @@ SURGE_SIGMA: Final[float] = 3.0
 #: The attributes that name another unit an event's unit called (cross-unit signals).
 PEER_ATTRS: Final[tuple[str, ...]] = ("peer", "upstream", "dependency", "callee")
 
-_BOUNDED: Final[frozenset[str]] = frozenset({"tmpl_rarest", "tmpl_mix_shift"})
+#: Ramp shape: a pattern's trend is judged on successive windows of ``windows[1]`` ticks, and
+#: its fall from its peak against the peak of the last ``PEAK_TICKS`` ticks.
+PEAK_TICKS: Final[int] = 30
+#: The prior of a pattern's surge risk (failures, ticks): a surge of a pattern never seen to
+#: surge counts as 0.5 in 5 ticks followed by a failure.
+RISK_PRIOR: Final[tuple[float, float]] = (0.5, 5.0)
+#: How many ticks back a unit's surges count as its recent persistence.
+PERSIST_TICKS: Final[int] = 15
+#: Ramp, persistence, history and pool features (no taxonomy assumed) with their words; the
+#: ``cat_ramp_*`` ones are the same shape for the unit's strongest category of errors.
+RAMP_FEATURES: Final[dict[str, str]] = {
+    "tmpl_ramp_slope": "its strongest pattern's 5-min count rising {value:.1f} standard deviations over the last {ramp} min",
+    "tmpl_ramp_accel": "its strongest pattern's rise accelerating by {value:.1f} standard deviations",
+    "tmpl_ramp_rising": "its strongest pattern rising over {ramp} min without a pause",
+    "tmpl_ramp_falloff": "its strongest pattern {value:.1f} standard deviations below its peak of the last {peak} min",
+    "cat_ramp_slope": "its strongest category of errors rising {value:.1f} standard deviations over the last {ramp} min",
+    "cat_ramp_falloff": "its strongest category of errors {value:.1f} standard deviations below its peak of the last {peak} min",
+    "tmpl_surge_rel": "its strongest surge {value:.1f} standard deviations above its surges of the last day",
+    "tmpl_surge_persist": "a pattern surging in {value:.0%} of the last {persist} min",
+    "tmpl_surge_age": "a pattern surging for {value:.0f} min",
+    "tmpl_pool_surging": "{value:.0%} of the other services surging at the same time",
+    "tmpl_top_risk": "{value:.0%} of past surges of its strongest pattern were followed by a failure",
+    "tmpl_surge_risk": "{value:.0%} of past surges of a surging pattern were followed by a failure",
+    "peer_calls": "{value:.0f} of its events in the last {short} min naming a service it calls",
+    "peer_cascade_share": "{value:.0%} of past failures of a failing service it calls were followed by its own",
+}
+
+#: What ``taxonomy_ramp`` adds to the taxonomy features: the ramp shape of the strongest
+#: category of errors and how persistently the unit's patterns surged (chosen by
+#: leave-one-world-out among the ramp features, see :attr:`UnitFeatureSpec.feature_set`).
+TAXONOMY_RAMP_FEATURES: Final[tuple[str, ...]] = (
+    "cat_ramp_slope",
+    "cat_ramp_falloff",
+    "tmpl_surge_persist",
+)
+#: The cross-unit features (failures and surges of the units a unit calls).
+PEER_FEATURES: Final[tuple[str, ...]] = ("peer_failures", "peer_max_surge")
+
+_BOUNDED: Final[frozenset[str]] = frozenset(
+    {
+        "tmpl_rarest",
+        "tmpl_mix_shift",
+        "tmpl_ramp_rising",
+        "tmpl_surge_persist",
+        "tmpl_pool_surging",
+        "peer_cascade_share",
+        "tmpl_top_risk",
+        "tmpl_surge_risk",
+    }
+)
 #: Template features (no taxonomy assumed) with their words (counts and surges are stored as
 #: ``sign(x) * log(1 + |x|)``).
 TEMPLATE_FEATURES: Final[dict[str, str]] = {
@@ -126,11 +197,21 @@ class UnitFeatureSpec:
     #: Which features the model learns from: ``"taxonomy"`` (surges of the level and category
     #: counts, retries, failed recoveries, new patterns), ``"templates"`` (per-template surges,
     #: novelty and rarity, mix shift, levels, cross-unit signals: no taxonomy assumed) or
-    #: ``"all"``, or ``"taxonomy_surge"`` (taxonomy plus the surge-count rule's statistics).
+    #: ``"all"``, or ``"taxonomy_surge"`` (taxonomy plus the surge-count rule's statistics),
+    #: ``"taxonomy_ramp"`` or ``"ramp"`` (below).
     #: Chosen by leave-one-world-out (``benchmarks/predict.py``): ``taxonomy`` was best on each
     #: world when chosen on the other (mean second-half F1 0.73 and 0.67, against 0.48 and 0.60
     #: for ``templates``).  ``taxonomy_surge`` ties with it on the development seeds (0.671
     #: and 0.666 over both worlds) and did worse on the held-out seeds, so it is not the default.
+    #: ``"taxonomy_ramp"`` adds the ramp shape of the strongest category of errors and the
+    #: persistence of pattern surges (:data:`TAXONOMY_RAMP_FEATURES`); ``"ramp"`` adds every
+    #: ramp, persistence, history, pool, surge-risk and cross-unit feature
+    #: (:data:`RAMP_FEATURES`, for richer learners).  Over the 16 development runs (seeds 2 3 5
+    #: 6 11 12 13 14 of both worlds, logistic, k = 4, tick rule) leave-one-world-out chooses
+    #: ``taxonomy_ramp`` on each world (mean second-half F1 0.686 default, 0.677 graph,
+    #: against 0.682 and 0.644 for ``taxonomy`` and 0.660 and 0.619 for ``ramp``); the gain
+    #: (+0.019 over the 16 runs, 10 up and 5 down, paired t-test p = 0.22) is within the
+    #: noise of ~20 failures per half, so ``taxonomy`` stays the default.
     feature_set: str = "taxonomy"
 
     def __post_init__(self) -> None:
@@ -151,7 +232,7 @@ class UnitFeatureSpec:
     def lookback_s(self) -> int:
         """Event history needed before the first tick for its trailing windows to be full
         (a day more for the template rarity of the ``templates`` and ``all`` features)."""
-        extra = RARITY_DAY_S if self.feature_set in ("templates", "all") else 0
+        extra = RARITY_DAY_S if self.feature_set in ("templates", "all", *RAMP_SETS) else 0
         return max(self.windows) * self.tick_s + 3600 + extra
 
     @property
@@ -168,6 +249,10 @@ class UnitFeatureSpec:
             names = templates
         elif self.feature_set == "taxonomy_surge":
             names = taxonomy + list(SURGE_FEATURES)
+        elif self.feature_set == "taxonomy_ramp":
+            names = taxonomy + list(TAXONOMY_RAMP_FEATURES)
+        elif self.feature_set == "ramp":
+            names = taxonomy + list(SURGE_FEATURES) + list(RAMP_FEATURES) + list(PEER_FEATURES)
         else:
             names = taxonomy + [n for n in templates if n not in taxonomy]
         return [*names, "minutes_since_failure"]
@@ -177,11 +262,18 @@ def describe_feature(name: str, value: float, spec: UnitFeatureSpec) -> str:
     """Words for a feature's value, e.g. ``"communication errors 6.2x their hourly rate over the last 5 min"``."""
     if name in ("hour_sin", "hour_cos"):
         return "the time of day"
-    if name in TEMPLATE_FEATURES:
+    if name in TEMPLATE_FEATURES or name in RAMP_FEATURES:
+        minutes = spec.tick_s / 60
         short = spec.windows[1] * spec.tick_s // 60
         if name not in _BOUNDED:
             value = math.copysign(math.expm1(abs(value)), value)
-        return TEMPLATE_FEATURES[name].format(value=value, short=short)
+        return {**TEMPLATE_FEATURES, **RAMP_FEATURES}[name].format(
+            value=value,
+            short=short,
+            ramp=f"{3 * short:g}",
+            peak=f"{PEAK_TICKS * minutes:g}",
+            persist=f"{PERSIST_TICKS * minutes:g}",
+        )
     if name in ("max_surge", "max_category_surge"):
         return f"the strongest surge of any {'category of errors' if 'category' in name else 'signal'}: {value:.1f} standard deviations above its hourly rate"
     if name == "minutes_since_failure":
@@ -196,6 +288,11 @@ def describe_feature(name: str, value: float, spec: UnitFeatureSpec) -> str:
     return f"{value:.0f} {words} in the last {minutes:g} min"
 
 
+def _categories(spec: UnitFeatureSpec) -> list[str]:
+    """The category signals of ``spec`` (``cat_*``), whose ramps the ``cat_ramp_*`` features follow."""
+    return [s for s in spec.surge_signals if s.startswith("cat_")]
+
+
 def _unit_sql(spec: UnitFeatureSpec) -> str:
     signals = ",\n        ".join(f"{SIGNALS[s][0]} AS {s}" for s in spec.signals)
     windows = []
@@ -206,6 +303,26 @@ def _unit_sql(spec: UnitFeatureSpec) -> str:
             )
     window_sql = ",\n        ".join(windows)
     counts = ", ".join(f"{s}_{w}" for s in spec.signals for w in spec.windows)
+    ramp_sql = ramp_cols = peak_sql = ""
+    if spec.feature_set in RAMP_SETS:  # each category's last three short windows and its peak
+        short = spec.windows[1]
+        parts, cols = [], []
+        for s in _categories(spec):
+            win = "(PARTITION BY unit ORDER BY tick ROWS BETWEEN {} PRECEDING AND {} PRECEDING)"
+            parts += [
+                f"sum({s}) OVER {win.format(2 * short - 1, short)} AS {s}_p1",
+                f"sum({s}) OVER {win.format(3 * short - 1, 2 * short)} AS {s}_p2",
+            ]
+            cols += [f"{s}_p1", f"{s}_p2", f"{s}_pk"]
+        peaks = [
+            f"max({s}_{short}) OVER (PARTITION BY unit ORDER BY tick ROWS BETWEEN {PEAK_TICKS - 1} PRECEDING AND CURRENT ROW) AS {s}_pk"
+            for s in _categories(spec)
+        ]
+        ramp_sql = ",\n        " + ",\n        ".join(parts)
+        # the peak is a window over the short window's sums, so a CTE of its own (before the
+        # outer query's WHERE, which would cut the window at the first tick)
+        peak_sql = ",\n        " + ",\n        ".join(peaks)
+        ramp_cols = ",\n    " + ", ".join(f"w.{c}" for c in cols)
     u = spec.unit
     return f"""
 WITH ev AS MATERIALIZED (
@@ -237,11 +354,12 @@ dense AS (
 ),
 windowed AS (
     SELECT unit, tick,
-        {window_sql}
+        {window_sql}{ramp_sql}
     FROM dense
-)
+),
+ramped AS (SELECT *{peak_sql} FROM windowed)
 SELECT w.unit, w.tick, w.tick + to_seconds($tick) AS made_at,
-    {counts},
+    {counts}{ramp_cols},
     least(coalesce(epoch(w.tick + to_seconds($tick) - (
         SELECT max(o.ts) FROM onsets o WHERE o.unit = w.unit AND o.ts < w.tick + to_seconds($tick))) / 60.0, 1440), 1440)
         AS minutes_since_failure,
@@ -251,14 +369,16 @@ SELECT w.unit, w.tick, w.tick + to_seconds($tick) AS made_at,
             AND f.ts >= w.tick + to_seconds($tick) - to_seconds($gap)) AS failing,
     (SELECT min(o.ts) FROM onsets o WHERE o.unit = w.unit AND o.ts > w.tick + to_seconds($tick)
             AND o.ts <= w.tick + to_seconds($tick) + to_seconds($horizon)) AS next_onset
-FROM windowed w
+FROM ramped w
 WHERE w.tick >= $lo AND w.tick < $hi
 ORDER BY w.tick, w.unit
 """
 
 
 def _template_sql(spec: UnitFeatureSpec) -> str:
-    """Per (unit, tick): template surges, novelty, rarity, mix shift and the units it calls.
+    """Per (unit, tick): template surges, novelty, rarity, mix shift and the units it calls;
+    with a ramp feature set also the strongest pattern's ramp shape, the persistence and age of
+    the unit's surges, its surge against its own last day and the share of units surging.
 
     Counts per (unit, template, tick) stay sparse (only where the template occurred); trailing
     windows are RANGE windows over them, so a unit with hundreds of templates costs its events,
@@ -266,24 +386,146 @@ def _template_sql(spec: UnitFeatureSpec) -> str:
     """
     u, t = spec.unit, spec.tick_s
     short, long = spec.windows[1], spec.windows[-1]
+    ramp = spec.feature_set in RAMP_SETS
     peer = "coalesce(" + ", ".join(f"e.attrs ->> '{a}'" for a in PEER_ATTRS) + ")"
+    # The grid starts a day earlier with a ramp set: a unit's surges are judged against its day.
+    grid_from = long * t + (RARITY_DAY_S if ramp else 0)
+    day_ticks = RARITY_DAY_S // t
+    ramp_w = (
+        f""",
+        coalesce(sum(st.n) OVER (PARTITION BY st.unit, st.tpl ORDER BY st.tick
+            RANGE BETWEEN INTERVAL {(2 * short - 1) * t} SECOND PRECEDING AND INTERVAL {short * t} SECOND PRECEDING), 0) AS c_p1,
+        coalesce(sum(st.n) OVER (PARTITION BY st.unit, st.tpl ORDER BY st.tick
+            RANGE BETWEEN INTERVAL {(3 * short - 1) * t} SECOND PRECEDING AND INTERVAL {2 * short * t} SECOND PRECEDING), 0) AS c_p2"""
+        if ramp
+        else ""
+    )
+    peak_cte = (
+        f"""w2 AS (
+    SELECT *, max(c_s) OVER (PARTITION BY unit, tpl ORDER BY tick
+        RANGE BETWEEN INTERVAL {(PEAK_TICKS - 1) * t} SECOND PRECEDING AND CURRENT ROW) AS c_pk
+    FROM w
+),"""
+        if ramp
+        else "w2 AS (SELECT * FROM w),"
+    )
+    top = (
+        """,
+        arg_max({'c0': c_s, 'c1': c_p1, 'c2': c_p2, 'pk': c_pk, 'risk': coalesce(risk, 0)},
+                (c_s - expected) / sqrt(expected + 1)) AS top,
+        max(risk) AS max_risk"""
+        if ramp
+        else ""
+    )
+    ramp_select = (
+        f""",
+    coalesce((h.c0 - h.c2) / sqrt(h.c0 + h.c2 + 1), 0) AS tmpl_ramp_slope,
+    coalesce((h.c0 - 2 * h.c1 + h.c2) / sqrt(h.c0 + 4 * h.c1 + h.c2 + 1), 0) AS tmpl_ramp_accel,
+    coalesce((h.c0 > h.c1 AND h.c1 > h.c2)::DOUBLE, 0) AS tmpl_ramp_rising,
+    coalesce((h.pk - h.c0) / sqrt(h.pk + 1), 0) AS tmpl_ramp_falloff,
+    coalesce((h.tmpl_max_surge - h.day_mean) / (h.day_sd + 1), 0) AS tmpl_surge_rel,
+    h.persist / {PERSIST_TICKS} AS tmpl_surge_persist,
+    least(epoch(h.tick - coalesce(h.calm_since, h.tick - INTERVAL {long * t} SECOND)) / 60.0, {long * t / 60}) AS tmpl_surge_age,
+    coalesce((h.pool_n - h.surging) / nullif(h.pool_units - 1, 0), 0) AS tmpl_pool_surging,
+    h.top_risk AS tmpl_top_risk, h.surge_risk AS tmpl_surge_risk"""
+        if ramp
+        else ""
+    )
+    hist_cte = (
+        f""",
+hist AS (
+    SELECT unit, tick, tmpl_max_surge, top.c0 AS c0, top.c1 AS c1, top.c2 AS c2, top.pk AS pk,
+        coalesce(top.risk, 0) AS top_risk, surge_risk,
+        (tmpl_max_surge >= {SURGE_SIGMA})::INTEGER AS surging,
+        avg(tmpl_max_surge) OVER wd AS day_mean, coalesce(stddev_samp(tmpl_max_surge) OVER wd, 0) AS day_sd,
+        sum((tmpl_max_surge >= {SURGE_SIGMA})::INTEGER) OVER (PARTITION BY unit ORDER BY tick
+            ROWS BETWEEN {PERSIST_TICKS - 1} PRECEDING AND CURRENT ROW)::DOUBLE AS persist,
+        max(CASE WHEN tmpl_max_surge < {SURGE_SIGMA} THEN tick END) OVER (PARTITION BY unit ORDER BY tick
+            ROWS BETWEEN {long} PRECEDING AND CURRENT ROW) AS calm_since,
+        sum((tmpl_max_surge >= {SURGE_SIGMA})::INTEGER) OVER (PARTITION BY tick) AS pool_n,
+        count(*) OVER (PARTITION BY tick) AS pool_units
+    FROM rolled
+    WINDOW wd AS (PARTITION BY unit ORDER BY tick ROWS BETWEEN {day_ticks} PRECEDING AND {long} PRECEDING)
+)"""
+        if ramp
+        else ",\nhist AS (SELECT unit, tick FROM rolled)"
+    )
+    calls_cte = calls_join = cascade_ctes = cascade_agg = cascade_join = cascade_select = ""
+    risk_ctes = risk_join = ""
+    if ramp:
+        h, gap = spec.horizon_s, spec.episode_gap_s
+        # The unit's own events that name a unit it calls (failed calls, say).
+        calls_cte = """
+calls AS (SELECT unit, tick, count(*) AS n FROM ev
+          WHERE peer IS NOT NULL AND peer <> unit AND NOT failure GROUP BY ALL),"""
+        calls_join = " LEFT JOIN calls c USING (unit, tick)"
+        calls_cte += f"""
+onsets AS (
+    SELECT unit, ts FROM (
+        SELECT unit, ts, coalesce(ts - lag(ts) OVER (PARTITION BY unit ORDER BY ts) > INTERVAL {gap} SECOND, true) AS onset
+        FROM ev WHERE failure
+    ) WHERE onset
+),"""
+        # Per (unit, pattern): of the ticks it surged, the share followed by a failure onset
+        # of the unit within the horizon, each tick known once its horizon has passed.
+        risk_ctes = f"""
+surge_rows AS (
+    SELECT unit, tpl, tick FROM w2 JOIN uday d USING (unit, tick)
+    WHERE (c_s - greatest(c_l - c_s, 0) * {short / (long - short)})
+          / sqrt(greatest(c_l - c_s, 0) * {short / (long - short)} + 1) >= {SURGE_SIGMA}
+),
+labelled AS (
+    SELECT s.unit, s.tpl, s.tick,
+        coalesce(o.ts <= s.tick + INTERVAL {t + h} SECOND, false)::INTEGER AS y
+    FROM surge_rows s ASOF LEFT JOIN onsets o ON o.unit = s.unit AND o.ts > s.tick + INTERVAL {t} SECOND
+),
+risk AS (
+    SELECT unit, tpl, tick,
+        (coalesce(sum(y) OVER wr, 0) + {RISK_PRIOR[0]}) / (coalesce(count(*) OVER wr, 0) + {RISK_PRIOR[1]}) AS risk
+    FROM labelled
+    WINDOW wr AS (PARTITION BY unit, tpl ORDER BY tick RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL {h} SECOND PRECEDING)
+),"""
+        risk_join = " LEFT JOIN risk USING (unit, tpl, tick)"
+        # Per edge (caller, callee): how often a failure onset of the callee was followed by
+        # one of the caller within the horizon; each known only once that horizon has passed.
+        cascade_ctes = f""",
+followed AS (
+    SELECT e.unit, e.peer, o.ts + INTERVAL {h} SECOND AS known_at,
+        EXISTS (SELECT 1 FROM onsets c WHERE c.unit = e.unit AND c.ts > o.ts
+                AND c.ts <= o.ts + INTERVAL {h} SECOND)::INTEGER AS followed
+    FROM edges e JOIN onsets o ON o.unit = e.peer
+),
+edge_history AS (
+    SELECT unit, peer, known_at,
+        count(*) OVER w AS n, sum(followed) OVER w AS k
+    FROM followed
+    WINDOW w AS (PARTITION BY unit, peer ORDER BY known_at ROWS UNBOUNDED PRECEDING)
+)"""
+        cascade_join = f"""
+                  ASOF LEFT JOIN edge_history hh ON hh.unit = e.unit AND hh.peer = e.peer
+                      AND hh.known_at <= r.tick + INTERVAL {t} SECOND"""
+        cascade_agg = """,
+        max(CASE WHEN q.fail_s > 0 THEN (coalesce(hh.k, 0) + 1) / (coalesce(hh.n, 0) + 2) ELSE 0 END)
+            AS peer_cascade_share"""
+        cascade_select = """,
+    r.calls_s::DOUBLE AS peer_calls, coalesce(p.peer_cascade_share, 0) AS peer_cascade_share"""
     return f"""
 WITH ev AS MATERIALIZED (
     SELECT e.{u} AS unit, time_bucket(to_seconds({t}), e.ts, TIMESTAMPTZ '1970-01-01') AS tick,
            coalesce(e.template_id, e.level, '?') AS tpl, coalesce(e.failure, false) AS failure,
-           {peer} AS peer
+           {peer} AS peer, e.ts
     FROM store.events e
     WHERE e.{u} IS NOT NULL AND e.ts >= $lo - to_seconds($lookback) AND e.ts < $hi
 ),
 units AS (SELECT DISTINCT unit FROM ev),
 grid AS (
     SELECT unit, tick FROM units,
-        (SELECT unnest(generate_series(time_bucket(to_seconds({t}), $lo - to_seconds({long * t}), TIMESTAMPTZ '1970-01-01'),
+        (SELECT unnest(generate_series(time_bucket(to_seconds({t}), $lo - to_seconds({grid_from}), TIMESTAMPTZ '1970-01-01'),
                                        $hi - to_seconds({t}), to_seconds({t}))) AS tick)
 ),
 st AS (SELECT unit, tpl, tick, count(*)::DOUBLE AS n FROM ev WHERE NOT failure GROUP BY ALL),
 ut AS (SELECT unit, tick, sum(n) AS n FROM st GROUP BY ALL),
-fails AS (SELECT unit, tick, count(*) AS n FROM ev WHERE failure GROUP BY ALL),
+fails AS (SELECT unit, tick, count(*) AS n FROM ev WHERE failure GROUP BY ALL),{calls_cte}
 uday AS (
     SELECT unit, tick, n,
         coalesce(sum(n) OVER (PARTITION BY unit ORDER BY tick RANGE BETWEEN INTERVAL {RARITY_DAY_S} SECOND PRECEDING
@@ -297,17 +539,18 @@ w AS (
         sum(st.n) OVER win_s AS c_s,
         sum(st.n) OVER win_l AS c_l,
         coalesce(sum(st.n) OVER (PARTITION BY st.unit, st.tpl ORDER BY st.tick
-            RANGE BETWEEN INTERVAL {RARITY_DAY_S} SECOND PRECEDING AND INTERVAL {t} SECOND PRECEDING), 0) AS c_day
+            RANGE BETWEEN INTERVAL {RARITY_DAY_S} SECOND PRECEDING AND INTERVAL {t} SECOND PRECEDING), 0) AS c_day{ramp_w}
     FROM st
     WINDOW win_s AS (PARTITION BY st.unit, st.tpl ORDER BY st.tick RANGE BETWEEN INTERVAL {(short - 1) * t} SECOND PRECEDING AND CURRENT ROW),
            win_l AS (PARTITION BY st.unit, st.tpl ORDER BY st.tick RANGE BETWEEN INTERVAL {(long - 1) * t} SECOND PRECEDING AND CURRENT ROW)
 ),
+{peak_cte}{risk_ctes}
 scored AS (
-    SELECT w.*, d.day_n,
-        greatest(w.c_l - w.c_s, 0) * {short / (long - short)} AS expected,
-        w.c_day / nullif(d.day_n, 0) AS share,
-        (w.c_l - w.c_s) / nullif(d.unit_l - d.unit_s, 0) AS hour_share
-    FROM w JOIN uday d USING (unit, tick)
+    SELECT w2.*, d.day_n{", risk.risk" if ramp else ""},
+        greatest(w2.c_l - w2.c_s, 0) * {short / (long - short)} AS expected,
+        w2.c_day / nullif(d.day_n, 0) AS share,
+        (w2.c_l - w2.c_s) / nullif(d.unit_l - d.unit_s, 0) AS hour_share
+    FROM w2 JOIN uday d USING (unit, tick){risk_join}
 ),
 per_tick AS (
     SELECT unit, tick,
@@ -316,7 +559,7 @@ per_tick AS (
         sum(n) FILTER (WHERE c_day = 0 AND day_n > 0) AS novel_n,
         sum(n) FILTER (WHERE coalesce(share, 0) < {RARE_SHARE} AND day_n > 0) AS rare_n,
         max(-log10(coalesce(share, 0) + 1e-4)) FILTER (WHERE day_n > 0) AS rarest,
-        sum(n) FILTER (WHERE coalesce(hour_share, 0) < 0.01) AS shift_n
+        sum(n) FILTER (WHERE coalesce(hour_share, 0) < 0.01) AS shift_n{top}
     FROM scored GROUP BY ALL
 ),
 dense AS (
@@ -324,9 +567,9 @@ dense AS (
         coalesce(p.tmpl_max_surge, 0) AS tmpl_max_surge, coalesce(p.tmpl_surging, 0) AS tmpl_surging,
         coalesce(p.novel_n, 0) AS novel_n, coalesce(p.rare_n, 0) AS rare_n,
         coalesce(p.rarest, 0) AS rarest, coalesce(p.shift_n, 0) AS shift_n, coalesce(x.n, 0) AS n,
-        coalesce(f.n, 0) AS fail_n
+        coalesce(f.n, 0) AS fail_n{", p.top AS top, p.tmpl_max_surge AS top_surge, coalesce(c.n, 0) AS call_n, p.max_risk" if ramp else ""}
     FROM grid g LEFT JOIN per_tick p USING (unit, tick) LEFT JOIN ut x USING (unit, tick)
-        LEFT JOIN fails f USING (unit, tick)
+        LEFT JOIN fails f USING (unit, tick){calls_join}
 ),
 rolled AS (
     SELECT unit, tick,
@@ -338,19 +581,20 @@ rolled AS (
         max(rarest) OVER ws AS tmpl_rarest,
         sum(shift_n) OVER ws / greatest(sum(n) OVER ws, 1) AS tmpl_mix_shift,
         sum(n) OVER ws AS n_s, sum(n) OVER wl AS n_l,
-        sum(fail_n) OVER ws AS fail_s
+        sum(fail_n) OVER ws AS fail_s{", arg_max(top, top_surge) OVER ws AS top, sum(call_n) OVER ws AS calls_s, coalesce(max(max_risk) OVER ws, 0) AS surge_risk" if ramp else ""}
     FROM dense
     WINDOW ws AS (PARTITION BY unit ORDER BY tick ROWS BETWEEN {short - 1} PRECEDING AND CURRENT ROW),
            wl AS (PARTITION BY unit ORDER BY tick ROWS BETWEEN {long - 1} PRECEDING AND CURRENT ROW)
-),
+){hist_cte},
 edges AS (
     SELECT e.unit, e.peer, min(e.tick) AS since FROM ev e SEMI JOIN units p ON p.unit = e.peer
     WHERE e.peer IS NOT NULL AND e.peer <> e.unit GROUP BY ALL
-),
+){cascade_ctes},
 peers AS (
-    SELECT r.unit, r.tick, sum(q.fail_s) AS peer_failures, max(q.tmpl_max_surge) AS peer_max_surge
+    SELECT r.unit, r.tick, sum(q.fail_s) AS peer_failures, max(q.tmpl_max_surge) AS peer_max_surge{cascade_agg}
     FROM rolled r JOIN edges e ON e.unit = r.unit AND e.since <= r.tick
-                  JOIN rolled q ON q.unit = e.peer AND q.tick = r.tick
+                  JOIN rolled q ON q.unit = e.peer AND q.tick = r.tick{cascade_join}
+    WHERE r.tick >= $lo
     GROUP BY ALL
 )
 SELECT r.unit, r.tick, r.tmpl_max_surge, r.tmpl_surging::DOUBLE AS tmpl_surging,
@@ -360,10 +604,31 @@ SELECT r.unit, r.tick, r.tmpl_max_surge, r.tmpl_surging::DOUBLE AS tmpl_surging,
     r.tmpl_rarest, r.tmpl_mix_shift,
     (r.n_s - greatest(r.n_l - r.n_s, 0) * {short / (long - short)})
         / sqrt(greatest(r.n_l - r.n_s, 0) * {short / (long - short)} + 1) AS quiet,
-    coalesce(p.peer_failures, 0)::DOUBLE AS peer_failures, coalesce(p.peer_max_surge, 0) AS peer_max_surge
-FROM rolled r LEFT JOIN peers p USING (unit, tick)
+    coalesce(p.peer_failures, 0)::DOUBLE AS peer_failures, coalesce(p.peer_max_surge, 0) AS peer_max_surge{ramp_select}{cascade_select}
+FROM rolled r LEFT JOIN peers p USING (unit, tick) JOIN hist h USING (unit, tick)
 WHERE r.tick >= $lo AND r.tick < $hi
 """
+
+
+def _category_ramp(df: pd.DataFrame, spec: UnitFeatureSpec) -> None:
+    """``cat_ramp_slope`` and ``cat_ramp_falloff`` in place: the ramp shape of each row's
+    strongest category of errors (the one whose peak short-window count over the last
+    :data:`PEAK_TICKS` ticks stood furthest above its hourly rate, so a category that is
+    falling off its peak is still followed), from its last three short windows and that peak
+    (vectorised over rows)."""
+    cats = _categories(spec)
+    short, long = spec.windows[1], spec.windows[-1]
+
+    def matrix(suffix: str) -> np.ndarray:
+        return np.nan_to_num(df[[f"{c}_{suffix}" for c in cats]].to_numpy(dtype=float))
+
+    expected = np.clip(matrix(str(long)) - matrix(str(short)), 0, None) * short / (long - short)
+    peak_surge = (matrix("pk") - expected) / np.sqrt(expected + 1.0)
+    pick = np.argmax(peak_surge, axis=1)
+    rows = np.arange(len(df))
+    c0, c2, pk = (matrix(x)[rows, pick] for x in (str(short), "p2", "pk"))
+    df["cat_ramp_slope"] = (c0 - c2) / np.sqrt(c0 + c2 + 1.0)
+    df["cat_ramp_falloff"] = (np.maximum(pk, c0) - c0) / np.sqrt(pk + 1.0)
 
 
 def unit_features(
@@ -410,7 +675,9 @@ def unit_features(
             {k: params[k] for k in ("lo", "hi", "lookback")},
         ).df()
         df = df.merge(tmpl, on=["unit", "tick"], how="left", sort=False)
-        for name in TEMPLATE_FEATURES:
+        if spec.feature_set in RAMP_SETS:
+            _category_ramp(df, spec)
+        for name in [*TEMPLATE_FEATURES, *(n for n in RAMP_FEATURES if n in df.columns)]:
             values = df[name].astype("float64").fillna(0.0).to_numpy()
             # Counts and surges are heavy-tailed: a signed log keeps one scale for all units.
             df[name] = values if name in _BOUNDED else np.sign(values) * np.log1p(np.abs(values))

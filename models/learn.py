@@ -32,6 +32,7 @@ from faultcast.ingest.store import StoreReader
 from faultcast.models.backtest import UnitReplay, onset_index, query_spec
 from faultcast.models.estimators import RareTemplateDetector, SessionClassifier, ThresholdSelector
 from faultcast.models.features import (
+    RAMP_FEATURES,
     SIGNALS,
     UnitFeatureSpec,
     describe_feature,
@@ -149,7 +150,7 @@ def _explain(state: LearnState, row: pd.Series, top: int = 3) -> list[dict[str, 
     for k, (name, contribution) in enumerate(ranked):
         if contribution <= 0 or len(out) == top:
             break
-        if name.endswith("_surge") and x[name] <= 0:
+        if (name.endswith("_surge") or name in RAMP_FEATURES) and x[name] <= 0:
             continue  # a rate at or below its usual level is no reason in words
         if name == "minutes_since_failure":
             following = max((c for n, c in ranked[k + 1 :] if n != name), default=0.0)
