@@ -134,7 +134,7 @@ DEFAULT_CONFIGS: list[str] = [
     "taxonomy_ramp+logistic/k4/gated",
 ]
 #: What ``learn`` and ``backtest`` use (UnitFeatureSpec and UnitReplay defaults).
-PRODUCTION = "taxonomy+logistic/k4/gated"
+PRODUCTION = "taxonomy_ramp+logistic/k4/gated"
 
 
 def _pick(m: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -342,7 +342,8 @@ def _summary(
 
 def _by_world(table: list[dict[str, Any]]) -> dict[str, Any]:
     """Per world, development and held-out seeds apart: the mean second-half F1 of the online
-    model (the configuration chosen on the other world) and of each baseline, the margin over
+    model (the configuration chosen on the other world, and the production default) and of
+    each baseline, the margin over
     the best baseline *mean* (the per-seed best of four noisy baselines is biased upwards),
     and on how many seeds each per-seed target holds."""
     out: dict[str, Any] = {}
@@ -357,6 +358,7 @@ def _by_world(table: list[dict[str, Any]]) -> dict[str, Any]:
             }
             best = max(baselines.items(), key=lambda kv: kv[1], default=(None, 0.0))
             online = _mean([r["online"]["f1"] for r in rows])
+            production = [r["production_default"].get("f1") for r in rows]
             leads = [r["online"].get("median_lead_time_s") for r in rows]
             out.setdefault(world, {})[part] = {
                 "seeds": [r["seed"] for r in rows],
@@ -366,6 +368,12 @@ def _by_world(table: list[dict[str, Any]]) -> dict[str, Any]:
                 "baselines_f1": baselines,
                 "best_baseline": {"name": best[0], "f1": best[1]},
                 "margin_over_best_baseline": round(online - best[1], 4),
+                "production_default": {
+                    "config": PRODUCTION,
+                    "f1": _mean(production),
+                    "margin_over_best_baseline": round(_mean(production) - best[1], 4),
+                    "seeds_f1_0.75": sum((v or 0) >= 0.75 for v in production),
+                },
                 "ceiling_f1": _mean([r["ceiling"]["f1"] for r in rows]),
                 "seeds_meeting": {
                     "f1_0.75": sum((r["online"]["f1"] or 0) >= 0.75 for r in rows),
