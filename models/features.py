@@ -265,8 +265,55 @@ class UnitFeatureSpec:
         return [*names, "minutes_since_failure"]
 
 
+#: The plural nouns of the count features' words, and their singular (for a count of 1).
+_SINGULAR: Final[dict[str, str]] = {
+    "patterns": "pattern",
+    "events": "event",
+    "errors": "error",
+    "warnings": "warning",
+    "retries": "retry",
+    "recoveries": "recovery",
+}
+
+
+def is_count_feature(name: str) -> bool:
+    """Whether the feature's words state a count (``"3 failure events in the last 5 min"``):
+    a count of 0 is no reason in words for a risk.
+
+    >>> is_count_feature("peer_failures"), is_count_feature("errors_5"), is_count_feature("quiet")
+    (True, True, False)
+    """
+    words = {**TEMPLATE_FEATURES, **RAMP_FEATURES}.get(name)
+    if words is not None:
+        return words.startswith("{value:.0f}")
+    return name.rpartition("_")[2].isdigit()
+
+
+def _singular(text: str) -> str:
+    """``"1 message patterns surging"`` -> ``"1 message pattern surging"``: the first plural
+    noun of a count of one, among its first two words."""
+    words = text.split(" ")
+    if words[0] != "1":
+        return text
+    for i in (1, 2):
+        if i < len(words) and words[i] in _SINGULAR:
+            words[i] = _SINGULAR[words[i]]
+            break
+    return " ".join(words)
+
+
 def describe_feature(name: str, value: float, spec: UnitFeatureSpec) -> str:
-    """Words for a feature's value, e.g. ``"communication errors 6.2x their hourly rate over the last 5 min"``."""
+    """Words for a feature's value, e.g. ``"communication errors 6.2x their hourly rate over the last 5 min"``.
+
+    >>> describe_feature("tmpl_surging", math.log1p(1.0), UnitFeatureSpec())
+    '1 message pattern surging at once'
+    >>> describe_feature("errors_5", 3, UnitFeatureSpec())
+    '3 errors in the last 5 min'
+    """
+    return _singular(_describe(name, value, spec))
+
+
+def _describe(name: str, value: float, spec: UnitFeatureSpec) -> str:
     if name in ("hour_sin", "hour_cos"):
         return "the time of day"
     if name in TEMPLATE_FEATURES or name in RAMP_FEATURES:

@@ -38,6 +38,7 @@ from faultcast.models.features import (
     describe_feature,
     event_time_range,
     failure_onsets,
+    is_count_feature,
     session_counts,
     unit_features,
 )
@@ -152,6 +153,8 @@ def _explain(state: LearnState, row: pd.Series, top: int = 3) -> list[dict[str, 
             break
         if (name.endswith("_surge") or name in RAMP_FEATURES) and x[name] <= 0:
             continue  # a rate at or below its usual level is no reason in words
+        if is_count_feature(name) and x[name] <= 0:
+            continue  # nor is a count of nothing ("0 failure events of services it calls")
         if name == "minutes_since_failure":
             following = max((c for n, c in ranked[k + 1 :] if n != name), default=0.0)
             if contribution < 2 * following:
