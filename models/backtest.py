@@ -119,13 +119,13 @@ def onset_index(onsets: pd.DataFrame) -> OnsetIndex:
     return index
 
 
-def gate_statistic(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+def gate_statistic(frame: pd.DataFrame) -> np.ndarray:
     """Each row's strongest surge in standard deviations above its hourly rate, the statistic
     a surge gate of the alert rule compares (the surge-count rule's): the strongest message
     pattern's surge (``tmpl_max_surge``, stored as a signed log; :func:`query_spec` makes the
     features hold it), else the strongest level or category signal's (``max_surge``); +inf
     (no gate) when the frame has neither."""
-    if "tmpl_max_surge" in names or "tmpl_max_surge" in frame.columns:
+    if "tmpl_max_surge" in frame.columns:
         logged = frame["tmpl_max_surge"].to_numpy(dtype=float)
         return np.sign(logged) * np.expm1(np.abs(logged))
     if "max_surge" in frame.columns:
@@ -300,7 +300,7 @@ class UnitReplay:
             out["alert"] = pd.Series(dtype=bool)
             return out
         X = frame[names].to_numpy(dtype=float)
-        gate = gate_statistic(frame, names)
+        gate = gate_statistic(frame)
         ticks = _naive_ns(frame["tick"])
         units = frame["unit"].to_numpy()
         made = _naive_ns(frame["made_at"])
@@ -446,7 +446,7 @@ class UnitReplay:
                 ],
                 dtype=bool,
             )
-        above &= gate_statistic(frame, names) >= getattr(self, "gate", -np.inf)
+        above &= gate_statistic(frame) >= getattr(self, "gate", -np.inf)
         out["alert"] = above & ready & ~out["failing"].to_numpy(dtype=bool)
         return out
 
@@ -512,8 +512,7 @@ def _unit_baselines(
     # Surge-count rule: alert when any message pattern's 5-min count is k sigma above its
     # hour; k chosen on the first half among a few round values.
     if "tmpl_max_surge" in feats.columns:
-        logged = feats["tmpl_max_surge"].to_numpy(dtype=float)  # stored as a signed log
-        surge = np.sign(logged) * np.expm1(np.abs(logged))
+        surge = gate_statistic(feats)
         ks = np.array([3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 15.0, 20.0])
         f = [
             episode_metrics(

@@ -444,9 +444,7 @@ class AlertRuleSelector(base.Base):
         ordered = scorer.scores.copy()
         gate_sorted = None
         if gates:  # the scorer holds rows in its own order: the gate statistic likewise
-            keys, codes = np.unique(units, return_inverse=True)
-            t = made.astype(np.int64) // 1_000_000_000
-            gate_sorted = cols[4][np.lexsort((t, codes))]
+            gate_sorted = cols[4][scorer.order]
         best: tuple[float, float, int, int, float] | None = None
         for k, m, gate in rules:
             scorer.scores = (

@@ -223,6 +223,7 @@ class EpisodeScorer:
         keys, codes = np.unique(np.asarray(units).astype(str), return_inverse=True)
         t = np.asarray(made_at, dtype="datetime64[ns]").astype(np.int64) // 1_000_000_000
         order = np.lexsort((t, codes))
+        self.order = order  # the rows' order here (unit, then time), for other per-row arrays
         self.codes, self.t = codes[order], t[order]
         self.scores = np.asarray(scores, dtype=float)[order]
         self.failing = np.asarray(failing, dtype=bool)[order]

@@ -116,5 +116,5 @@ def test_a_surge_gate_vetoes_the_scores_that_come_with_no_surge() -> None:
 
     # the strongest message pattern's surge (stored as a signed log) when the features hold it
     frame = pd.DataFrame({"max_surge": [0.5, 4.0], "tmpl_max_surge": [np.log1p(6.0), 0.0]})
-    assert gate_statistic(frame, ["max_surge"]).round(6).tolist() == [6.0, 0.0]
-    assert gate_statistic(frame[["max_surge"]], ["max_surge"]).tolist() == [0.5, 4.0]
+    assert gate_statistic(frame).round(6).tolist() == [6.0, 0.0]
+    assert gate_statistic(frame[["max_surge"]]).tolist() == [0.5, 4.0]
